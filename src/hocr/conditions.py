@@ -1,0 +1,394 @@
+"""The condition language: structured conditions and expressions compiled to closures.
+
+Conditions are three-valued. A fact that the incident does not give is *unknown*, never false:
+``all`` is false if any part is false, unknown if any part is unknown, else true; ``any`` the
+dual; ``not`` swaps true and false and keeps unknown. Every compiled node returns the truth value
+(``True``, ``False`` or ``None`` for unknown) together with the set of missing facts that made it
+unknown, so a decision that cannot be made can say exactly which facts it needs.
+
+Nothing here evaluates strings: a rule file is data, compiled once into Python closures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Truth = bool | None
+Missing = frozenset[str]
+NO_MISSING: Missing = frozenset()
+
+
+class _MissingValue:
+    """The value of a fact the incident does not give."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _MissingValue()
+
+
+class _UndeterminedValue:
+    """The value of a derived fact (a decision's output) that could not be determined."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNDETERMINED"
+
+
+UNDETERMINED: Any = _UndeterminedValue()
+
+
+def is_absent(value: Any) -> bool:
+    return value is MISSING or value is UNDETERMINED
+
+
+class RuleCompileError(ValueError):
+    """A rule that is well-formed by the schema but cannot be compiled (unknown fact root...)."""
+
+
+class RuleRuntimeError(RuntimeError):
+    """A rule that compiled but failed on a value (for example comparing a date with a number)."""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A derived value (a decision's output) that could not be determined."""
+
+    missing: Missing
+
+
+@dataclass
+class Scope:
+    """The facts visible to a rule: named roots, each with the JSON pointer it came from."""
+
+    roots: dict[str, Any]
+    pointers: dict[str, str]
+
+    def child(self, name: str, value: Any, pointer: str) -> Scope:
+        roots = dict(self.roots)
+        roots[name] = value
+        pointers = dict(self.pointers)
+        pointers[name] = pointer
+        return Scope(roots, pointers)
+
+
+# A leaf record for the trace: (left side, operator, operand, actual value, truth).
+Leaf = tuple[str, str, Any, Any, Truth]
+Recorder = list[Leaf] | None
+Expr = Callable[[Scope, Recorder], tuple[Any, Missing]]
+Cond = Callable[[Scope, Recorder], tuple[Truth, Missing]]
+
+_DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    m = _DURATION.match(text)
+    if not m or text in ("P", "-P", "PT", "-PT"):
+        raise RuleCompileError(f"not an ISO 8601 duration (PnDTnHnM): {text!r}")
+    sign = -1 if m.group(1) else 1
+    days, hours, minutes = (int(g) if g else 0 for g in m.groups()[1:])
+    return sign * dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+
+class PathResolver:
+    """Compiles a dotted fact path against the roots a scope offers."""
+
+    def __init__(self, roots: Sequence[str]):
+        self.roots = frozenset(roots)
+
+    def compile(self, path: str, extra_roots: frozenset[str] = frozenset()) -> Expr:
+        parts = path.split(".")
+        root, rest = parts[0], tuple(parts[1:])
+        if root not in self.roots and root not in extra_roots:
+            raise RuleCompileError(
+                f"unknown fact root {root!r} in {path!r}; expected one of "
+                f"{', '.join(sorted(self.roots | extra_roots))}"
+            )
+
+        def get(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            value = scope.roots.get(root, MISSING)
+            pointer = scope.pointers.get(root, "")
+            if isinstance(value, Unknown):
+                return UNDETERMINED, value.missing
+            if value is MISSING:
+                return MISSING, frozenset((pointer or "/",))
+            for i, key in enumerate(rest):
+                if isinstance(value, Mapping):
+                    pointer = f"{pointer}/{key}"
+                    value = value.get(key, MISSING)
+                    if value is MISSING:
+                        return MISSING, frozenset((pointer,))
+                    if isinstance(value, Unknown):
+                        return UNDETERMINED, value.missing
+                else:
+                    tail = ".".join(rest[i:])
+                    raise RuleRuntimeError(f"fact path {path!r}: cannot read {tail!r} of {value!r}")
+            return value, NO_MISSING
+
+        get.path = path  # type: ignore[attr-defined]
+        return get
+
+
+def _norm(value: Any) -> Any:
+    """Make values comparable: lists become tuples (sorted where they are sets of ids)."""
+    if isinstance(value, list):
+        return tuple(_norm(v) for v in value)
+    return value
+
+
+def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozenset()) -> Expr:
+    """Compile an expression node (literal, fact, duration, add, sub, latest, years_between...)."""
+    if node is None or isinstance(node, (str, int, float, bool)):
+        const = node
+
+        def literal(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            return const, NO_MISSING
+
+        literal.path = repr(node)  # type: ignore[attr-defined]
+        return literal
+    if isinstance(node, list):
+        items = tuple(node)
+
+        def lit_list(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            return items, NO_MISSING
+
+        return lit_list
+    if not isinstance(node, dict) or len(node) != 1:
+        raise RuleCompileError(f"not an expression: {node!r}")
+    (op, arg), = node.items()
+    if op == "fact":
+        return paths.compile(arg, bound)
+    if op == "duration":
+        value = parse_duration(arg)
+
+        def duration(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            return value, NO_MISSING
+
+        duration.path = arg  # type: ignore[attr-defined]
+        return duration
+    if op == "count":
+        inner = paths.compile(arg, bound)
+
+        def count(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            v, miss = inner(scope, rec)
+            if is_absent(v):
+                return v, miss
+            return len(v), NO_MISSING
+
+        return count
+    if op in ("add", "sub", "latest", "years_between", "list"):
+        parts = tuple(compile_expr(a, paths, bound) for a in arg)
+        fn = _COMBINERS[op]
+
+        def combine(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            values = []
+            missing: set[str] = set()
+            for p in parts:
+                v, m = p(scope, rec)
+                if is_absent(v):
+                    missing |= m
+                values.append(v)
+            if missing:
+                return UNDETERMINED, frozenset(missing)
+            try:
+                return fn(values), NO_MISSING
+            except TypeError as exc:
+                raise RuleRuntimeError(f"{op}: cannot combine {values!r}: {exc}") from exc
+
+        return combine
+    raise RuleCompileError(f"unknown expression operator {op!r}")
+
+
+def _add(values: list[Any]) -> Any:
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return total
+
+
+def _years_between(values: list[Any]) -> int:
+    start, end = (v.date() if isinstance(v, dt.datetime) else v for v in values)
+    years = end.year - start.year
+    if (end.month, end.day) < (start.month, start.day):
+        years -= 1
+    return int(years)
+
+
+_COMBINERS: dict[str, Callable[[list[Any]], Any]] = {
+    "add": _add,
+    "sub": lambda v: v[0] - v[1],
+    "latest": max,
+    "years_between": _years_between,
+    "list": lambda v: tuple(_norm(x) for x in v),
+}
+
+
+def _cmp(op: str) -> Callable[[Any, Any], bool]:
+    return {
+        "equals": lambda a, b: _norm(a) == _norm(b),
+        "not_equals": lambda a, b: _norm(a) != _norm(b),
+        "in": lambda a, b: a in b,
+        "not_in": lambda a, b: a not in b,
+        "lt": lambda a, b: a < b,
+        "le": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b,
+        "ge": lambda a, b: a >= b,
+        "contains": lambda a, b: b in a,
+    }[op]
+
+
+OPERATORS = ("equals", "not_equals", "in", "not_in", "lt", "le", "gt", "ge", "contains", "exists")
+
+
+def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[str]) -> Callable[
+    [Any, Missing, Scope, Recorder], tuple[Truth, Missing, Any]
+]:
+    """Compile `<op>: operand` into a test of an already-resolved left value."""
+    if op == "exists":
+        want = bool(operand)
+
+        def exists(
+            value: Any, miss: Missing, scope: Scope, rec: Recorder
+        ) -> tuple[Truth, Missing, Any]:
+            # A derived value that is undetermined is not known to be absent.
+            if value is UNDETERMINED:
+                return None, miss, want
+            return (value is not MISSING) == want, NO_MISSING, want
+
+        return exists
+    if op not in OPERATORS:
+        raise RuleCompileError(f"unknown operator {op!r}")
+    if op in ("in", "not_in"):
+        right_expr = compile_expr(list(operand), paths, bound)
+    else:
+        right_expr = compile_expr(operand, paths, bound)
+    fn = _cmp(op)
+
+    def test(value: Any, miss: Missing, scope: Scope, rec: Recorder) -> tuple[Truth, Missing, Any]:
+        right, rmiss = right_expr(scope, rec)
+        if is_absent(value) or is_absent(right):
+            return None, miss | rmiss, right
+        try:
+            return bool(fn(value, right)), NO_MISSING, right
+        except TypeError as exc:
+            raise RuleRuntimeError(f"{op}: cannot compare {value!r} with {right!r}") from exc
+
+    return test
+
+
+def compile_condition(
+    node: Mapping[str, Any], paths: PathResolver, bound: frozenset[str] = frozenset()
+) -> Cond:
+    """Compile a condition tree (all / any / not / some / every / predicate)."""
+    if "all" in node:
+        parts = tuple(compile_condition(c, paths, bound) for c in node["all"])
+
+        def all_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+            missing: Missing = NO_MISSING
+            unknown = False
+            for p in parts:
+                tv, m = p(scope, rec)
+                if tv is False:
+                    return False, NO_MISSING
+                if tv is None:
+                    unknown = True
+                    missing = missing | m
+            return (None, missing) if unknown else (True, NO_MISSING)
+
+        return all_
+    if "any" in node:
+        parts = tuple(compile_condition(c, paths, bound) for c in node["any"])
+
+        def any_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+            missing: Missing = NO_MISSING
+            unknown = False
+            for p in parts:
+                tv, m = p(scope, rec)
+                if tv is True:
+                    return True, NO_MISSING
+                if tv is None:
+                    unknown = True
+                    missing = missing | m
+            return (None, missing) if unknown else (False, NO_MISSING)
+
+        return any_
+    if "not" in node:
+        inner = compile_condition(node["not"], paths, bound)
+
+        def not_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+            tv, m = inner(scope, rec)
+            return (None, m) if tv is None else (not tv, NO_MISSING)
+
+        return not_
+    if "some" in node or "every" in node:
+        quantifier = "some" if "some" in node else "every"
+        list_path = node[quantifier]
+        get_list = paths.compile(list_path, bound)
+        where = compile_condition(node["where"], paths, bound | {"item"})
+        want_any = quantifier == "some"
+
+        def quant(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+            items, miss = get_list(scope, rec)
+            if is_absent(items):
+                if rec is not None:
+                    rec.append((list_path, quantifier, None, MISSING, None))
+                return None, miss
+            base = _pointer_of(get_list, scope)
+            missing: Missing = NO_MISSING
+            unknown = False
+            for i, item in enumerate(items):
+                tv, m = where(scope.child("item", item, f"{base}/{i}"), rec)
+                if tv is want_any:
+                    return want_any, NO_MISSING
+                if tv is None:
+                    unknown = True
+                    missing = missing | m
+            if unknown:
+                return None, missing
+            return (not want_any), NO_MISSING
+
+        return quant
+    # A predicate: exactly one left side (fact or value) and one operator.
+    if "fact" in node:
+        left_label = node["fact"]
+        left = paths.compile(left_label, bound)
+    elif "value" in node:
+        left_label = "value"
+        left = compile_expr(node["value"], paths, bound)
+    else:
+        raise RuleCompileError(f"a predicate needs 'fact' or 'value': {dict(node)!r}")
+    ops = [k for k in node if k not in ("fact", "value")]
+    if len(ops) != 1:
+        raise RuleCompileError(f"a predicate needs exactly one operator: {dict(node)!r}")
+    op = ops[0]
+    test = compile_test(op, node[op], paths, bound)
+    operand_repr = node[op]
+
+    def predicate(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+        value, miss = left(scope, rec)
+        tv, m, right = test(value, miss, scope, rec)
+        if rec is not None:
+            rec.append((left_label, op, operand_repr if is_absent(right) else right, value, tv))
+        return tv, m
+
+    return predicate
+
+
+def _pointer_of(getter: Expr, scope: Scope) -> str:
+    """The JSON pointer of the list a quantifier walks (root pointer plus the path's tail)."""
+    path: str = getattr(getter, "path", "")
+    parts = path.split(".")
+    base = scope.pointers.get(parts[0], "")
+    return base + "".join(f"/{p}" for p in parts[1:])
+
+
+def always(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+    return True, NO_MISSING

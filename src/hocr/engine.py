@@ -1,0 +1,629 @@
+"""The evaluation pipeline: one incident, one rulebook, one as-of date -> one decision.
+
+``evaluate`` is a pure function. It reads the compiled rulebook (never the files), keeps all of
+its state in local variables, and sorts acts and victims by id before it looks at them, so its
+result does not depend on the order of the incident's lists and it is safe to call from several
+threads at once.
+
+The steps, each driven by the rulebook's declared decisions (the pipeline itself knows nothing
+about any offence):
+
+1. incident-scope decisions (for example the recording deadline);
+2. for each act, act-scope decisions, the first being its classification, resolved in the
+   classification catalogue in force on the as-of date;
+3. for each allegation (an act against one victim, or against no identified victim), the
+   allegation-scope decisions: whether to record it, what is recorded instead, how it is counted;
+4. the recorded allegations are grouped by their counting key; each group is one crime, whose
+   classification is the group's principal (the pipeline's ``principal.order_by``); the other
+   allegations of the group are absorbed by it.
+
+Within a decision the rules follow default logic: a rule that applies is set aside when a rule
+that overrides it also applies; two applicable rules with no override between them are a
+conflict; an unknown rule that could change the result makes the decision undetermined, listing
+the facts it needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .conditions import (
+    MISSING,
+    NO_MISSING,
+    Leaf,
+    Missing,
+    RuleRuntimeError,
+    Scope,
+    Unknown,
+    is_absent,
+)
+from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
+from .loader import Decision, Rule, Rulebook, citation
+from .tables import Row, TableConflict
+
+DECISION_FORMAT = "hocr.decision.v1"
+
+
+class EvaluationError(RuntimeError):
+    """A rule failed at run time: a fault in the rulebook, not in the incident."""
+
+
+@dataclass
+class Outcome:
+    decision: Decision
+    state: str  # value | absent | undetermined | conflict
+    value: Any = None
+    rule: Rule | None = None
+    rows: tuple[Row, ...] = ()
+    missing: Missing = NO_MISSING
+    blocking: tuple[str, ...] = ()  # unknown rules that kept the decision open
+    conflict: tuple[str, ...] = ()
+    trace: dict[str, Any] | None = None
+
+    def as_root(self) -> Any:
+        if self.state == "value":
+            return self.value
+        if self.state == "absent":
+            return MISSING
+        return Unknown(self.missing)
+
+
+def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
+    tv, missing = rule.cond(scope, rec)
+    rows: tuple[Row, ...] = ()
+    row_log: list[tuple[str, bool | None]] = []
+    if tv is False:
+        return False, NO_MISSING, None, rows, row_log
+    if rule.table is not None:
+        result, row_log = rule.table.evaluate(scope, rec)
+        if result.truth is False:
+            return False, NO_MISSING, None, rows, row_log
+        if result.truth is None or tv is None:
+            return None, missing | result.missing, None, rows, row_log
+        rows = result.rows
+        outputs = [row.then for row in rows]
+    else:
+        if tv is None:
+            return None, missing, None, rows, row_log
+        outputs = [rule.then]
+    values = []
+    out_missing: Missing = NO_MISSING
+    for then in outputs:
+        value = {}
+        for name, expr in then.items():
+            v, m = expr(scope, rec)
+            if is_absent(v):
+                out_missing = out_missing | m
+            value[name] = v
+        values.append(value)
+    if out_missing:
+        return None, out_missing, None, rows, row_log
+    if rule.table is not None and rule.table.hit_policy == "collect":
+        return True, NO_MISSING, values, rows, row_log
+    return True, NO_MISSING, values[0], rows, row_log
+
+
+def _could_change(rule: Rule, value: Any, keys: Sequence[str]) -> bool:
+    if not isinstance(value, Mapping):
+        return True
+    possible = [row.raw_then for row in rule.table.rows] if rule.table is not None else [rule.raw_then]
+    for then in possible:
+        for key in keys:
+            if key not in then:
+                continue
+            if isinstance(then[key], (dict, list)) or then[key] != value.get(key):
+                return True
+    return False
+
+
+def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
+    """Apply one decision's rules in force on ``day`` to one scope (default logic)."""
+    applicable: dict[str, tuple[Rule, Any, tuple[Row, ...]]] = {}
+    unknown: dict[str, tuple[Rule, Missing]] = {}
+    entries: list[dict[str, Any]] = []
+    for rule in decision.rules_in_force(day):
+        rec: list[Leaf] | None = [] if traced else None
+        try:
+            tv, missing, value, rows, row_log = _eval_rule(rule, scope, rec)
+        except (RuleRuntimeError, TypeError) as exc:
+            raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+        except TableConflict as exc:
+            return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
+                           trace={"decision": decision.name, "scope": label, "state": "conflict",
+                                  "detail": f"table {rule.id}: {exc}"} if traced else None)
+        if tv is True:
+            applicable[rule.id] = (rule, value, rows)
+        elif tv is None:
+            unknown[rule.id] = (rule, missing)
+        if traced:
+            entry: dict[str, Any] = {
+                "rule": rule.id,
+                "title": rule.title,
+                "citation": rule.citation,
+                "verification": rule.verification,
+                "result": {True: "applied", False: "not_applied", None: "unknown"}[tv],
+                "facts": [_leaf_json(leaf) for leaf in (rec or [])],
+            }
+            if rule.overrides:
+                entry["overrides"] = list(rule.overrides)
+            if row_log:
+                entry["rows"] = [{"row": rid, "result": {True: "match", False: "no_match", None: "unknown"}[t]} for rid, t in row_log]
+            if tv is None:
+                entry["facts_needed"] = sorted(missing)
+            if tv is True:
+                entry["value"] = _jsonable(value)
+                if rows:
+                    entry["matched_rows"] = [r.id for r in rows]
+            entries.append(entry)
+
+    ids = applicable.keys()
+    winners = [rid for rid, (r, _, _) in applicable.items() if not (r.defeaters & ids)]
+    if traced:
+        for entry in entries:
+            if entry["result"] == "applied" and entry["rule"] not in winners:
+                entry["result"] = "overridden"
+                entry["overridden_by"] = sorted(applicable[entry["rule"]][0].defeaters & ids)
+    open_rules = [(r, m) for r, m in unknown.values() if not (r.defeaters & ids)]
+    if len(winners) == 1 and open_rules:
+        _, w_value, _ = applicable[winners[0]]
+        # An open rule that could only conclude what the winner concludes, in every output that
+        # settles the decision, cannot change it.
+        open_rules = [(r, m) for r, m in open_rules if _could_change(r, w_value, decision.determined_by)]
+
+    def finish(outcome: Outcome) -> Outcome:
+        if traced:
+            outcome.trace = {
+                "decision": decision.name,
+                "scope": label,
+                "state": outcome.state,
+                "rule": outcome.rule.id if outcome.rule else None,
+                "value": _jsonable(outcome.value),
+                "facts_needed": sorted(outcome.missing),
+                "rules": entries,
+            }
+            if outcome.conflict:
+                outcome.trace["conflict"] = list(outcome.conflict)
+        return outcome
+
+    if len(winners) > 1:
+        return finish(Outcome(decision, "conflict", conflict=tuple(sorted(winners))))
+    if open_rules:
+        missing: Missing = NO_MISSING
+        for _, m in open_rules:
+            missing = missing | m
+        return finish(Outcome(decision, "undetermined", missing=missing,
+                              blocking=tuple(sorted(r.id for r, _ in open_rules))))
+    if winners:
+        rule, value, rows = applicable[winners[0]]
+        return finish(Outcome(decision, "value", value=value, rule=rule, rows=rows))
+    if decision.if_no_rule_applies == "absent":
+        return finish(Outcome(decision, "absent"))
+    return finish(Outcome(decision, "undetermined", blocking=("(no rule applies)",)))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Allegation:
+    act: Mapping[str, Any]
+    act_pointer: str
+    victim_id: str | None
+    victim: Mapping[str, Any] | None
+    classification: Any
+    act_outcomes: dict[str, Outcome]
+    outcomes: dict[str, Outcome]
+
+
+def evaluate(
+    book: Rulebook,
+    incident: Mapping[str, Any] | Incident,
+    as_of: dt.date | None = None,
+    trace: bool = False,
+) -> dict[str, Any]:
+    """Evaluate one incident under the rules in force on ``as_of`` (default: the report date).
+
+    Raises :class:`InvalidIncident` for bad input and :class:`EvaluationError` for a rulebook
+    fault; otherwise returns a decision conforming to ``schemas/decision.schema.json``."""
+    inc = incident if isinstance(incident, Incident) else check_incident(incident)
+    facts = inc.facts
+    received: dt.datetime = facts["report"]["received_at"]
+    day = as_of or received.astimezone(LONDON).date()
+    pipeline = book.pipeline
+
+    _check_codes(book, facts, day)
+
+    base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
+    decision_trace: list[dict[str, Any]] = []
+
+    def run(decisions: Sequence[Decision], scope: Scope, label: str, into: dict[str, Outcome]) -> None:
+        for d in decisions:
+            outcome = decide(d, day, scope, trace, label)
+            into[d.name] = outcome
+            scope.roots[d.name] = outcome.as_root()
+            if d.name == pipeline["classification"]:
+                scope.roots["classification"] = _classification_root(book, outcome, day)
+            if outcome.trace is not None:
+                decision_trace.append(outcome.trace)
+
+    incident_outcomes: dict[str, Outcome] = {}
+    run(book.order["incident"], base, "incident", incident_outcomes)
+
+    victims = {v["id"]: (i, v) for i, v in enumerate(facts.get("victims", []))}
+    allegations: list[Allegation] = []
+    acts = sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"])
+    for index, act in acts:
+        act_pointer = f"/acts/{index}"
+        act_scope = base.child("act", act, act_pointer)
+        act_scope.pointers["classification"] = f"{act_pointer}/classification"
+        act_outcomes: dict[str, Outcome] = {}
+        run(book.order["act"], act_scope, f"act {act['id']}", act_outcomes)
+        victim_ids = sorted(act.get("victims", [])) or [None]
+        for vid in victim_ids:
+            if vid is None:
+                scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
+                victim = None
+            else:
+                vindex, victim = victims[vid]
+                scope = act_scope.child("victim", victim, f"/victims/{vindex}")
+            scope = scope.child(
+                "allegation",
+                {"act": act["id"], "victim": vid, "has_victim": vid is not None,
+                 "suspects": sorted(act.get("suspects", []))},
+                act_pointer,
+            )
+            outcomes: dict[str, Outcome] = {}
+            label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
+            run(book.order["allegation"], scope, label, outcomes)
+            allegations.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
+
+    return _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
+
+
+def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:
+    problems = []
+    for i, act in enumerate(facts["acts"]):
+        code = act.get("classification")
+        if code is None:
+            continue
+        entries = book.classifications.get(code)
+        if not entries:
+            problems.append(InputProblem(f"/acts/{i}/classification", f"unknown classification {code!r}: no such code in the rulebook (see 'hocr rules list')"))
+        elif book.classification(code, day) is None:
+            spans = ", ".join(f"{c.in_force_from} to {c.in_force_to or 'now'}" for c in entries)
+            problems.append(InputProblem(f"/acts/{i}/classification", f"classification {code!r} is not in force on {day} (in force {spans})"))
+    if problems:
+        raise InvalidIncident(problems)
+
+
+def _classification_root(book: Rulebook, outcome: Outcome, day: dt.date) -> Any:
+    if outcome.state != "value":
+        return outcome.as_root()
+    value = dict(outcome.value)
+    code = value.get("code")
+    if code is None:
+        return {**value, "code": None, "notifiable": False}
+    entry = book.classification(code, day)
+    if entry is None:
+        raise EvaluationError(f"rule {outcome.rule.id if outcome.rule else '?'} gave classification {code!r}, which is not in force on {day}")
+    return {**entry.as_fact(), **value, "notifiable": True}
+
+
+# --------------------------------------------------------------------------------------------
+# Assembling the decision
+# --------------------------------------------------------------------------------------------
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _key_text(value: Any) -> str:
+    return repr(value)
+
+
+def _principal_sort(book: Rulebook) -> Any:
+    order = book.principal["order_by"]
+
+    def compare(a: Allegation, b: Allegation) -> int:
+        for spec in order:
+            x, y = a.classification.get(spec["field"]), b.classification.get(spec["field"])
+            if x != y:
+                less = x < y
+                if spec["direction"] == "desc":
+                    less = not less
+                return -1 if less else 1
+        return (a.act["id"], a.victim_id or "") < (b.act["id"], b.victim_id or "") and -1 or 1
+
+    return functools.cmp_to_key(compare)
+
+
+def _refs(*outcomes: Outcome | None) -> list[dict[str, Any]]:
+    refs = []
+    seen = set()
+    for o in outcomes:
+        if o is not None and o.rule is not None and o.rule.id not in seen:
+            seen.add(o.rule.id)
+            ref = o.rule.ref()
+            if o.rows:
+                ref["rows"] = [r.id for r in o.rows]
+            refs.append(ref)
+    return refs
+
+
+def _class_ref(c: Any) -> dict[str, Any] | None:
+    if isinstance(c, Mapping) and c.get("code"):
+        return {"code": c["code"], "name": c["name"], "category": c["category"]}
+    return None
+
+
+def _victim_kind(a: Allegation) -> str:
+    if a.victim is not None:
+        return str(a.victim["kind"])
+    if isinstance(a.classification, Mapping) and a.classification.get("victim_based") is False:
+        return "state"
+    return "unidentified"
+
+
+def _facts_needed(missing: Missing, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for p in sorted(missing):
+        parts = [x for x in p.split("/") if x]
+        entity = ""
+        if len(parts) >= 2 and parts[0] in ("acts", "victims", "suspects") and parts[1].isdigit():
+            items = facts.get(parts[0], [])
+            idx = int(parts[1])
+            if idx < len(items):
+                entity = f"{parts[0][:-1]} {items[idx]['id']}"
+            field = "/".join(parts[2:])
+        else:
+            field = "/".join(parts)
+            entity = "incident"
+        out.append({"pointer": p, "entity": entity, "field": field, "question": question_for(p)})
+    return out
+
+
+def _assemble(
+    book: Rulebook,
+    inc: Incident,
+    day: dt.date,
+    incident_outcomes: Mapping[str, Outcome],
+    allegations: list[Allegation],
+    decision_trace: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    pipeline = book.pipeline
+    facts = inc.facts
+    conflicts: list[dict[str, Any]] = []
+    undetermined: list[dict[str, Any]] = []
+    not_recorded: list[dict[str, Any]] = []
+    groups: dict[Any, list[Allegation]] = {}
+
+    def scope_conflicts(label: str, outcomes: Mapping[str, Outcome]) -> None:
+        for o in outcomes.values():
+            if o.state == "conflict":
+                conflicts.append({"scope": label, "decision": o.decision.name, "rules": list(o.conflict)})
+
+    scope_conflicts("incident", incident_outcomes)
+    seen_acts: set[str] = set()
+    for a in allegations:
+        if a.act["id"] not in seen_acts:
+            seen_acts.add(a.act["id"])
+            scope_conflicts(f"act {a.act['id']}", a.act_outcomes)
+        scope_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
+        rec = a.outcomes[pipeline["recording"]]
+        where = {"act": a.act["id"], "victim": a.victim_id}
+        if rec.state in ("undetermined", "conflict"):
+            cls = a.act_outcomes.get(pipeline["classification"])
+            blocking_decision = pipeline["classification"] if cls is not None and cls.state == "undetermined" else rec.decision.name
+            undetermined.append({**where, "decision": blocking_decision,
+                                 "facts_needed": _facts_needed(rec.missing, facts),
+                                 "open_rules": list(rec.blocking)})
+            continue
+        if rec.state == "absent":
+            undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],
+                                 "open_rules": ["(no rule applies)"]})
+            continue
+        outcome = rec.value.get("outcome")
+        if outcome == "record":
+            key_outcome = a.outcomes[pipeline["count_key"]]
+            if key_outcome.state != "value":
+                undetermined.append({**where, "decision": key_outcome.decision.name,
+                                     "facts_needed": _facts_needed(key_outcome.missing, facts),
+                                     "open_rules": list(key_outcome.blocking)})
+                continue
+            groups.setdefault(_freeze(key_outcome.value["key"]), []).append(a)
+        else:
+            entry: dict[str, Any] = {**where, "classification": _class_ref(a.classification),
+                                     "reason": rec.value.get("reason")}
+            for k, v in rec.value.items():
+                if k not in ("outcome", "reason"):
+                    entry[k] = _jsonable(v)
+            instead = pipeline.get("not_recorded_as")
+            instead_outcome = a.outcomes.get(instead) if instead else None
+            if instead_outcome is not None and instead_outcome.state == "value":
+                entry["record_as"] = _jsonable(instead_outcome.value)
+            entry["rules"] = _refs(rec, instead_outcome)
+            not_recorded.append(entry)
+
+    rank = _principal_sort(book)
+    principal = book.principal
+    principal_ref = {
+        "id": "pipeline.principal",
+        "title": "Principal crime: the most serious offence of a counted group",
+        "citation": citation(principal["source"] if isinstance(principal["source"], list) else (principal["source"],)),
+        "verification": principal["verification"],
+    }
+    crimes: list[dict[str, Any]] = []
+    absorbed: list[dict[str, Any]] = []
+    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", _key_text(kv[0])))
+    for n, (key, members) in enumerate(ordered, start=1):
+        members = sorted(members, key=rank)
+        head = members[0]
+        crime_id = f"C{n}"
+        suspects = sorted({s for m in members for s in m.act.get("suspects", [])})
+        rules = _refs(head.act_outcomes.get(pipeline["classification"]), head.outcomes[pipeline["recording"]],
+                      head.outcomes[pipeline["count_key"]])
+        crime: dict[str, Any] = {
+            "id": crime_id,
+            "classification": _class_ref(head.classification),
+            "victim": head.victim_id,
+            "victim_kind": _victim_kind(head),
+            "suspects": suspects,
+            "acts": sorted({m.act["id"] for m in members}),
+            "covers": [{"act": m.act["id"], "victim": m.victim_id} for m in sorted(members, key=lambda m: (m.act["id"], m.victim_id or ""))],
+            "rules": rules,
+        }
+        merged = []
+        for m in members[1:]:
+            same = m.classification["code"] == head.classification["code"]
+            entry = {"act": m.act["id"], "victim": m.victim_id, "classification": _class_ref(m.classification),
+                     "into": crime_id,
+                     "why": ("same offence in the same counting group" if same else
+                             f"{head.classification['code']} ranks above {m.classification['code']} as the principal crime"),
+                     "rules": _refs(m.outcomes[pipeline["count_key"]]) + ([] if same else [principal_ref])}
+            merged.append(entry)
+            absorbed.append(entry)
+        if any(not e["why"].startswith("same") for e in merged):
+            crime["rules"].append(principal_ref)
+        crimes.append(crime)
+
+    deadline = _deadline(book, inc, incident_outcomes, bool(crimes or undetermined))
+    status = "conflict" if conflicts else ("undetermined" if undetermined else "decided")
+    decision: dict[str, Any] = {
+        "format": DECISION_FORMAT,
+        "incident": inc.id,
+        "status": status,
+        "as_of": day.isoformat(),
+        "rulebook": book.info(),
+        "summary": "",
+        "crime_count": len(crimes),
+        "crimes": crimes,
+        "absorbed": absorbed,
+        "not_recorded": not_recorded,
+        "undetermined": undetermined,
+        "deadline": deadline,
+        "conflicts": conflicts,
+        "warnings": list(inc.warnings),
+        "unverified_rules": sorted(_unverified(crimes, not_recorded, deadline)),
+    }
+    decision["summary"] = summary_line(decision)
+    if decision_trace is not None:
+        decision["trace"] = decision_trace
+    return decision
+
+
+def _unverified(crimes: list[dict[str, Any]], not_recorded: list[dict[str, Any]], deadline: Any) -> set[str]:
+    refs = [r for c in crimes for r in c["rules"]] + [r for n in not_recorded for r in n["rules"]]
+    if deadline:
+        refs += deadline.get("rules", [])
+    return {r["id"] for r in refs if r["verification"] != "verified"}
+
+
+def _deadline(book: Rulebook, inc: Incident, outcomes: Mapping[str, Outcome], relevant: bool) -> dict[str, Any] | None:
+    name = book.pipeline.get("deadline")
+    if not name or not relevant:
+        return None
+    o = outcomes[name]
+    facts = inc.facts
+    out: dict[str, Any] = {"received_at": _jsonable(facts["report"]["received_at"])}
+    if o.state != "value":
+        out.update({"due": None, "state": o.state, "facts_needed": _facts_needed(o.missing, facts)})
+        return out
+    due = o.value["due"]
+    out["due"] = _jsonable(due)
+    if "limit" in o.value:
+        out["limit_hours"] = o.value["limit"].total_seconds() / 3600
+    recorded = facts.get("recorded_at")
+    timeliness = outcomes.get(book.pipeline.get("timeliness", ""), None)
+    if recorded is not None:
+        out["recorded_at"] = _jsonable(recorded)
+        out["hours_to_record"] = round((recorded - facts["report"]["received_at"]).total_seconds() / 3600, 2)
+        if timeliness is not None and timeliness.state == "value":
+            out["met"] = bool(timeliness.value["met"])
+        else:
+            out["met"] = None
+    else:
+        out["recorded_at"] = None
+        out["met"] = None
+    out["rules"] = _refs(o, timeliness if recorded is not None else None)
+    return out
+
+
+def summary_line(d: Mapping[str, Any]) -> str:
+    n = d["crime_count"]
+    if d["status"] == "conflict":
+        return "Conflict in the rulebook: two rules apply with no override between them."
+    parts = []
+    if n:
+        names = ", ".join(
+            f"{c['classification']['code']} {c['classification']['name']} ({'victim ' + c['victim'] if c['victim'] else c['victim_kind']})"
+            for c in d["crimes"]
+        )
+        parts.append(f"Record {n} crime{'s' if n != 1 else ''}: {names}.")
+    for nr in d["not_recorded"]:
+        what = nr.get("record_as", {}).get("record") if isinstance(nr.get("record_as"), dict) else None
+        parts.append(f"Act {nr['act']}{' / ' + nr['victim'] if nr['victim'] else ''}: not recorded as a crime ({nr['reason']})" + (f"; record as {what}" if what else "") + ".")
+    if d["undetermined"]:
+        parts.append(f"{len(d['undetermined'])} allegation(s) undetermined: facts needed.")
+    if d.get("deadline") and d["deadline"].get("met") is False:
+        parts.append("Recorded late.")
+    return " ".join(parts) or "Nothing to record."
+
+
+def _leaf_json(leaf: Leaf) -> dict[str, Any]:
+    left, op, operand, actual, tv = leaf
+    out: dict[str, Any] = {"fact": left, "op": op}
+    if op == "input":
+        out = {"fact": left, "op": "input", "input": operand}
+    else:
+        out["expected"] = _jsonable(operand)
+    out["actual"] = None if is_absent(actual) else _jsonable(actual)
+    out["known"] = not is_absent(actual)
+    if op != "input":
+        out["result"] = {True: True, False: False, None: None}[tv]
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if is_absent(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(LONDON).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _duration_text(td: dt.timedelta) -> str:
+    total = int(td.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    out = f"{sign}P"
+    if days:
+        out += f"{days}D"
+    if hours or minutes or not days:
+        out += "T"
+        if hours:
+            out += f"{hours}H"
+        if minutes or not hours:
+            out += f"{minutes}M"
+    return out

@@ -1,0 +1,661 @@
+"""Loading: read the rule files safely, check them against the schema, compile the rulebook once.
+
+* YAML is read with a safe loader that rejects duplicate keys and aliases (so alias bombs are
+  harmless) and keeps dates as text (the schema checks them).
+* Every file is validated against ``schemas/rule.schema.json``; every problem names the file, the
+  line and what was expected. A rulebook with any problem does not load.
+* The rules are compiled into immutable closures and indexes that every evaluation reuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import best_match
+
+from .conditions import (
+    Cond,
+    Expr,
+    PathResolver,
+    RuleCompileError,
+    always,
+    compile_condition,
+    compile_expr,
+)
+from .tables import Table, compile_table
+
+SCOPES = ("incident", "act", "allegation")
+# Fact roots each scope offers besides the decisions visible there.
+SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
+    "incident": ("incident", "report"),
+    "act": ("incident", "report", "act", "classification"),
+    "allegation": ("incident", "report", "act", "classification", "victim", "allegation"),
+}
+
+
+def data_path(name: str) -> Path:
+    """Where the shipped rules/, schemas/ or examples/ live: inside the installed package, or,
+    for a source checkout or editable install, at the top of the repository."""
+    packaged = resources.files("hocr") / "_data" / name
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / name
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class RulebookError(Exception):
+    """The rulebook could not be loaded; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --------------------------------------------------------------------------------------------
+# Safe YAML with line numbers
+# --------------------------------------------------------------------------------------------
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader without aliases and without implicit timestamps."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in rule files", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+Lines = dict[tuple[Any, ...], int]
+
+
+class YamlError(ValueError):
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def load_yaml(text: str) -> tuple[Any, Lines]:
+    """Parse one YAML document; return the data and a map from each path to its line (1-based)."""
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: Lines = {}
+        data = _construct(loader, node, (), lines) if node is not None else None
+        return data, lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlError(line, f"{exc.problem or exc.context}") from exc
+    finally:
+        loader.dispose()
+
+
+def _construct(loader: _SafeLoader, node: Any, path: tuple[Any, ...], lines: Lines) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node)
+            if not isinstance(key, str):
+                raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
+            if key in out:
+                raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            out[key] = _construct(loader, value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(loader, n, (*path, i), lines) for i, n in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def line_of(lines: Lines, path: Sequence[Any]) -> int | None:
+    p = tuple(path)
+    while p:
+        if p in lines:
+            return lines[p]
+        p = p[:-1]
+    return lines.get(())
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled model
+# --------------------------------------------------------------------------------------------
+
+Sources = tuple[Mapping[str, Any], ...]
+
+
+def citation(sources: Sources) -> str:
+    """A citation in one line: document, edition, section, paragraph or page."""
+    parts = []
+    for s in sources:
+        bits = [s["document"], s["edition"], s["section"]]
+        if s.get("paragraph"):
+            bits.append(f"para {s['paragraph']}")
+        if s.get("page"):
+            bits.append(f"p. {s['page']}")
+        parts.append(", ".join(bits))
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    summary: str
+    sources: Sources
+    in_force_from: dt.date
+    in_force_to: dt.date | None
+    verification: str
+    decision: str
+    cond: Cond
+    then: Mapping[str, Expr]
+    raw_then: Mapping[str, Any]
+    table: Table | None
+    overrides: tuple[str, ...]
+    defeaters: frozenset[str]
+    file: str
+    line: int
+    notes: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
+
+    @property
+    def citation(self) -> str:
+        return citation(self.sources)
+
+    def ref(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "citation": self.citation,
+            "verification": self.verification,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    name: str
+    scope: str
+    title: str
+    summary: str
+    outputs: Mapping[str, Mapping[str, Any]]
+    if_no_rule_applies: str
+    determined_by: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    depends: frozenset[str]
+    file: str
+    line: int
+
+    @cache  # noqa: B019 - decisions live as long as their rulebook
+    def rules_in_force(self, day: dt.date) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.in_force(day))
+
+
+LIFE_MONTHS = 100_000.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    code: str
+    name: str
+    category: str
+    group: str
+    victim_based: bool
+    max_sentence: Any
+    max_sentence_months: float
+    counting_unit: str
+    offences: tuple[str, ...]
+    tags: tuple[str, ...]
+    sources: Sources
+    in_force_from: dt.date
+    in_force_to: dt.date | None
+    verification: str
+    notes: str
+    file: str
+    line: int
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
+
+    def as_fact(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "category": self.category,
+            "group": self.group,
+            "victim_based": self.victim_based,
+            "max_sentence_months": self.max_sentence_months,
+            "counting_unit": self.counting_unit,
+            "tags": list(self.tags),
+        }
+
+    def sentence_text(self) -> str:
+        s = self.max_sentence
+        if s == "life":
+            return "life"
+        if s == "fine":
+            return "fine only"
+        if "years" in s:
+            return f"{s['years']:g} years"
+        return f"{s['months']:g} months"
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    name: str
+    edition: str
+    description: str
+    hash: str
+    root: Path
+    pipeline: Mapping[str, Any]
+    principal: Mapping[str, Any]
+    decisions: Mapping[str, Decision]
+    order: Mapping[str, tuple[Decision, ...]]
+    rules: Mapping[str, Rule]
+    classifications: Mapping[str, tuple[Classification, ...]]
+    files: tuple[str, ...]
+
+    def classification(self, code: str, day: dt.date) -> Classification | None:
+        for c in self.classifications.get(code, ()):
+            if c.in_force(day):
+                return c
+        return None
+
+    def info(self) -> dict[str, str]:
+        return {"name": self.name, "edition": self.edition, "hash": self.hash}
+
+
+def _sentence_months(s: Any) -> float:
+    if s == "life":
+        return LIFE_MONTHS
+    if s == "fine":
+        return 0.0
+    if "years" in s:
+        return float(s["years"]) * 12
+    return float(s["months"])
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and compiling
+# --------------------------------------------------------------------------------------------
+
+
+@cache
+def _rule_schema_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((data_path("schemas") / "rule.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def _schema_problems(data: Any, lines: Lines, rel: str) -> list[Problem]:
+    problems = []
+    for error in sorted(_rule_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
+        specific = best_match(error.context) if error.context else error
+        path = list(error.absolute_path)
+        where = "/" + "/".join(str(p) for p in path) if path else "(top level)"
+        problems.append(Problem(rel, line_of(lines, path), f"at {where}: {specific.message}"))
+    return problems
+
+
+def rule_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yaml") if p.is_file())
+
+
+def content_hash(root: Path, files: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def _as_sources(value: Any) -> Sources:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _walk_roots(node: Any) -> Iterator[str]:
+    """Every fact root a raw condition, expression or table refers to."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("fact", "some", "every", "count") and isinstance(value, str):
+                yield value.split(".")[0]
+            else:
+                yield from _walk_roots(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_roots(item)
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], Rulebook] = {}
+
+
+def load_rulebook(root: str | Path | None = None) -> Rulebook:
+    """Load and compile the rulebook at ``root`` (default: the shipped one), once per content.
+
+    The compiled rulebook is cached by path and content hash, so repeated calls are cheap and a
+    changed file is picked up."""
+    base = Path(root) if root is not None else data_path("rules")
+    if not base.is_dir():
+        raise RulebookError([Problem(str(base), None, "no such rulebook directory")])
+    files = rule_files(base)
+    digest = content_hash(base, files)
+    key = (str(base.resolve()), digest)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    book = _compile(base, files, digest)
+    with _lock:
+        _cache[key] = book
+    return book
+
+
+def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
+    problems: list[Problem] = []
+    docs: list[tuple[str, Any, Lines]] = []
+    for path in files:
+        rel = path.relative_to(base).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(rel, None, f"cannot read: {exc}"))
+            continue
+        try:
+            data, lines = load_yaml(text)
+        except YamlError as exc:
+            problems.append(Problem(rel, exc.line, f"invalid YAML: {exc}"))
+            continue
+        if data is None:
+            problems.append(Problem(rel, None, "the file is empty"))
+            continue
+        schema_problems = _schema_problems(data, lines, rel)
+        if schema_problems:
+            problems.extend(schema_problems)
+            continue
+        docs.append((rel, data, lines))
+    if problems:
+        raise RulebookError(problems)
+    return _assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files])
+
+
+def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files: list[str]) -> Rulebook:
+    problems: list[Problem] = []
+    manifest: dict[str, Any] | None = None
+    raw_decisions: dict[str, tuple[dict[str, Any], str, int]] = {}
+    raw_rules: dict[str, tuple[dict[str, Any], str, int]] = {}
+    classifications: dict[str, list[Classification]] = {}
+
+    for rel, data, lines in docs:
+        if "rulebook" in data:
+            if manifest is not None:
+                problems.append(Problem(rel, line_of(lines, ["rulebook"]), "a second rulebook manifest"))
+            manifest = data["rulebook"]
+        defaults = data.get("defaults", {})
+        for i, d in enumerate(data.get("decisions", [])):
+            line = line_of(lines, ["decisions", i]) or 0
+            if d["name"] in raw_decisions:
+                other = raw_decisions[d["name"]]
+                problems.append(Problem(rel, line, f"decision {d['name']!r} is already declared at {other[1]}:{other[2]}"))
+            raw_decisions[d["name"]] = (d, rel, line)
+        for i, r in enumerate(data.get("rules", [])):
+            line = line_of(lines, ["rules", i]) or 0
+            merged = {**{k: v for k, v in defaults.items() if k != "category"}, **r}
+            for required in ("source", "in_force", "verification", "decision"):
+                if required not in merged:
+                    problems.append(Problem(rel, line, f"rule {r['id']!r} has no {required!r} (set it on the rule or in the file's defaults)"))
+            if r["id"] in raw_rules:
+                other = raw_rules[r["id"]]
+                problems.append(Problem(rel, line, f"duplicate rule id {r['id']!r} (first at {other[1]}:{other[2]})"))
+            raw_rules[r["id"]] = (merged, rel, line)
+        for i, c in enumerate(data.get("classifications", [])):
+            line = line_of(lines, ["classifications", i]) or 0
+            merged = {**defaults, **c}
+            missing = [k for k in ("source", "in_force", "verification", "category") if k not in merged]
+            if missing:
+                problems.append(Problem(rel, line, f"classification {c['code']!r} has no {', '.join(missing)}"))
+                continue
+            entry = Classification(
+                code=c["code"],
+                name=c["name"],
+                category=merged["category"],
+                group=c.get("group", ""),
+                victim_based=c["victim_based"],
+                max_sentence=c["max_sentence"],
+                max_sentence_months=_sentence_months(c["max_sentence"]),
+                counting_unit=c.get("counting_unit", ""),
+                offences=tuple(c.get("offences", ())),
+                tags=tuple(c.get("tags", ())),
+                sources=_as_sources(merged["source"]),
+                in_force_from=_date(merged["in_force"]["from"]),
+                in_force_to=_date(merged["in_force"]["to"]) if "to" in merged["in_force"] else None,
+                verification=merged["verification"],
+                notes=c.get("notes", ""),
+                file=rel,
+                line=line,
+            )
+            for other in classifications.get(entry.code, []):
+                if _overlap(entry, other):
+                    problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {other.file}:{other.line}"))
+            classifications.setdefault(entry.code, []).append(entry)
+
+    if manifest is None:
+        problems.append(Problem("rulebook.yaml", None, "no rulebook manifest ('rulebook:' key) found"))
+        raise RulebookError(problems)
+    pipeline = manifest["pipeline"]
+
+    # Decisions and the scope each is visible in.
+    scope_of = {name: d["scope"] for name, (d, _, _) in raw_decisions.items()}
+    for role, scope in (("classification", "act"), ("recording", "allegation"), ("count_key", "allegation"),
+                        ("not_recorded_as", "allegation"), ("deadline", "incident"), ("timeliness", "incident")):
+        name = pipeline.get(role)
+        if name is None:
+            continue
+        if name not in raw_decisions:
+            problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
+        elif scope_of[name] != scope:
+            problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
+
+    def visible(scope: str) -> list[str]:
+        level = SCOPES.index(scope)
+        return [n for n, s in scope_of.items() if SCOPES.index(s) <= level]
+
+    resolvers = {s: PathResolver(list(SCOPE_ROOTS[s]) + visible(s)) for s in SCOPES}
+
+    # Compile rules.
+    compiled: dict[str, dict[str, Any]] = {}
+    for rid, (r, rel, line) in raw_rules.items():
+        dname = r.get("decision")
+        if dname not in raw_decisions:
+            if "decision" in r:
+                problems.append(Problem(rel, line, f"rule {rid!r}: no decision named {dname!r}"))
+            continue
+        decl = raw_decisions[dname][0]
+        outputs = decl["outputs"]
+        paths = resolvers[decl["scope"]]
+        try:
+            cond = compile_condition(r["when"], paths) if "when" in r else always
+            then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
+            table = None
+            if "table" in r:
+                table = compile_table(r["table"], paths, rid, _as_sources(r["source"]), _as_sources)
+        except RuleCompileError as exc:
+            problems.append(Problem(rel, line, f"rule {rid!r}: {exc}"))
+            continue
+        thens = [r.get("then", {})] if "then" in r else [row["then"] for row in r["table"]["rows"]]
+        for t in thens:
+            for key, value in t.items():
+                if key not in outputs:
+                    problems.append(Problem(rel, line, f"rule {rid!r}: decision {dname!r} has no output {key!r} (outputs: {', '.join(outputs)})"))
+                elif (
+                    "enum" in outputs[key]
+                    and not isinstance(value, dict)
+                    and value not in outputs[key]["enum"]
+                    and not (value is None and outputs[key].get("nullable"))
+                ):
+                    problems.append(Problem(rel, line, f"rule {rid!r}: output {key}={value!r} is not one of {outputs[key]['enum']}"))
+        if "table" in r:
+            pr = r["table"].get("priority")
+            if pr and pr["output"] not in outputs:
+                problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
+        compiled[rid] = {"cond": cond, "then": then, "table": table}
+    for name, (d, rel, line) in raw_decisions.items():
+        for key in d.get("determined_by", []):
+            if key not in d["outputs"]:
+                problems.append(Problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output"))
+
+    # Overrides: same decision, no cycles; defeaters are the transitive overriders.
+    overriders: dict[str, set[str]] = {rid: set() for rid in raw_rules}
+    for rid, (r, rel, line) in raw_rules.items():
+        for target in r.get("overrides", []):
+            if target == rid:
+                problems.append(Problem(rel, line, f"rule {rid!r} overrides itself"))
+            elif target not in raw_rules:
+                problems.append(Problem(rel, line, f"rule {rid!r} overrides {target!r}, which does not exist"))
+            elif raw_rules[target][0].get("decision") != r.get("decision"):
+                problems.append(Problem(rel, line, f"rule {rid!r} overrides {target!r}, which decides {raw_rules[target][0].get('decision')!r}, not {r.get('decision')!r}"))
+            else:
+                overriders[target].add(rid)
+    defeaters: dict[str, frozenset[str]] = {}
+    for rid in raw_rules:
+        seen: set[str] = set()
+        stack = list(overriders[rid])
+        while stack:
+            o = stack.pop()
+            if o in seen:
+                continue
+            seen.add(o)
+            stack.extend(overriders[o])
+        if rid in seen:
+            r, rel, line = raw_rules[rid]
+            problems.append(Problem(rel, line, f"rule {rid!r} is part of an override cycle"))
+        defeaters[rid] = frozenset(seen - {rid})
+
+    if problems:
+        raise RulebookError(problems)
+
+    rules: dict[str, Rule] = {}
+    for rid, (r, rel, line) in raw_rules.items():
+        c = compiled[rid]
+        inf = r["in_force"]
+        rules[rid] = Rule(
+            id=rid,
+            title=r["title"],
+            summary=r["summary"],
+            sources=_as_sources(r["source"]),
+            in_force_from=_date(inf["from"]),
+            in_force_to=_date(inf["to"]) if "to" in inf else None,
+            verification=r["verification"],
+            decision=r["decision"],
+            cond=c["cond"],
+            then=c["then"],
+            raw_then=r.get("then", {}),
+            table=c["table"],
+            overrides=tuple(r.get("overrides", ())),
+            defeaters=defeaters[rid],
+            file=rel,
+            line=line,
+            notes=r.get("notes", ""),
+            raw=r,
+        )
+
+    # Decisions with their dependencies, ordered within each scope.
+    decisions: dict[str, Decision] = {}
+    for name, (d, rel, line) in raw_decisions.items():
+        mine = tuple(sorted((r for r in rules.values() if r.decision == name), key=lambda r: r.id))
+        deps: set[str] = set()
+        for r in mine:
+            for root in _walk_roots({"w": r.raw.get("when"), "t": r.raw.get("then"), "x": r.raw.get("table")}):
+                if root in raw_decisions and root != name:
+                    deps.add(root)
+                if root == "classification" and name != pipeline["classification"]:
+                    deps.add(pipeline["classification"])
+        decisions[name] = Decision(
+            name=name,
+            scope=d["scope"],
+            title=d["title"],
+            summary=d.get("summary", ""),
+            outputs=d["outputs"],
+            if_no_rule_applies=d["if_no_rule_applies"],
+            determined_by=tuple(d.get("determined_by", d["outputs"].keys())),
+            rules=mine,
+            depends=frozenset(deps),
+            file=rel,
+            line=line,
+        )
+    order: dict[str, tuple[Decision, ...]] = {}
+    for scope in SCOPES:
+        members = sorted(n for n, d in decisions.items() if d.scope == scope)
+        done: list[str] = []
+        pending = list(members)
+        while pending:
+            ready = [n for n in pending if all(dep in done or decisions[dep].scope != scope for dep in decisions[n].depends)]
+            if not ready:
+                problems.append(Problem("rulebook", None, f"decisions depend on each other in a cycle: {', '.join(pending)}"))
+                break
+            for n in ready:
+                done.append(n)
+                pending.remove(n)
+        order[scope] = tuple(decisions[n] for n in done)
+    if problems:
+        raise RulebookError(problems)
+
+    return Rulebook(
+        name=manifest["name"],
+        edition=manifest["edition"],
+        description=manifest.get("description", ""),
+        hash=digest,
+        root=base,
+        pipeline=pipeline,
+        principal=pipeline["principal"],
+        decisions=decisions,
+        order=order,
+        rules=rules,
+        classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
+        files=tuple(files),
+    )
+
+
+def _overlap(a: Classification, b: Classification) -> bool:
+    a_end = a.in_force_to or dt.date.max
+    b_end = b.in_force_to or dt.date.max
+    return a.in_force_from <= b_end and b.in_force_from <= a_end
