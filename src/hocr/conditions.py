@@ -347,13 +347,16 @@ def compile_condition(
             for i, item in enumerate(items):
                 tv, m = where(scope.child("item", item, f"{base}/{i}"), rec)
                 if tv is want_any:
+                    if rec is not None:
+                        rec.append((list_path, quantifier, f"item {i}", len(items), want_any))
                     return want_any, NO_MISSING
                 if tv is None:
                     unknown = True
                     missing = missing | m
-            if unknown:
-                return None, missing
-            return (not want_any), NO_MISSING
+            result: Truth = None if unknown else (not want_any)
+            if rec is not None:
+                rec.append((list_path, quantifier, f"{len(items)} item(s)", len(items), result))
+            return result, (missing if unknown else NO_MISSING)
 
         return quant
     # A predicate: exactly one left side (fact or value) and one operator.

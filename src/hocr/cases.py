@@ -1,0 +1,176 @@
+"""Worked cases: an incident plus the parts of the decision expected, checked against the engine.
+
+A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
+
+    name: GEN-001 a victim reports her bicycle stolen     # the test's name
+    source: "shared/cases GEN-001 [V] ..."                # where the case comes from
+    as_of: 2024-03-04                                     # optional; default the report date
+    incident: {...}            # or incident_file: path relative to the case file
+    expect:
+      status: decided          # decided | undetermined | conflict
+      crime_count: 1
+      crimes: [{classification: "44", victim: V1}]        # the exact list of crimes, any order;
+                                                          # each entry may also give acts,
+                                                          # suspects, victim_kind
+      not_recorded: [{act: A1, victim: V1, reason: ..., record_as: N100, refer_to: ...}]
+      undetermined: [{act: A1, victim: V1, facts_needed: [/victims/0/confirms_crime]}]
+      absorbed: [{act: A2, victim: V1, classification: "8N", into_classification: "34B"}]
+      deadline: {met: false, due: "2024-02-13T09:00:00+00:00"}
+      rules: [ncrs.victim-account]   # rules that must be among those the decision relies on
+      error: [/acts/0/classification]  # for bad input: the pointers the errors must name
+
+Lists of crimes, not-recorded and undetermined entries are compared exactly (same number, any
+order); within an entry only the keys given are compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .engine import evaluate
+from .incident import InvalidIncident
+from .loader import Rulebook, load_yaml
+
+
+class CaseFailure(AssertionError):
+    pass
+
+
+def load_case_file(path: Path) -> list[dict[str, Any]]:
+    data, _ = load_yaml(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise CaseFailure(f"{path}: a case file needs a top-level 'cases' list")
+    return list(data["cases"])
+
+
+def case_incident(case: Mapping[str, Any], base: Path) -> Any:
+    if "incident" in case:
+        return case["incident"]
+    return json.loads((base / case["incident_file"]).read_text(encoding="utf-8"))
+
+
+def run_case(book: Rulebook, case: Mapping[str, Any], base: Path) -> dict[str, Any] | None:
+    """Evaluate one case and raise :class:`CaseFailure` listing every difference."""
+    expect = case.get("expect", {})
+    as_of = dt.date.fromisoformat(str(case["as_of"])) if "as_of" in case else None
+    try:
+        decision = evaluate(book, case_incident(case, base), as_of=as_of)
+    except InvalidIncident as exc:
+        if "error" not in expect:
+            raise CaseFailure(f"the incident was rejected:\n{exc}") from exc
+        pointers = {p.pointer for p in exc.problems}
+        missing = [p for p in expect["error"] if p not in pointers]
+        if missing:
+            raise CaseFailure(f"expected errors at {missing}, got:\n{exc}") from exc
+        return None
+    if "error" in expect:
+        raise CaseFailure(f"expected the incident to be rejected, got status {decision['status']}")
+    problems = compare(decision, expect)
+    if problems:
+        raise CaseFailure("\n".join(problems) + "\n\ndecision summary: " + decision["summary"])
+    return decision
+
+
+def _subset(entry: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
+    for key, value in want.items():
+        if key == "classification":
+            got = entry.get("classification")
+            code = got.get("code") if isinstance(got, Mapping) else got
+            if code != value:
+                return False
+        elif key == "record_as":
+            got = entry.get("record_as")
+            if (got or {}).get("record") != value:
+                return False
+        elif key == "facts_needed":
+            got_ptrs = sorted(f["pointer"] for f in entry.get("facts_needed", []))
+            if got_ptrs != sorted(value):
+                return False
+        elif key == "into_classification":
+            continue
+        elif entry.get(key) != value:
+            return False
+    return True
+
+
+def _match_list(label: str, got: Sequence[Mapping[str, Any]], want: Sequence[Mapping[str, Any]]) -> list[str]:
+    remaining = list(got)
+    problems = []
+    for w in want:
+        for i, g in enumerate(remaining):
+            if _subset(g, w):
+                del remaining[i]
+                break
+        else:
+            problems.append(f"{label}: expected an entry like {w}, none matched")
+    if remaining:
+        problems.append(f"{label}: {len(remaining)} unexpected entr{'y' if len(remaining) == 1 else 'ies'}: {_brief(remaining)}")
+    return problems
+
+
+def _brief(items: Sequence[Mapping[str, Any]]) -> str:
+    out = []
+    for i in items:
+        d = {k: v for k, v in i.items() if k in ("act", "victim", "reason", "classification", "facts_needed", "record_as")}
+        if isinstance(d.get("classification"), Mapping):
+            d["classification"] = d["classification"]["code"]
+        if "facts_needed" in d:
+            d["facts_needed"] = [f["pointer"] for f in d["facts_needed"]]
+        out.append(str(d))
+    return "; ".join(out)
+
+
+def decisive_rules(decision: Mapping[str, Any]) -> set[str]:
+    ids = set()
+    for c in decision["crimes"]:
+        ids |= {r["id"] for r in c["rules"]}
+    for n in decision["not_recorded"]:
+        ids |= {r["id"] for r in n["rules"]}
+    for a in decision["absorbed"]:
+        ids |= {r["id"] for r in a["rules"]}
+    if decision.get("deadline"):
+        ids |= {r["id"] for r in decision["deadline"].get("rules", [])}
+    return ids
+
+
+def compare(decision: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if "status" in expect and decision["status"] != expect["status"]:
+        problems.append(f"status: expected {expect['status']}, got {decision['status']}")
+    if "crime_count" in expect and decision["crime_count"] != expect["crime_count"]:
+        problems.append(f"crime_count: expected {expect['crime_count']}, got {decision['crime_count']}")
+    for key in ("crimes", "not_recorded", "undetermined"):
+        if key in expect:
+            problems += _match_list(key, decision[key], expect[key])
+    if "absorbed" in expect:
+        crimes = {c["id"]: c for c in decision["crimes"]}
+        absorbed = [
+            {**a, "into_classification": crimes[a["into"]]["classification"]["code"]}
+            for a in decision["absorbed"]
+        ]
+        for w in expect["absorbed"]:
+            if not any(_subset(a, w) and a["into_classification"] == w.get("into_classification", a["into_classification"]) for a in absorbed):
+                problems.append(f"absorbed: expected an entry like {w}")
+        if len(absorbed) != len(expect["absorbed"]):
+            problems.append(f"absorbed: expected {len(expect['absorbed'])} entries, got {len(absorbed)}")
+    if "deadline" in expect:
+        got = decision.get("deadline")
+        if expect["deadline"] is None:
+            if got is not None:
+                problems.append(f"deadline: expected none, got {got}")
+        elif got is None:
+            problems.append("deadline: expected one, got none")
+        else:
+            for k, v in expect["deadline"].items():
+                if got.get(k) != v:
+                    problems.append(f"deadline.{k}: expected {v!r}, got {got.get(k)!r}")
+    if "rules" in expect:
+        have = decisive_rules(decision)
+        for rid in expect["rules"]:
+            if rid not in have:
+                problems.append(f"rules: expected {rid} among the rules relied on ({', '.join(sorted(have))})")
+    return problems

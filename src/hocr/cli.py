@@ -1,0 +1,149 @@
+"""The command line: ``hocr check``, ``hocr rules validate``, ``hocr schema``.
+
+Exit codes (also in docs/cli.md):
+
+====  =====================================================================
+0     decided: every allegation has an outcome
+1     internal error (a bug in hocr: please report it)
+2     invalid input: unreadable file, invalid JSON, schema violation, unknown
+      classification, a time that cannot be read; or a usage error
+3     undetermined: more facts are needed (the output lists them)
+4     rulebook error: the rule files do not load, or two rules conflict
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .engine import EvaluationError, evaluate
+from .explain import render_text
+from .incident import InvalidIncident, check_incident, parse_json
+from .loader import RulebookError, data_path, load_rulebook
+
+
+class Exit(IntEnum):
+    DECIDED = 0
+    INTERNAL = 1
+    INVALID_INPUT = 2
+    UNDETERMINED = 3
+    RULEBOOK = 4
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The Home Office crime-recording rules (NCRS and HOCR) as code.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+rules_app = typer.Typer(no_args_is_help=True, help="Work with the rulebook.")
+app.add_typer(rules_app, name="rules")
+
+RulesOption = Annotated[
+    Optional[Path],  # noqa: UP007 - typer needs Optional on Python 3.10
+    typer.Option("--rules", help="Use the rulebook in this folder instead of the shipped one.", show_default=False),
+]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _load(rules: Path | None) -> Any:
+    try:
+        return load_rulebook(rules)
+    except RulebookError as exc:
+        _err(f"hocr: the rulebook does not load ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):")
+        for p in exc.problems:
+            _err(f"  {p}")
+        raise typer.Exit(Exit.RULEBOOK) from exc
+
+
+def _parse_as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _err(f"hocr: --as-of {value!r} is not a date (expected YYYY-MM-DD)")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+
+
+@app.command()
+def check(
+    file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON (schemas/decision.schema.json).")] = False,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,  # noqa: UP007
+    explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
+    trace: Annotated[bool, typer.Option("--trace", help="Include the trace in the JSON output.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Decide whether, what and by when to record for one incident."""
+    day = _parse_as_of(as_of)
+    source = "<stdin>" if file == "-" else file
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"hocr: cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    book = _load(rules)
+    try:
+        incident = check_incident(parse_json(text, source), source)
+        decision = evaluate(book, incident, as_of=day, trace=trace or explain)
+    except InvalidIncident as exc:
+        _err(f"hocr: {source} is not a valid incident ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):")
+        for p in exc.problems:
+            _err(f"  {source}: {p}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    except EvaluationError as exc:
+        _err(f"hocr: rulebook fault while evaluating {source}: {exc}")
+        raise typer.Exit(Exit.RULEBOOK) from None
+    if as_json:
+        if not trace:
+            decision.pop("trace", None)
+        typer.echo(json.dumps(decision, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(render_text(decision, explain=explain, book=book), nl=False)
+    status = decision["status"]
+    code = {"decided": Exit.DECIDED, "undetermined": Exit.UNDETERMINED, "conflict": Exit.RULEBOOK}[status]
+    raise typer.Exit(code)
+
+
+@rules_app.command("validate")
+def rules_validate(rules: RulesOption = None) -> None:
+    """Load and check every rule file against the schema and each other."""
+    book = _load(rules)
+    n_class = sum(len(v) for v in book.classifications.values())
+    typer.echo(
+        f"ok: {len(book.files)} files, {len(book.decisions)} decisions, {len(book.rules)} rules, "
+        f"{n_class} classifications; {book.edition}; {book.hash}"
+    )
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="incident, decision or rule")],
+) -> None:
+    """Print one of the JSON Schemas."""
+    files = {"incident": "incident.schema.json", "decision": "decision.schema.json", "rule": "rule.schema.json"}
+    if name not in files:
+        _err(f"hocr: no schema {name!r} (choose incident, decision or rule)")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    typer.echo((data_path("schemas") / files[name]).read_text(), nl=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line, no traceback for the user
+        _err(f"hocr: internal error: {type(exc).__name__}: {exc} (please report this)")
+        sys.exit(Exit.INTERNAL)
