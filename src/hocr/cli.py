@@ -19,7 +19,7 @@ import json
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -47,7 +47,7 @@ rules_app = typer.Typer(no_args_is_help=True, help="Work with the rulebook.")
 app.add_typer(rules_app, name="rules")
 
 RulesOption = Annotated[
-    Optional[Path],  # noqa: UP007 - typer needs Optional on Python 3.10
+    Path | None,  # noqa: UP007 - typer needs Optional on Python 3.10
     typer.Option("--rules", help="Use the rulebook in this folder instead of the shipped one.", show_default=False),
 ]
 
@@ -80,7 +80,7 @@ def _parse_as_of(value: str | None) -> dt.date | None:
 def check(
     file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON (schemas/decision.schema.json).")] = False,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,  # noqa: UP007
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,  # noqa: UP007
     explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Include the trace in the JSON output.")] = False,
     rules: RulesOption = None,

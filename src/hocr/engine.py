@@ -42,7 +42,7 @@ from .conditions import (
     is_absent,
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
-from .loader import Decision, Rule, Rulebook, citation
+from .loader import Decision, Rule, Rulebook, as_sources, citation
 from .tables import Row, TableConflict
 
 DECISION_FORMAT = "hocr.decision.v1"
@@ -192,10 +192,10 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
     if len(winners) > 1:
         return finish(Outcome(decision, "conflict", conflict=tuple(sorted(winners))))
     if open_rules:
-        missing: Missing = NO_MISSING
+        needed: Missing = NO_MISSING
         for _, m in open_rules:
-            missing = missing | m
-        return finish(Outcome(decision, "undetermined", missing=missing,
+            needed = needed | m
+        return finish(Outcome(decision, "undetermined", missing=needed,
                               blocking=tuple(sorted(r.id for r, _ in open_rules))))
     if winners:
         rule, value, rows = applicable[winners[0]]
@@ -458,13 +458,13 @@ def _assemble(
     principal_ref = {
         "id": "pipeline.principal",
         "title": "Principal crime: the most serious offence of a counted group",
-        "citation": citation(principal["source"] if isinstance(principal["source"], list) else (principal["source"],)),
+        "citation": citation(as_sources(principal["source"])),
         "verification": principal["verification"],
     }
     crimes: list[dict[str, Any]] = []
     absorbed: list[dict[str, Any]] = []
     ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", _key_text(kv[0])))
-    for n, (key, members) in enumerate(ordered, start=1):
+    for n, (_key, members) in enumerate(ordered, start=1):
         members = sorted(members, key=rank)
         head = members[0]
         crime_id = f"C{n}"

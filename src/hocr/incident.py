@@ -91,10 +91,21 @@ def _schema_problems(data: Any) -> list[InputProblem]:
         specific = best_match(error.context) if error.context else error
         path = list(specific.absolute_path) if error.context else list(error.absolute_path)
         message = specific.message
-        if specific.validator == "pattern" and "datetime" in str(specific.schema.get("description", "")).lower():
-            message = f"{specific.instance!r} is not a date and time (expected YYYY-MM-DDTHH:MM, optionally with seconds and a UTC offset)"
-        elif specific.validator == "pattern" and specific.schema.get("pattern", "").startswith("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"):
+        schema_of = specific.schema if isinstance(specific.schema, Mapping) else {}
+        pattern = str(schema_of.get("pattern", "")) if specific.validator == "pattern" else ""
+        if pattern.startswith("^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]"):
+            message = (
+                f"{specific.instance!r} is not a date and time "
+                "(expected YYYY-MM-DDTHH:MM, optionally with seconds and a UTC offset)"
+            )
+        elif pattern == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$":
             message = f"{specific.instance!r} is not a date (expected YYYY-MM-DD)"
+        elif error.validator == "anyOf" and error.context and all(
+            str(e.schema.get("pattern", "")).startswith("^[0-9]{4}")  # type: ignore[union-attr]
+            for e in error.context
+            if e.validator == "pattern"
+        ) and any(e.validator == "pattern" for e in error.context):
+            message = f"{error.instance!r} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)"
         problems.append(InputProblem(pointer(path), message))
     return problems
 

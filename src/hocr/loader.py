@@ -82,7 +82,7 @@ class _SafeLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in rule files", event.start_mark
             )
@@ -343,7 +343,7 @@ def content_hash(root: Path, files: Sequence[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _as_sources(value: Any) -> Sources:
+def as_sources(value: Any) -> Sources:
     if value is None:
         return ()
     return tuple(value) if isinstance(value, list) else (value,)
@@ -465,7 +465,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 counting_unit=c.get("counting_unit", ""),
                 offences=tuple(c.get("offences", ())),
                 tags=tuple(c.get("tags", ())),
-                sources=_as_sources(merged["source"]),
+                sources=as_sources(merged["source"]),
                 in_force_from=_date(merged["in_force"]["from"]),
                 in_force_to=_date(merged["in_force"]["to"]) if "to" in merged["in_force"] else None,
                 verification=merged["verification"],
@@ -473,9 +473,9 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 file=rel,
                 line=line,
             )
-            for other in classifications.get(entry.code, []):
-                if _overlap(entry, other):
-                    problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {other.file}:{other.line}"))
+            for earlier in classifications.get(entry.code, []):
+                if _overlap(entry, earlier):
+                    problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}"))
             classifications.setdefault(entry.code, []).append(entry)
 
     if manifest is None:
@@ -517,7 +517,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
             table = None
             if "table" in r:
-                table = compile_table(r["table"], paths, rid, _as_sources(r["source"]), _as_sources)
+                table = compile_table(r["table"], paths, rid, as_sources(r["source"]), as_sources)
         except RuleCompileError as exc:
             problems.append(Problem(rel, line, f"rule {rid!r}: {exc}"))
             continue
@@ -581,7 +581,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             id=rid,
             title=r["title"],
             summary=r["summary"],
-            sources=_as_sources(r["source"]),
+            sources=as_sources(r["source"]),
             in_force_from=_date(inf["from"]),
             in_force_to=_date(inf["to"]) if "to" in inf else None,
             verification=r["verification"],

@@ -1,0 +1,156 @@
+"""The command line, as a user runs it: exit codes, JSON output, and bad input of every kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def hocr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hocr", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_decided_exit_0_and_text() -> None:
+    r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"))
+    assert r.returncode == 0, r.stderr
+    assert "Record 1 crime: 44 Theft or unauthorised taking of a pedal cycle" in r.stdout
+    assert "ncrs.victim-account" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_check_json_from_stdin() -> None:
+    text = (EXAMPLES / "recorded-late.json").read_text()
+    r = hocr("check", "-", "--json", stdin=text)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["crime_count"] == 1
+    assert d["deadline"]["met"] is False
+    assert "trace" not in d
+
+
+def test_check_json_with_trace() -> None:
+    r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--json", "--trace")
+    d = json.loads(r.stdout)
+    decisions = {(n["scope"], n["decision"]) for n in d["trace"]}
+    assert ("act A1, victim V1", "recording") in decisions
+    recording = next(n for n in d["trace"] if n["decision"] == "recording")
+    assert recording["rule"] == "ncrs.victim-account"
+    assert all("citation" in r for r in recording["rules"])
+
+
+def test_explain_says_what_would_change() -> None:
+    r = hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--explain")
+    assert r.returncode == 0
+    assert "What would change this" in r.stdout
+    assert "ncrs.victim-confirms would give outcome=record if victim.confirms_crime were True" in r.stdout
+
+
+def test_undetermined_exit_3_lists_facts(tmp_path: Path) -> None:
+    data = json.loads((EXAMPLES / "third-party-not-confirmed.json").read_text())
+    del data["victims"][0]["confirms_crime"]
+    del data["victims"][0]["vulnerable"]
+    f = tmp_path / "i.json"
+    f.write_text(json.dumps(data))
+    r = hocr("check", str(f))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "/victims/0/confirms_crime" in r.stdout
+    assert "/victims/0/vulnerable" in r.stdout
+    assert "Has the victim" in r.stdout
+
+
+def test_as_of_changes_rules(tmp_path: Path) -> None:
+    r = hocr("check", str(EXAMPLES / "recorded-late.json"), "--json", "--as-of", "2014-06-01")
+    d = json.loads(r.stdout)
+    assert d["as_of"] == "2014-06-01"
+    assert d["deadline"]["limit_hours"] == 72
+    assert d["deadline"]["met"] is True
+
+
+def test_bad_as_of() -> None:
+    r = hocr("check", str(EXAMPLES / "recorded-late.json"), "--as-of", "yesterday")
+    assert r.returncode == 2
+    assert "--as-of 'yesterday' is not a date" in r.stderr
+
+
+def test_missing_file() -> None:
+    r = hocr("check", "no-such-file.json")
+    assert r.returncode == 2
+    assert "cannot read no-such-file.json" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_invalid_json() -> None:
+    r = hocr("check", "-", stdin='{"id": "x", ')
+    assert r.returncode == 2
+    assert "not valid JSON" in r.stderr and "line 1" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pointer", "words"),
+    [
+        (lambda d: d["victims"][0].update(age="thirty"), "/victims/0/age", "not of type 'integer'"),
+        (lambda d: d["acts"][0].update(colour="red"), "/acts/0", "'colour' was unexpected"),
+        (lambda d: d["report"].pop("received_at"), "/report", "'received_at' is a required property"),
+        (lambda d: d["report"]["reporter"].update(type="neighbour"), "/report/reporter/type", "is not one of"),
+        (lambda d: d["acts"][0].update(classification="XYZ"), "/acts/0/classification", "unknown classification 'XYZ'"),
+        (lambda d: d["acts"][0].update(classification="8R"), "/acts/0/classification", "not in force on 2014"),
+        (lambda d: d["report"].update(received_at="04/03/2024 08:10"), "/report/received_at", "not a date and time"),
+        (lambda d: d["report"].update(received_at="2024-02-30T08:10"), "/report/received_at", "day is out of range"),
+        (lambda d: d["report"].update(received_at="2024-03-31T01:30"), "/report/received_at", "does not exist in UK local time"),
+        (lambda d: d["acts"][0].update(victims=["V9"]), "/acts/0/victims/0", "no victim with id 'V9'"),
+    ],
+)
+def test_schema_and_input_errors(tmp_path: Path, mutate, pointer: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads((EXAMPLES / "victim-report-recorded.json").read_text())
+    if "2014" in words:
+        data["report"]["received_at"] = "2014-03-04T08:10"
+    mutate(data)
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(data))
+    r = hocr("check", str(f))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    line = next((ln for ln in r.stderr.splitlines() if f"{pointer}:" in ln), None)
+    assert line is not None, r.stderr
+    assert words in line, line
+    assert str(f) in line
+
+
+def test_rules_validate_ok() -> None:
+    r = hocr("rules", "validate")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ") and "sha256:" in r.stdout
+
+
+def test_rules_validate_broken_rulebook(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    bad = tmp_path / "rules" / "ncrs" / "reporter.yaml"
+    bad.write_text(bad.read_text().replace("  - id: ncrs.reporter.victim\n", "  - id: ncrs.reporter.victim\n    colour: red\n", 1))
+    r = hocr("rules", "validate", "--rules", str(tmp_path / "rules"))
+    assert r.returncode == 4
+    assert "ncrs/reporter.yaml:" in r.stderr and "'colour' was unexpected" in r.stderr
+    r2 = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--rules", str(tmp_path / "rules"))
+    assert r2.returncode == 4
+
+
+def test_schema_command() -> None:
+    r = hocr("schema", "decision")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["$id"] == "urn:hocr:schema:decision:1"
+    assert hocr("schema", "nope").returncode == 2
