@@ -115,26 +115,33 @@ class PathResolver:
 
         def get(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
             value = scope.roots.get(root, MISSING)
-            pointer = scope.pointers.get(root, "")
-            if isinstance(value, Unknown):
-                return UNDETERMINED, value.missing
             if value is MISSING:
-                return MISSING, frozenset((pointer or "/",))
-            for i, key in enumerate(rest):
-                if isinstance(value, Mapping):
-                    pointer = f"{pointer}/{key}"
+                return MISSING, frozenset((scope.pointers.get(root, "") or "/",))
+            if type(value) is Unknown:
+                return UNDETERMINED, value.missing
+            for key in rest:
+                if type(value) is dict:
                     value = value.get(key, MISSING)
                     if value is MISSING:
-                        return MISSING, frozenset((pointer,))
-                    if isinstance(value, Unknown):
+                        return MISSING, _pointer(scope, root, rest)
+                    if type(value) is Unknown:
                         return UNDETERMINED, value.missing
+                elif isinstance(value, Mapping):
+                    value = value.get(key, MISSING)
+                    if value is MISSING:
+                        return MISSING, _pointer(scope, root, rest)
                 else:
-                    tail = ".".join(rest[i:])
-                    raise RuleRuntimeError(f"fact path {path!r}: cannot read {tail!r} of {value!r}")
+                    raise RuleRuntimeError(f"fact path {path!r}: cannot read {key!r} of {value!r}")
             return value, NO_MISSING
 
         get.path = path  # type: ignore[attr-defined]
         return get
+
+
+def _pointer(scope: Scope, root: str, rest: tuple[str, ...]) -> Missing:
+    """The JSON pointer of the fact a path asks for (built only when it is missing): the whole
+    path, so that the question asked is about the fact itself, not the object that holds it."""
+    return frozenset((scope.pointers.get(root, "") + "".join(f"/{p}" for p in rest),))
 
 
 def _norm(value: Any) -> Any:
@@ -231,10 +238,21 @@ _COMBINERS: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _equals(a: Any, b: Any) -> bool:
+    if type(a) in _SCALARS and type(b) in _SCALARS:
+        if (type(a) is bool) != (type(b) is bool):
+            return False  # true is not 1
+        return bool(a == b)
+    return bool(_norm(a) == _norm(b))
+
+
 def _cmp(op: str) -> Callable[[Any, Any], bool]:
     return {
-        "equals": lambda a, b: _norm(a) == _norm(b),
-        "not_equals": lambda a, b: _norm(a) != _norm(b),
+        "equals": _equals,
+        "not_equals": lambda a, b: not _equals(a, b),
         "in": lambda a, b: a in b,
         "not_in": lambda a, b: a not in b,
         "lt": lambda a, b: a < b,

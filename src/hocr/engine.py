@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -330,12 +331,24 @@ def _key_text(value: Any) -> str:
     return repr(value)
 
 
+def code_order(code: str) -> tuple[Any, ...]:
+    """Classification codes in their natural order: 5D before 34B, 8N before 105A, 4/1 before 4/10."""
+    parts = []
+    for piece in re.findall(r"\d+|\D+", code):
+        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
+    return tuple(parts)
+
+
 def _principal_sort(book: Rulebook) -> Any:
     order = book.principal["order_by"]
 
+    def value(a: Allegation, name: str) -> Any:
+        v = a.classification.get(name)
+        return code_order(v) if name == "code" else v
+
     def compare(a: Allegation, b: Allegation) -> int:
         for spec in order:
-            x, y = a.classification.get(spec["field"]), b.classification.get(spec["field"])
+            x, y = value(a, spec["field"]), value(b, spec["field"])
             if x != y:
                 less = x < y
                 if spec["direction"] == "desc":
@@ -422,10 +435,12 @@ def _assemble(
         where = {"act": a.act["id"], "victim": a.victim_id}
         if rec.state in ("undetermined", "conflict"):
             cls = a.act_outcomes.get(pipeline["classification"])
-            blocking_decision = pipeline["classification"] if cls is not None and cls.state == "undetermined" else rec.decision.name
-            undetermined.append({**where, "decision": blocking_decision,
-                                 "facts_needed": _facts_needed(rec.missing, facts),
-                                 "open_rules": list(rec.blocking)})
+            first = cls if cls is not None and cls.state == "undetermined" else rec
+            # Ask first for what the earliest open decision needs: an act that cannot be classified
+            # needs its classification facts before anything else can be asked.
+            undetermined.append({**where, "decision": first.decision.name,
+                                 "facts_needed": _facts_needed(first.missing, facts),
+                                 "open_rules": list(first.blocking)})
             continue
         if rec.state == "absent":
             undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],

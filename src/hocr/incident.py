@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import marshal
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -21,7 +25,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from .loader import data_path
+from .loader import cache_root, data_path
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -69,6 +73,57 @@ def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema)
     return validator
+
+
+@cache
+def _fast_validator() -> Callable[[Any], Any] | None:
+    """A compiled accelerator for the common case of a valid incident (fastjsonschema, about 15
+    times faster than the reference validator). It only ever says "valid": whenever it objects,
+    or is not installed, the reference validator (jsonschema) decides and words the errors.
+    The generated code is cached as bytecode beside the rulebook cache."""
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    schema = dict(incident_schema())
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    text = json.dumps(schema, sort_keys=True)
+    key = hashlib.sha256(f"{text}|{sys.version}|{fastjsonschema.VERSION}".encode()).hexdigest()[:32]
+    cache_dir = cache_root()
+    target = cache_dir / f"incident-validator-{key}.bin" if cache_dir else None
+    code_obj = None
+    if target is not None and target.exists():
+        try:
+            code_obj = marshal.loads(target.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            code_obj = None
+    if code_obj is None:
+        source = fastjsonschema.compile_to_code(schema, use_default=False)
+        code_obj = compile(source, "<hocr incident validator>", "exec")
+        if target is not None:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(marshal.dumps(code_obj))
+                os.replace(tmp, target)
+            except OSError:
+                pass
+    namespace: dict[str, Any] = {}
+    exec(code_obj, namespace)  # our own generated validator, compiled from our own schema
+    entry = "validate_" + "".join(c if c.isalnum() else "_" for c in schema["$id"])
+    validator = namespace.get(entry)
+    if validator is None:  # pragma: no cover - naming changed in fastjsonschema
+        return None
+    exc_type = fastjsonschema.JsonSchemaException
+
+    def fast(data: Any) -> bool:
+        try:
+            validator(data)
+            return True
+        except exc_type:
+            return False
+
+    return fast
 
 
 def pointer(path: Sequence[Any]) -> str:
@@ -146,7 +201,7 @@ def parse_time(text: str, kind: str) -> tuple[dt.date | dt.datetime, str | None]
         return dt.date.fromisoformat(text), None
     value = dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
     if value.tzinfo is not None:
-        return value, None
+        return value.astimezone(dt.timezone.utc), None
     first = value.replace(tzinfo=LONDON, fold=0)
     second = value.replace(tzinfo=LONDON, fold=1)
     round_trip = first.astimezone(dt.timezone.utc).astimezone(LONDON).replace(tzinfo=None)
@@ -155,12 +210,14 @@ def parse_time(text: str, kind: str) -> tuple[dt.date | dt.datetime, str | None]
             f"{text!r} does not exist in UK local time (the clocks went forward then); "
             "give a UTC offset or a time that exists"
         )
+    # Held in UTC, so that adding hours is adding real hours (aware arithmetic in one zone is
+    # wall-clock arithmetic in Python).
     if first.utcoffset() != second.utcoffset():
-        return first, (
+        return first.astimezone(dt.timezone.utc), (
             f"{text!r} happened twice in UK local time (the clocks went back); "
             f"read as the first, {first.isoformat()}"
         )
-    return first, None
+    return first.astimezone(dt.timezone.utc), None
 
 
 def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, tuple[Any, ...]]]:
@@ -183,9 +240,13 @@ def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Itera
             yield data, (*at, head)
 
 
-def check_incident(data: Any, source: str = "<input>") -> Incident:
-    """Check an incident against the schema and its own references; normalise its times."""
-    problems = _schema_problems(data)
+def check_incident(data: Any, source: str = "<input>", fast: bool = True) -> Incident:
+    """Check an incident against the schema and its own references; normalise its times.
+
+    ``fast`` lets the compiled accelerator accept a valid incident without the reference
+    validator; set it to False to always use the reference validator."""
+    accelerator = _fast_validator() if fast else None
+    problems = [] if accelerator is not None and accelerator(data) else _schema_problems(data)
     if problems:
         raise InvalidIncident(problems, source)
     facts = copy.deepcopy(data)

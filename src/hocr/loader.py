@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .conditions import (
 )
 from .tables import Table, compile_table
 
+_VERSION = "0.1.0"
 SCOPES = ("incident", "act", "allegation")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
@@ -77,16 +79,11 @@ class RulebookError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """SafeLoader without aliases and without implicit timestamps."""
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in rule files", event.start_mark
-            )
-        return super().compose_node(parent, index)
+
+class _SafeLoader(_Base):  # type: ignore[misc]
+    """A safe loader (libyaml where available) without implicit timestamps: dates stay text."""
 
 
 _SafeLoader.yaml_implicit_resolvers = {
@@ -109,7 +106,7 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
     try:
         node = loader.get_single_node()
         lines: Lines = {}
-        data = _construct(loader, node, (), lines) if node is not None else None
+        data = _construct(loader, node, (), lines, set()) if node is not None else None
         return data, lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -119,8 +116,14 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
         loader.dispose()
 
 
-def _construct(loader: _SafeLoader, node: Any, path: tuple[Any, ...], lines: Lines) -> Any:
+def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> Any:
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # An alias makes the parser hand back the same node twice: refuse it before expanding
+        # anything, so an alias bomb costs nothing.
+        if id(node) in seen:
+            raise YamlError(node.start_mark.line + 1, "aliases (*name) are not allowed in rule files")
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -129,10 +132,10 @@ def _construct(loader: _SafeLoader, node: Any, path: tuple[Any, ...], lines: Lin
                 raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
             if key in out:
                 raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _construct(loader, value_node, (*path, key), lines)
+            out[key] = _construct(loader, value_node, (*path, key), lines, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, n, (*path, i), lines) for i, n in enumerate(node.value)]
+        return [_construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
     return loader.construct_object(node)
 
 
@@ -184,14 +187,11 @@ class Rule:
     file: str
     line: int
     notes: str
+    citation: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
-
-    @property
-    def citation(self) -> str:
-        return citation(self.sources)
 
     def ref(self) -> dict[str, Any]:
         return {
@@ -390,7 +390,56 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     return book
 
 
+def cache_root() -> Path | None:
+    """hocr's cache folder ($HOCR_CACHE_DIR, else $XDG_CACHE_HOME/hocr or ~/.cache/hocr);
+    None when HOCR_NO_CACHE is set. Only derived data lives there; deleting it is always safe."""
+    if os.environ.get("HOCR_NO_CACHE"):
+        return None
+    root = os.environ.get("HOCR_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hocr"
+    )
+    return Path(root)
+
+
+def _cache_file(digest: str) -> Path | None:
+    """Where the parsed and schema-checked rule files are kept between runs (never the source of
+    truth: the key is the hash of every rule file, the rule schema and this version of hocr)."""
+    root = cache_root()
+    if root is None:
+        return None
+    schema = (data_path("schemas") / "rule.schema.json").read_bytes()
+    key = hashlib.sha256(digest.encode() + b"\0" + schema + b"\0" + _VERSION.encode()).hexdigest()
+    return root / f"rules-{key[:32]}.json"
+
+
+def _read_cache(path: Path | None) -> list[tuple[str, Any, Lines]] | None:
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_cache(path: Path | None, docs: list[tuple[str, Any, Lines]]) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home is fine: the rulebook is simply parsed again next time
+
+
 def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
+    cache = _cache_file(digest)
+    cached = _read_cache(cache)
+    if cached is not None:
+        return _assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files])
     problems: list[Problem] = []
     docs: list[tuple[str, Any, Lines]] = []
     for path in files:
@@ -415,7 +464,9 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
         docs.append((rel, data, lines))
     if problems:
         raise RulebookError(problems)
-    return _assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files])
+    book = _assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files])
+    _write_cache(cache, docs)
+    return book
 
 
 def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files: list[str]) -> Rulebook:
@@ -595,6 +646,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             file=rel,
             line=line,
             notes=r.get("notes", ""),
+            citation=citation(as_sources(r["source"])),
             raw=r,
         )
 
