@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from .engine import EvaluationError, evaluate
-from .explain import render_text
+from .explain import render_rulebook, render_text
 from .incident import InvalidIncident, check_incident, parse_json
 from .loader import RulebookError, data_path, load_rulebook
 
@@ -80,7 +80,7 @@ def _parse_as_of(value: str | None) -> dt.date | None:
 def check(
     file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON (schemas/decision.schema.json).")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,  # noqa: UP007
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Include the trace in the JSON output.")] = False,
     rules: RulesOption = None,
@@ -125,6 +125,19 @@ def rules_validate(rules: RulesOption = None) -> None:
         f"ok: {len(book.files)} files, {len(book.decisions)} decisions, {len(book.rules)} rules, "
         f"{n_class} classifications; {book.edition}; {book.hash}"
     )
+
+
+@rules_app.command("render")
+def rules_render(
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.", show_default=False)] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Render the whole rulebook for people, as Markdown (docs/rulebook.md)."""
+    text = render_rulebook(_load(rules))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
 
 
 @app.command()
