@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,10 @@ import pytest
 
 from hocr.cases import CaseFailure, load_case_file, run_case
 from hocr.loader import Rulebook, load_rulebook
+
+# Every test run starts from an empty cache (and subprocesses inherit it), so a cache written by
+# another version of the code can never hide a loading problem.
+os.environ["HOCR_CACHE_DIR"] = tempfile.mkdtemp(prefix="hocr-test-cache-")
 
 HERE = Path(__file__).parent
 REPO = HERE.parent

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Truth = bool | None
 Missing = frozenset[str]
@@ -86,12 +87,13 @@ Recorder = list[Leaf] | None
 Expr = Callable[[Scope, Recorder], tuple[Any, Missing]]
 Cond = Callable[[Scope, Recorder], tuple[Truth, Missing]]
 
+_LONDON = ZoneInfo("Europe/London")
 _DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 
 
 def parse_duration(text: str) -> dt.timedelta:
     m = _DURATION.match(text)
-    if not m or text in ("P", "-P", "PT", "-PT"):
+    if not m or text in ("P", "-P", "PT", "-PT") or text.endswith("T"):
         raise RuleCompileError(f"not an ISO 8601 duration (PnDTnHnM): {text!r}")
     sign = -1 if m.group(1) else 1
     days, hours, minutes = (int(g) if g else 0 for g in m.groups()[1:])
@@ -221,8 +223,17 @@ def _add(values: list[Any]) -> Any:
     return total
 
 
+def _local_date(value: Any) -> Any:
+    """The calendar date of a time as the UK sees it (times are held in UTC)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_LONDON)
+        return value.date()
+    return value
+
+
 def _years_between(values: list[Any]) -> int:
-    start, end = (v.date() if isinstance(v, dt.datetime) else v for v in values)
+    start, end = (_local_date(v) for v in values)
     years = end.year - start.year
     if (end.month, end.day) < (start.month, start.day):
         years -= 1
@@ -253,8 +264,8 @@ def _cmp(op: str) -> Callable[[Any, Any], bool]:
     return {
         "equals": _equals,
         "not_equals": lambda a, b: not _equals(a, b),
-        "in": lambda a, b: a in b,
-        "not_in": lambda a, b: a not in b,
+        "in": lambda a, b: any(_equals(a, x) for x in b),
+        "not_in": lambda a, b: not any(_equals(a, x) for x in b),
         "lt": lambda a, b: a < b,
         "le": lambda a, b: a <= b,
         "gt": lambda a, b: a > b,

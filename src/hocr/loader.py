@@ -102,7 +102,15 @@ class YamlError(ValueError):
 
 def load_yaml(text: str) -> tuple[Any, Lines]:
     """Parse one YAML document; return the data and a map from each path to its line (1-based)."""
+    if "*" in text:  # libyaml hands back aliased scalars as copies: look for aliases first
+        loader = _SafeLoader(text)
+        loader._hocr_text = text
+        line = _alias_line(loader)
+        loader.dispose()
+        if line is not None:
+            raise YamlError(line, "aliases (*name) are not allowed in rule files")
     loader = _SafeLoader(text)
+    loader._hocr_text = text
     try:
         node = loader.get_single_node()
         lines: Lines = {}
@@ -117,13 +125,12 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
 
 
 def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> Any:
+    # An alias makes the parser hand back the same node twice: refuse it before expanding
+    # anything, so an alias bomb costs nothing.
+    if id(node) in seen:
+        raise YamlError(_alias_line(loader), "aliases (*name) are not allowed in rule files")
+    seen.add(id(node))
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        # An alias makes the parser hand back the same node twice: refuse it before expanding
-        # anything, so an alias bomb costs nothing.
-        if id(node) in seen:
-            raise YamlError(node.start_mark.line + 1, "aliases (*name) are not allowed in rule files")
-        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -137,6 +144,21 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
     return loader.construct_object(node)
+
+
+def _alias_line(loader: Any) -> int | None:
+    """The line of the first alias in the document (libyaml reports the anchor's line instead)."""
+    stream = getattr(loader, "_hocr_text", None)
+    if stream is None:
+        return None
+    try:
+        for event in yaml.parse(stream, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                return int(mark.line) + 1 if mark is not None else None
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def line_of(lines: Lines, path: Sequence[Any]) -> int | None:
@@ -322,11 +344,19 @@ def _rule_schema_validator() -> jsonschema.protocols.Validator:
 def _schema_problems(data: Any, lines: Lines, rel: str) -> list[Problem]:
     problems = []
     for error in sorted(_rule_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
-        specific = best_match(error.context) if error.context else error
+        specific = _specific(error)
         path = list(error.absolute_path)
         where = "/" + "/".join(str(p) for p in path) if path else "(top level)"
         problems.append(Problem(rel, line_of(lines, path), f"at {where}: {specific.message}"))
     return problems
+
+
+def _specific(error: Any) -> Any:
+    """The most telling sub-error of a oneOf/anyOf failure: a branch of the right type."""
+    if not error.context:
+        return error
+    right_type = [e for e in error.context if e.validator != "type"]
+    return best_match(right_type or error.context)
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -408,7 +438,8 @@ def _cache_file(digest: str) -> Path | None:
     if root is None:
         return None
     schema = (data_path("schemas") / "rule.schema.json").read_bytes()
-    key = hashlib.sha256(digest.encode() + b"\0" + schema + b"\0" + _VERSION.encode()).hexdigest()
+    code = Path(__file__).read_bytes()  # a change to how files are read invalidates the cache
+    key = hashlib.sha256(digest.encode() + b"\0" + schema + b"\0" + code + _VERSION.encode()).hexdigest()
     return root / f"rules-{key[:32]}.json"
 
 
@@ -568,7 +599,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
             table = None
             if "table" in r:
-                table = compile_table(r["table"], paths, rid, as_sources(r["source"]), as_sources)
+                table = compile_table(r["table"], paths, rid, as_sources(r.get("source")), as_sources)
         except RuleCompileError as exc:
             problems.append(Problem(rel, line, f"rule {rid!r}: {exc}"))
             continue
@@ -588,6 +619,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             pr = r["table"].get("priority")
             if pr and pr["output"] not in outputs:
                 problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
+        if dname in set(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})):
+            problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
         compiled[rid] = {"cond": cond, "then": then, "table": table}
     for name, (d, rel, line) in raw_decisions.items():
         for key in d.get("determined_by", []):
@@ -682,7 +715,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         while pending:
             ready = [n for n in pending if all(dep in done or decisions[dep].scope != scope for dep in decisions[n].depends)]
             if not ready:
-                problems.append(Problem("rulebook", None, f"decisions depend on each other in a cycle: {', '.join(pending)}"))
+                first = decisions[pending[0]]
+                problems.append(Problem(first.file, first.line, f"decisions depend on each other in a cycle: {', '.join(pending)}"))
                 break
             for n in ready:
                 done.append(n)

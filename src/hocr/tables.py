@@ -142,7 +142,8 @@ class Table:
         if policy == "priority":
             if matched:
                 best = min(matched, key=lambda r: (self._rank(r), r.index))
-                higher = [(r, m) for r, m in unknown if self._rank(r) < self._rank(best)]
+                best_key = (self._rank(best), best.index)
+                higher = [(r, m) for r, m in unknown if (self._rank(r), r.index) < best_key]
                 if higher:
                     return unknown_result(higher)
                 return TableResult(True, NO_MISSING, (best,))

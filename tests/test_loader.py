@@ -1,0 +1,487 @@
+"""Unit tests of rulebook loading (hocr.loader): safe YAML, schema problems with file and line,
+compile-time checks, caching and hashing."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from hocr.loader import (
+    Problem,
+    RulebookError,
+    YamlError,
+    data_path,
+    load_rulebook,
+    load_yaml,
+)
+
+SHIPPED = data_path("rules")
+
+HEADER = """\
+defaults:
+  decision: recording
+  source: {document: D, edition: E, section: S}
+  in_force: {from: "2000-01-01"}
+  verification: unverified
+rules:
+"""
+
+
+def rule(rid: str, extra: str = "", then: str = "{outcome: record, reason: x}") -> str:
+    return (
+        f"  - id: {rid}\n"
+        f"    title: Rule {rid}\n"
+        f"    summary: A test rule.\n"
+        f"    when: {{fact: incident.x, equals: 1}}\n"
+        f"    then: {then}\n"
+        f"{extra}"
+    )
+
+
+def line_no(text: str, marker: str, nth: int = 1) -> int:
+    """The 1-based line of the nth line containing marker."""
+    hits = [i for i, line in enumerate(text.splitlines(), start=1) if marker in line]
+    return hits[nth - 1]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    base = tmp_path / "rules"
+    base.mkdir()
+    shutil.copy(SHIPPED / "rulebook.yaml", base / "rulebook.yaml")
+    return base
+
+
+def problems(base: Path) -> list[Problem]:
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(base)
+    assert str(info.value) == "\n".join(str(p) for p in info.value.problems)
+    return list(info.value.problems)
+
+
+def only_problem(base: Path) -> Problem:
+    found = problems(base)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# ------------------------------------------------------------------------------------------
+# The base case
+# ------------------------------------------------------------------------------------------
+
+
+def test_manifest_alone_loads(root: Path) -> None:
+    book = load_rulebook(root)
+    assert book.rules == {}
+    assert set(book.decisions) == {
+        "classification", "reporter_role", "recording", "record_instead", "count_key",
+        "deadline", "timeliness",
+    }
+    assert [d.name for d in book.order["act"]] == ["classification"]
+
+
+def test_small_rule_file_loads(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b", "    overrides: [a]\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "r.yaml").write_text(text)
+    book = load_rulebook(root)
+    assert set(book.rules) == {"a", "b"}
+    a = book.rules["a"]
+    assert (a.file, a.line) == ("sub/r.yaml", line_no(text, "id: a"))
+    assert a.defeaters == frozenset({"b"})
+    assert book.rules["b"].defeaters == frozenset()
+    assert a.citation == "D, E, S"
+    assert [r.id for r in book.decisions["recording"].rules] == ["a", "b"]
+
+
+# ------------------------------------------------------------------------------------------
+# YAML problems
+# ------------------------------------------------------------------------------------------
+
+
+def test_invalid_yaml_names_file_and_line(root: Path) -> None:
+    text = HEADER + rule("a") + "    notes: one: two\n" + rule("b")
+    (root / "bad.yaml").write_text(text)
+    p = only_problem(root)
+    assert p.file == "bad.yaml"
+    assert p.line == line_no(text, "notes: one: two")
+    assert p.message.startswith("invalid YAML")
+
+
+def test_duplicate_key_names_its_line(root: Path) -> None:
+    text = HEADER + rule("a") + "    title: Again\n"
+    (root / "dup.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("dup.yaml", line_no(text, "title: Again"))
+    assert "duplicate key 'title'" in p.message
+
+
+def test_alias_to_a_collection_is_rejected(root: Path) -> None:
+    text = HEADER + rule("a", "    notes: x\n    in_force: &when {from: '2001-01-01'}\n")
+    text += rule("b", "    in_force: *when\n")
+    (root / "alias.yaml").write_text(text)
+    p = only_problem(root)
+    assert p.file == "alias.yaml"
+    assert "aliases" in p.message
+
+
+def test_alias_is_reported_at_the_alias_line(root: Path) -> None:
+    text = HEADER + rule("a", "    notes: x\n    in_force: &when {from: '2001-01-01'}\n")
+    text += rule("b", "    in_force: *when\n")
+    (root / "alias.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("alias.yaml", line_no(text, "*when"))
+
+
+def test_alias_to_a_scalar_is_rejected(root: Path) -> None:
+    text = HEADER + rule("a", "    notes: &n Some notes.\n") + rule("b", "    notes: *n\n")
+    (root / "alias.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("alias.yaml", line_no(text, "*n"))
+    assert "aliases" in p.message
+
+
+def test_alias_bomb_is_rejected_quickly(root: Path) -> None:
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 10):
+        refs = ", ".join([f"*a{i - 1}"] * 9)
+        levels.append(f"a{i}: &a{i} [{refs}]")
+    text = "\n".join(levels) + "\n"  # fully expanded: 9**10 strings
+    start = time.perf_counter()
+    with pytest.raises(YamlError, match="aliases"):
+        load_yaml(text)
+    (root / "bomb.yaml").write_text(text)
+    p = only_problem(root)
+    assert time.perf_counter() - start < 1.0
+    assert p.file == "bomb.yaml"
+    assert p.line in (1, 2)
+    assert "aliases" in p.message
+
+
+def test_load_yaml_keeps_dates_as_text_and_records_lines() -> None:
+    data, lines = load_yaml("a:\n  b: 2024-01-01\n  c:\n    - x\n    - {d: 1}\n")
+    assert data == {"a": {"b": "2024-01-01", "c": ["x", {"d": 1}]}}
+    assert lines[()] == 1
+    assert lines[("a", "b")] == 2
+    assert lines[("a", "c", 1)] == 5
+    assert lines[("a", "c", 1, "d")] == 5
+
+
+def test_non_text_keys_are_rejected() -> None:
+    with pytest.raises(YamlError, match="keys must be text") as info:
+        load_yaml("a: 1\n2: b\n")
+    assert info.value.line == 2
+
+
+def test_empty_file_is_a_problem(root: Path) -> None:
+    (root / "empty.yaml").write_text("# nothing here\n")
+    p = only_problem(root)
+    assert (p.file, p.line) == ("empty.yaml", None)
+    assert "empty" in p.message
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    p = only_problem(tmp_path / "nowhere")
+    assert "no such rulebook directory" in p.message
+
+
+# ------------------------------------------------------------------------------------------
+# Schema problems
+# ------------------------------------------------------------------------------------------
+
+
+def test_unknown_key_in_rule_closed_schema(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b", "    bogus: 1\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert p.file == "r.yaml"
+    assert p.line == line_no(text, "id: b")  # the line of the rule object at /rules/1
+    assert "/rules/1" in p.message
+    assert "'bogus'" in p.message
+
+
+def test_unknown_top_level_key(root: Path) -> None:
+    text = "rulez: []\n" + HEADER + rule("a")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", 1)
+    assert "'rulez'" in p.message
+
+
+def test_rule_without_any_source_names_its_line(root: Path) -> None:
+    header = HEADER.replace("  source: {document: D, edition: E, section: S}\n", "")
+    text = header + rule("a") + rule("b")
+    (root / "nosource.yaml").write_text(text)
+    found = problems(root)
+    assert [(p.file, p.line) for p in found] == [
+        ("nosource.yaml", line_no(text, "id: a")),
+        ("nosource.yaml", line_no(text, "id: b")),
+    ]
+    assert "rule 'a' has no 'source'" in found[0].message
+
+
+def test_rule_source_from_defaults_or_own(root: Path) -> None:
+    header = HEADER.replace("  source: {document: D, edition: E, section: S}\n", "")
+    own = "    source: {document: Own, edition: E2, section: S2, paragraph: '3'}\n"
+    (root / "r.yaml").write_text(header + rule("a", own))
+    assert load_rulebook(root).rules["a"].citation == "Own, E2, S2, para 3"
+
+
+def test_source_without_section_names_the_source_line(root: Path) -> None:
+    text = HEADER + rule("a", "    source: {document: D, edition: E}\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "source: {document: D, edition: E}"))
+    assert "/rules/0/source" in p.message
+
+
+def test_source_without_section_says_what_is_missing(root: Path) -> None:
+    (root / "r.yaml").write_text(HEADER + rule("a", "    source: {document: D, edition: E}\n"))
+    assert "'section' is a required property" in only_problem(root).message
+
+
+def test_table_rule_without_source_is_a_problem(root: Path) -> None:
+    header = HEADER.replace("  source: {document: D, edition: E, section: S}\n", "")
+    text = header + (
+        "  - id: t\n"
+        "    title: T\n"
+        "    summary: S\n"
+        "    table:\n"
+        "      hit_policy: first\n"
+        "      inputs: [{name: x, fact: incident.x}]\n"
+        "      rows:\n"
+        "        - {id: r1, when: {x: 1}, then: {outcome: record}}\n"
+    )
+    (root / "t.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("t.yaml", line_no(text, "id: t"))
+    assert "no 'source'" in p.message
+
+
+def test_bad_verification_value(root: Path) -> None:
+    text = HEADER + rule("a", "    verification: probably\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "verification: probably"))
+    assert "'probably'" in p.message
+
+
+# ------------------------------------------------------------------------------------------
+# Compile problems
+# ------------------------------------------------------------------------------------------
+
+
+def test_wrong_output_name(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b", then="{outcome: record, result: yes}")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: b"))
+    assert "decision 'recording' has no output 'result'" in p.message
+
+
+def test_enum_output_value_not_allowed(root: Path) -> None:
+    text = HEADER + rule("a", then="{outcome: maybe}")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: a"))
+    assert "outcome='maybe'" in p.message
+    assert "record" in p.message
+
+
+def test_enum_output_value_in_table_row(root: Path) -> None:
+    text = HEADER + (
+        "  - id: t\n"
+        "    title: T\n"
+        "    summary: S\n"
+        "    table:\n"
+        "      hit_policy: first\n"
+        "      inputs: [{name: x, fact: incident.x}]\n"
+        "      rows:\n"
+        "        - {id: r1, when: {x: 1}, then: {outcome: record}}\n"
+        "        - {id: r2, when: {x: 2}, then: {outcome: perhaps}}\n"
+    )
+    (root / "t.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("t.yaml", line_no(text, "id: t"))
+    assert "outcome='perhaps'" in p.message
+
+
+def test_override_of_missing_rule(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b", "    overrides: [a, zzz]\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: b"))
+    assert "overrides 'zzz', which does not exist" in p.message
+
+
+def test_override_cycle(root: Path) -> None:
+    text = (HEADER + rule("a", "    overrides: [c]\n") + rule("b", "    overrides: [a]\n")
+            + rule("c", "    overrides: [b]\n") + rule("d", "    overrides: [a]\n"))
+    (root / "r.yaml").write_text(text)
+    found = problems(root)
+    assert [(p.file, p.line) for p in found] == [
+        ("r.yaml", line_no(text, "id: a")),
+        ("r.yaml", line_no(text, "id: b")),
+        ("r.yaml", line_no(text, "id: c")),
+    ]
+    assert all("override cycle" in p.message for p in found)
+
+
+def test_self_override(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b", "    overrides: [b]\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: b"))
+    assert "rule 'b' overrides itself" in p.message
+
+
+def test_override_across_decisions(root: Path) -> None:
+    other = HEADER.replace("decision: recording", "decision: timeliness")
+    (root / "a.yaml").write_text(HEADER + rule("a"))
+    text = other + rule("t", "    overrides: [a]\n", then="{met: true}")
+    (root / "b.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("b.yaml", line_no(text, "id: t"))
+    assert "which decides 'recording', not 'timeliness'" in p.message
+
+
+def test_duplicate_rule_id_across_files(root: Path) -> None:
+    first = HEADER + rule("x") + rule("a")
+    second = HEADER + rule("b") + rule("a")
+    (root / "one.yaml").write_text(first)
+    (root / "two.yaml").write_text(second)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("two.yaml", line_no(second, "id: a"))
+    assert f"duplicate rule id 'a' (first at one.yaml:{line_no(first, 'id: a')})" in p.message
+
+
+def test_unknown_fact_root(root: Path) -> None:
+    text = HEADER + rule("a") + rule("b").replace("incident.x", "suspect.age")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: b"))
+    assert "unknown fact root 'suspect'" in p.message
+
+
+def test_fact_root_of_a_narrower_scope_is_unknown(root: Path) -> None:
+    # A deadline (incident scope) cannot read an allegation-scope decision or the victim.
+    other = HEADER.replace("decision: recording", "decision: timeliness")
+    text = other + rule("t", then="{met: true}").replace("incident.x", "recording.outcome")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: t"))
+    assert "unknown fact root 'recording'" in p.message
+
+
+def test_rule_for_unknown_decision(root: Path) -> None:
+    text = HEADER + rule("a", "    decision: recordng\n")
+    (root / "r.yaml").write_text(text)
+    p = only_problem(root)
+    assert (p.file, p.line) == ("r.yaml", line_no(text, "id: a"))
+    assert "no decision named 'recordng'" in p.message
+
+
+def test_every_problem_of_every_file_is_listed(root: Path) -> None:
+    (root / "a.yaml").write_text(HEADER + rule("a", "    overrides: [nope]\n"))
+    (root / "b.yaml").write_text(HEADER + rule("b", then="{outcome: maybe}"))
+    found = problems(root)
+    assert sorted(p.file for p in found) == ["a.yaml", "b.yaml"]
+
+
+DECISIONS = """\
+decisions:
+  - name: d1
+    scope: incident
+    title: D1
+    outputs: {v: {type: string}}
+    if_no_rule_applies: absent
+  - name: d2
+    scope: incident
+    title: D2
+    outputs: {v: {type: string}}
+    if_no_rule_applies: absent
+"""
+
+
+def cycle_text(first_reads: str, second_reads: str) -> str:
+    return DECISIONS + HEADER.replace("decision: recording", "decision: d1") + (
+        "  - id: one\n"
+        "    title: T\n"
+        "    summary: S\n"
+        f"    when: {{fact: {first_reads}.v, exists: true}}\n"
+        "    then: {v: x}\n"
+        "  - id: two\n"
+        "    title: T\n"
+        "    summary: S\n"
+        "    decision: d2\n"
+        f"    when: {{fact: {second_reads}.v, exists: true}}\n"
+        "    then: {v: x}\n"
+    )
+
+
+def test_decision_order_follows_dependencies(root: Path) -> None:
+    (root / "d.yaml").write_text(cycle_text("d2", "incident"))
+    book = load_rulebook(root)
+    assert book.decisions["d1"].depends == frozenset({"d2"})
+    names = [d.name for d in book.order["incident"]]
+    assert names.index("d2") < names.index("d1")
+
+
+def test_decision_dependency_cycle(root: Path) -> None:
+    (root / "d.yaml").write_text(cycle_text("d2", "d1"))
+    p = only_problem(root)
+    assert "cycle" in p.message
+    assert "d1, d2" in p.message
+
+
+def test_decision_dependency_cycle_names_file_and_line(root: Path) -> None:
+    text = cycle_text("d2", "d1")
+    (root / "d.yaml").write_text(text)
+    p = only_problem(root)
+    assert p.file == "d.yaml"
+    assert p.line in (line_no(text, "name: d1"), line_no(text, "name: d2"))
+
+
+def test_decision_reading_its_own_output_is_a_cycle(root: Path) -> None:
+    (root / "d.yaml").write_text(cycle_text("d1", "incident"))
+    p = only_problem(root)
+    assert "cycle" in p.message
+
+
+# ------------------------------------------------------------------------------------------
+# The shipped rulebook, caching and the content hash
+# ------------------------------------------------------------------------------------------
+
+
+def test_shipped_rulebook_loads_and_is_cached() -> None:
+    book = load_rulebook()
+    assert book is load_rulebook()
+    assert book is load_rulebook(SHIPPED)
+    assert book.hash.startswith("sha256:") and len(book.hash) == len("sha256:") + 64
+    assert "rulebook.yaml" in book.files
+    assert "ncrs.victim-account" in book.rules
+    assert book.pipeline["recording"] == "recording"
+    assert book.classification("44", __import__("datetime").date(2024, 1, 1)) is not None
+    assert book.info() == {"name": book.name, "edition": book.edition, "hash": book.hash}
+
+
+def test_hash_changes_when_a_file_changes(tmp_path: Path) -> None:
+    base = tmp_path / "rules"
+    shutil.copytree(SHIPPED, base)
+    first = load_rulebook(base)
+    assert first.hash == load_rulebook(SHIPPED).hash  # same content, same hash
+    assert first is load_rulebook(base)
+    target = base / "ncrs" / "recording-standard.yaml"
+    original = target.read_text()
+    target.write_text(original + "\n# a comment\n")
+    second = load_rulebook(base)
+    assert second.hash != first.hash
+    assert second is not first
+    target.write_text(original)
+    assert load_rulebook(base) is first
+    # A renamed file changes the hash too: the paths are part of it.
+    target.rename(base / "ncrs" / "recording-standard-renamed.yaml")
+    assert load_rulebook(base).hash != first.hash
