@@ -154,3 +154,26 @@ def test_schema_command() -> None:
     assert r.returncode == 0
     assert json.loads(r.stdout)["$id"] == "urn:hocr:schema:decision:1"
     assert hocr("schema", "nope").returncode == 2
+
+
+def test_conflict_between_rules_exits_4(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "ncrs" / "clash.yaml").write_text(
+        "defaults:\n"
+        "  decision: recording\n"
+        "  source: {document: test, edition: test, section: test}\n"
+        "  in_force: {from: '2002-04-01'}\n"
+        "  verification: unverified\n"
+        "rules:\n"
+        "  - id: test.clash\n"
+        "    title: A rule that clashes with the victim's-account rule\n"
+        "    summary: Applies to the same reports with no override between them.\n"
+        "    when: {fact: reporter_role.role, equals: victim}\n"
+        "    then: {outcome: not_recorded, reason: clash, refer_to: null}\n"
+    )
+    r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--rules", str(tmp_path / "rules"))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "Conflicts in the rulebook" in r.stdout
+    assert "ncrs.victim-account, test.clash" in r.stdout

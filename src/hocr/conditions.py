@@ -401,8 +401,28 @@ def compile_condition(
     if len(ops) != 1:
         raise RuleCompileError(f"a predicate needs exactly one operator: {dict(node)!r}")
     op = ops[0]
-    test = compile_test(op, node[op], paths, bound)
     operand_repr = node[op]
+    if op not in OPERATORS:
+        raise RuleCompileError(f"unknown operator {op!r}")
+    fast = _constant_test(op, operand_repr)
+    if fast is not None:
+        # The common case, a fact against a constant: one closure, no operand evaluation.
+        def constant_predicate(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+            value, miss = left(scope, rec)
+            if value is MISSING or value is UNDETERMINED:
+                tv: Truth = None
+            else:
+                try:
+                    tv = fast(value)
+                except TypeError as exc:
+                    raise RuleRuntimeError(f"{op}: cannot compare {value!r} with {operand_repr!r}") from exc
+                miss = NO_MISSING
+            if rec is not None:
+                rec.append((left_label, op, operand_repr, value, tv))
+            return tv, miss
+
+        return constant_predicate
+    test = compile_test(op, node[op], paths, bound)
 
     def predicate(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
         value, miss = left(scope, rec)
@@ -412,6 +432,30 @@ def compile_condition(
         return tv, m
 
     return predicate
+
+
+def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
+    """A specialised test for a constant scalar (or list of scalars) operand, or None."""
+    if op in ("in", "not_in") and isinstance(operand, list) and all(type(x) in _SCALARS for x in operand):
+        values = tuple(operand)
+        if op == "in":
+            return lambda v: any(_equals(v, x) for x in values)
+        return lambda v: not any(_equals(v, x) for x in values)
+    if type(operand) not in _SCALARS or op in ("exists", "in", "not_in"):
+        return None
+    const = operand
+    if op == "equals":
+        if type(const) is bool:
+            return lambda v: v is const
+        return lambda v: type(v) is not bool and v == const if type(v) in _SCALARS else _equals(v, const)
+    if op == "not_equals":
+        if type(const) is bool:
+            return lambda v: v is not const
+        return lambda v: not (type(v) is not bool and v == const) if type(v) in _SCALARS else not _equals(v, const)
+    if op == "contains":
+        return lambda v: (const in v) if isinstance(v, str) else any(_equals(x, const) for x in v)
+    compare = _cmp(op)
+    return lambda v: bool(compare(v, const))
 
 
 def _pointer_of(getter: Expr, scope: Scope) -> str:

@@ -141,31 +141,42 @@ def render_trace(trace: list[Mapping[str, Any]]) -> list[str]:
 
 def what_would_change(decision: Mapping[str, Any], book: Rulebook | None) -> list[str]:
     """For each decision taken, the rules that would have given another result, and the facts
-    (false or unknown conditions) that kept each of them from applying."""
+    (false or unknown conditions) that kept each of them from applying. For a decision left
+    open, the rules waiting on missing facts and what each would conclude.
+
+    Conditions on the act's classification are not offered as changes: a different
+    classification is a different act, not a different fact about this one."""
     if book is None or "trace" not in decision:
         return []
     out: list[str] = []
+    wanted = {book.pipeline.get(role) for role in ("recording", "count_key", "timeliness")}
     for node in decision["trace"]:
-        if node["state"] != "value" or node["decision"] not in ("recording", "count_key", "classification", "timeliness"):
+        d = book.decisions.get(node["decision"])
+        if d is None or d.name not in wanted or node["state"] not in ("value", "undetermined"):
             continue
         chosen = node.get("value") or {}
-        d = book.decisions.get(node["decision"])
-        keys = d.determined_by if d else ()
+        keys = d.determined_by
         for r in node.get("rules", []):
-            if r["result"] not in ("not_applied", "unknown"):
-                continue
             rule = book.rules.get(r["rule"])
             if rule is None or rule.table is not None:
                 continue
             then = rule.raw_then
+            conclusion = ", ".join(f"{k}={then[k]}" for k in keys if k in then and not isinstance(then[k], dict))
+            if not conclusion:
+                continue
+            if node["state"] == "undetermined":
+                if r["result"] == "unknown":
+                    needs = ", ".join(r.get("facts_needed", [])) or "facts not given"
+                    out.append(f"[{node['scope']}] {r['rule']} would give {conclusion} once known: {needs}")
+                continue
+            if r["result"] not in ("not_applied", "unknown"):
+                continue
             if all(then.get(k) == chosen.get(k) for k in keys if k in then and not isinstance(then.get(k), dict)):
                 continue
             blockers = [f for f in r["facts"] if f.get("result") is not True and f["op"] != "input"]
-            if not blockers:
+            if not blockers or any(f["fact"].startswith("classification.") for f in blockers):
                 continue
-            wanted = "; ".join(_needed(f) for f in blockers)
-            result = ", ".join(f"{k}={then[k]}" for k in keys if k in then)
-            out.append(f"[{node['scope']}] {r['rule']} would give {result} if {wanted}")
+            out.append(f"[{node['scope']}] {r['rule']} would give {conclusion} if {'; '.join(_needed(f) for f in blockers)}")
     return out
 
 
