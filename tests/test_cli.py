@@ -177,3 +177,9 @@ def test_conflict_between_rules_exits_4(tmp_path: Path) -> None:
     assert r.returncode == 4, r.stdout + r.stderr
     assert "Conflicts in the rulebook" in r.stdout
     assert "ncrs.victim-account, test.clash" in r.stdout
+
+
+def test_as_of_before_the_rulebook_starts() -> None:
+    r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--as-of", "1999-01-01")
+    assert r.returncode == 2
+    assert "no rules are in force on 1999-01-01: the rulebook starts on 2002-04-01" in r.stderr

@@ -236,6 +236,11 @@ def evaluate(
     day = as_of or received.astimezone(LONDON).date()
     pipeline = book.pipeline
 
+    if day < book.starts:
+        raise InvalidIncident([InputProblem(
+            "/report/received_at" if as_of is None else "",
+            f"no rules are in force on {day}: the rulebook starts on {book.starts} (the NCRS)",
+        )])
     _check_codes(book, facts, day)
 
     base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})

@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -306,6 +306,11 @@ class Rulebook:
     rules: Mapping[str, Rule]
     classifications: Mapping[str, tuple[Classification, ...]]
     files: tuple[str, ...]
+
+    @cached_property
+    def starts(self) -> dt.date:
+        """The first day any rule is in force."""
+        return min((r.in_force_from for r in self.rules.values()), default=dt.date.min)
 
     def classification(self, code: str, day: dt.date) -> Classification | None:
         for c in self.classifications.get(code, ()):
