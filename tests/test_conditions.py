@@ -338,7 +338,7 @@ def test_quantifier_items_over_plain_values() -> None:
 # Expressions
 # ------------------------------------------------------------------------------------------
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
 
 

@@ -214,20 +214,20 @@ def london(value: dt.datetime) -> str:
 def test_naive_winter_time_is_gmt() -> None:
     value, warnings = received("2024-01-15T10:00")
     assert london(value) == "2024-01-15T10:00:00+00:00"
-    assert value.astimezone(dt.timezone.utc) == dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.timezone.utc)
+    assert value.astimezone(dt.UTC) == dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
     assert warnings == []
 
 
 def test_naive_summer_time_is_bst() -> None:
     value, warnings = received("2024-07-15T10:00")
     assert london(value) == "2024-07-15T10:00:00+01:00"
-    assert value.astimezone(dt.timezone.utc) == dt.datetime(2024, 7, 15, 9, 0, tzinfo=dt.timezone.utc)
+    assert value.astimezone(dt.UTC) == dt.datetime(2024, 7, 15, 9, 0, tzinfo=dt.UTC)
     assert warnings == []
 
 
 def test_naive_time_with_space_and_seconds() -> None:
     value, _ = received("2024-07-15 10:00:30")
-    assert value.astimezone(dt.timezone.utc) == dt.datetime(2024, 7, 15, 9, 0, 30, tzinfo=dt.timezone.utc)
+    assert value.astimezone(dt.UTC) == dt.datetime(2024, 7, 15, 9, 0, 30, tzinfo=dt.UTC)
 
 
 def test_non_existent_local_time_is_an_error_naming_its_pointer() -> None:
@@ -252,7 +252,7 @@ def test_times_just_around_the_spring_gap_exist() -> None:
 def test_ambiguous_local_time_is_the_first_with_a_warning() -> None:
     value, warnings = received("2024-10-27T01:30")
     assert london(value) == "2024-10-27T01:30:00+01:00"  # the first 01:30 is still BST
-    assert value.astimezone(dt.timezone.utc) == dt.datetime(2024, 10, 27, 0, 30, tzinfo=dt.timezone.utc)
+    assert value.astimezone(dt.UTC) == dt.datetime(2024, 10, 27, 0, 30, tzinfo=dt.UTC)
     assert len(warnings) == 1
     assert warnings[0].startswith("/report/received_at: '2024-10-27T01:30' happened twice")
 
@@ -277,7 +277,7 @@ def test_ambiguous_time_in_a_list_item_warns_with_its_pointer() -> None:
 )
 def test_offsets_are_respected(text: str, utc: dt.datetime) -> None:
     value, warnings = received(text)
-    assert value.astimezone(dt.timezone.utc) == utc.replace(tzinfo=dt.timezone.utc)
+    assert value.astimezone(dt.UTC) == utc.replace(tzinfo=dt.UTC)
     assert warnings == []
 
 

@@ -47,7 +47,7 @@ rules_app = typer.Typer(no_args_is_help=True, help="Work with the rulebook.")
 app.add_typer(rules_app, name="rules")
 
 RulesOption = Annotated[
-    Path | None,  # noqa: UP007 - typer needs Optional on Python 3.10
+    Path | None,
     typer.Option("--rules", help="Use the rulebook in this folder instead of the shipped one.", show_default=False),
 ]
 
@@ -82,7 +82,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON (schemas/decision.schema.json).")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
-    trace: Annotated[bool, typer.Option("--trace", help="Include the trace in the JSON output.")] = False,
+    trace: Annotated[bool, typer.Option("--trace", help="Include the trace: every rule considered, with its citation and the facts it read (text or JSON).")] = False,
     rules: RulesOption = None,
 ) -> None:
     """Decide whether, what and by when to record for one incident."""
@@ -106,11 +106,10 @@ def check(
         _err(f"hocr: rulebook fault while evaluating {source}: {exc}")
         raise typer.Exit(Exit.RULEBOOK) from None
     if as_json:
-        if not trace:
-            decision.pop("trace", None)
+        # --explain with --json gives the trace, the machine-readable form of the explanation.
         typer.echo(json.dumps(decision, indent=2, ensure_ascii=False))
     else:
-        typer.echo(render_text(decision, explain=explain, book=book), nl=False)
+        typer.echo(render_text(decision, explain=explain or trace, book=book), nl=False)
     status = decision["status"]
     code = {"decided": Exit.DECIDED, "undetermined": Exit.UNDETERMINED, "conflict": Exit.RULEBOOK}[status]
     raise typer.Exit(code)

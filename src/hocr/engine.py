@@ -298,7 +298,7 @@ def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None
             continue
         entries = book.classifications.get(code)
         if not entries:
-            problems.append(InputProblem(f"/acts/{i}/classification", f"unknown classification {code!r}: no such code in the rulebook (see 'hocr rules list')"))
+            problems.append(InputProblem(f"/acts/{i}/classification", f"unknown classification {code!r}: no such code in the rulebook (the codes are listed in docs/rulebook.md)"))
         elif book.classification(code, day) is None:
             spans = ", ".join(f"{c.in_force_from} to {c.in_force_to or 'now'}" for c in entries)
             problems.append(InputProblem(f"/acts/{i}/classification", f"classification {code!r} is not in force on {day} (in force {spans})"))
@@ -438,7 +438,9 @@ def _assemble(
         scope_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
         rec = a.outcomes[pipeline["recording"]]
         where = {"act": a.act["id"], "victim": a.victim_id}
-        if rec.state in ("undetermined", "conflict"):
+        if rec.state == "conflict":
+            continue  # reported under "conflicts"
+        if rec.state == "undetermined":
             cls = a.act_outcomes.get(pipeline["classification"])
             first = cls if cls is not None and cls.state == "undetermined" else rec
             # Ask first for what the earliest open decision needs: an act that cannot be classified
@@ -606,7 +608,8 @@ def _leaf_json(leaf: Leaf) -> dict[str, Any]:
     else:
         out["expected"] = _jsonable(operand)
     out["actual"] = None if is_absent(actual) else _jsonable(actual)
-    out["known"] = not is_absent(actual)
+    # `exists` gives a definite answer about a missing fact: the absence itself is known.
+    out["known"] = not is_absent(actual) or (op == "exists" and tv is not None)
     if op != "input":
         out["result"] = {True: True, False: False, None: None}[tv]
     return out

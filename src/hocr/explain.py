@@ -115,6 +115,9 @@ def _fact_text(f: Mapping[str, Any]) -> str:
     if f["op"] == "input":
         actual = f["actual"] if f["known"] else "unknown"
         return f"{f['fact']} = {actual!r} (table input {f.get('input')})"
+    if f["op"] in ("some", "every"):
+        verdict = {True: "yes", False: "no", None: "unknown"}[f.get("result")]
+        return f"{f['op']} item of {f['fact']} ({f['actual']} item(s)) passes? {verdict}"
     actual = repr(f["actual"]) if f["known"] else "unknown"
     verdict = {True: "yes", False: "no", None: "unknown"}[f.get("result")]
     return f"{f['fact']} {f['op']} {f.get('expected')!r}? {verdict} (is {actual})"
@@ -181,6 +184,13 @@ def what_would_change(decision: Mapping[str, Any], book: Rulebook | None) -> lis
 
 
 def _needed(f: Mapping[str, Any]) -> str:
+    if f["op"] in ("some", "every"):
+        which = "an item" if f["op"] == "some" else "every item"
+        return f"{f['fact']} had {which} meeting the rule's test"
+    return _needed_predicate(f)
+
+
+def _needed_predicate(f: Mapping[str, Any]) -> str:
     op = {"equals": "were", "not_equals": "were not", "in": "were one of", "not_in": "were not one of",
           "lt": "were below", "le": "were at most", "gt": "were above", "ge": "were at least",
           "contains": "included", "exists": "existed" if f.get("expected") else "were absent"}.get(f["op"], f["op"])

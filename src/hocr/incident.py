@@ -201,10 +201,10 @@ def parse_time(text: str, kind: str) -> tuple[dt.date | dt.datetime, str | None]
         return dt.date.fromisoformat(text), None
     value = dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
     if value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc), None
+        return value.astimezone(dt.UTC), None
     first = value.replace(tzinfo=LONDON, fold=0)
     second = value.replace(tzinfo=LONDON, fold=1)
-    round_trip = first.astimezone(dt.timezone.utc).astimezone(LONDON).replace(tzinfo=None)
+    round_trip = first.astimezone(dt.UTC).astimezone(LONDON).replace(tzinfo=None)
     if round_trip != value:
         raise ValueError(
             f"{text!r} does not exist in UK local time (the clocks went forward then); "
@@ -213,11 +213,11 @@ def parse_time(text: str, kind: str) -> tuple[dt.date | dt.datetime, str | None]
     # Held in UTC, so that adding hours is adding real hours (aware arithmetic in one zone is
     # wall-clock arithmetic in Python).
     if first.utcoffset() != second.utcoffset():
-        return first.astimezone(dt.timezone.utc), (
+        return first.astimezone(dt.UTC), (
             f"{text!r} happened twice in UK local time (the clocks went back); "
             f"read as the first, {first.isoformat()}"
         )
-    return first.astimezone(dt.timezone.utc), None
+    return first.astimezone(dt.UTC), None
 
 
 def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, tuple[Any, ...]]]:

@@ -463,6 +463,10 @@ def _write_cache(path: Path | None, docs: list[tuple[str, Any, Lines]]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Keep the cache small: the newest few rulebooks only.
+        old = sorted(path.parent.glob("rules-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[7:]:
+            stale.unlink(missing_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
         tmp.write_text(json.dumps(payload), encoding="utf-8")
@@ -581,6 +585,13 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
         elif scope_of[name] != scope:
             problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
+
+    for role, output in (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),
+                         ("deadline", "due"), ("timeliness", "met")):
+        name = pipeline.get(role)
+        if name in raw_decisions and output not in raw_decisions[name][0]["outputs"]:
+            d, rel, line = raw_decisions[name]
+            problems.append(Problem(rel, line, f"decision {name!r} is the pipeline's {role} and needs an output {output!r}"))
 
     def visible(scope: str) -> list[str]:
         level = SCOPES.index(scope)
