@@ -12,9 +12,10 @@ Nothing here evaluates strings: a rule file is data, compiled once into Python c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,6 +73,8 @@ class Scope:
 
     roots: dict[str, Any]
     pointers: dict[str, str]
+    # Results of shared predicates already evaluated in this scope (untraced evaluation only).
+    memo: dict[int, tuple[Truth, Missing]] = field(default_factory=dict)
 
     def child(self, name: str, value: Any, pointer: str) -> Scope:
         roots = dict(self.roots)
@@ -103,8 +106,10 @@ def parse_duration(text: str) -> dt.timedelta:
 class PathResolver:
     """Compiles a dotted fact path against the roots a scope offers."""
 
-    def __init__(self, roots: Sequence[str]):
+    def __init__(self, roots: Sequence[str], shared: dict[str, tuple[int, Any]] | None = None):
         self.roots = frozenset(roots)
+        # Identical predicates across rules compile to one memoised closure (see compile_condition).
+        self.shared: dict[str, tuple[int, Any]] = shared if shared is not None else {}
 
     def compile(self, path: str, extra_roots: frozenset[str] = frozenset()) -> Expr:
         parts = path.split(".")
@@ -388,7 +393,32 @@ def compile_condition(
             return result, (missing if unknown else NO_MISSING)
 
         return quant
-    # A predicate: exactly one left side (fact or value) and one operator.
+    # A predicate: exactly one left side (fact or value) and one operator. Many rules test the
+    # same facts (the classification, who reported); each distinct predicate is compiled once
+    # and its result kept for the scope, so a decision of twenty rules reads each fact once.
+    # The scope a predicate sees only grows while it is evaluated (decisions add their outputs
+    # in dependency order), so a kept result never goes stale. Traced evaluation bypasses the
+    # memo so that every rule records the facts it read.
+    key = json.dumps([node, sorted(bound)], sort_keys=True, default=str)
+    if key in paths.shared:
+        return paths.shared[key][1]  # type: ignore[no-any-return]
+    inner = _compile_predicate(node, paths, bound)
+    ident = len(paths.shared)
+
+    def shared(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+        if rec is not None or "item" in bound:
+            return inner(scope, rec)
+        memo = scope.memo
+        hit = memo.get(ident)
+        if hit is None:
+            hit = memo[ident] = inner(scope, rec)
+        return hit
+
+    paths.shared[key] = (ident, shared)
+    return shared
+
+
+def _compile_predicate(node: Mapping[str, Any], paths: PathResolver, bound: frozenset[str]) -> Cond:
     if "fact" in node:
         left_label = node["fact"]
         left = paths.compile(left_label, bound)

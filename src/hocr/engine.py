@@ -127,6 +127,28 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
     unknown: dict[str, tuple[Rule, Missing]] = {}
     entries: list[dict[str, Any]] = []
     for rule in decision.rules_in_force(day):
+        if not traced and rule.table is None:
+            # The hot path: a plain rule, untraced. Most rules fail on their first condition.
+            try:
+                tv, missing = rule.cond(scope, None)
+                if tv is False:
+                    continue
+                if tv is None:
+                    unknown[rule.id] = (rule, missing)
+                    continue
+                value = {}
+                for name, expr in rule.then.items():
+                    v, m = expr(scope, None)
+                    if is_absent(v):
+                        missing = missing | m
+                    value[name] = v
+            except (RuleRuntimeError, TypeError) as exc:
+                raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+            if missing:
+                unknown[rule.id] = (rule, missing)
+            else:
+                applicable[rule.id] = (rule, value, ())
+            continue
         rec: list[Leaf] | None = [] if traced else None
         try:
             tv, missing, value, rows, row_log = _eval_rule(rule, scope, rec)
