@@ -288,6 +288,13 @@ def evaluate(
         act_pointer = f"/acts/{index}"
         act_scope = base.child("act", act, act_pointer)
         act_scope.pointers["classification"] = f"{act_pointer}/classification"
+        if "offence" in act:
+            # The catalogue's answer to "which classifications cover this offence?": the one
+            # code when there is exactly one, otherwise undetermined until the act is classified.
+            codes = book.codes_for_offence(act["offence"]["statute"], act["offence"]["section"], day)
+            single: Any = codes[0] if len(codes) == 1 else Unknown(frozenset((f"{act_pointer}/classification",)))
+            act_scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
+            act_scope.pointers["offence"] = f"{act_pointer}/offence"
         act_outcomes: dict[str, Outcome] = {}
         run(book.order["act"], act_scope, f"act {act['id']}", act_outcomes)
         victim_ids = sorted(act.get("victims", [])) or [None]
@@ -315,6 +322,13 @@ def evaluate(
 def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:
     problems = []
     for i, act in enumerate(facts["acts"]):
+        offence = act.get("offence")
+        if offence is not None and "classification" not in act and not book.codes_for_offence(offence["statute"], offence["section"], day):
+            problems.append(InputProblem(
+                f"/acts/{i}/offence",
+                f"no classification in force on {day} covers {offence['statute']} s{offence['section']}; "
+                "name the classification instead (the offences each covers are in docs/rulebook.md)",
+            ))
         code = act.get("classification")
         if code is None:
             continue

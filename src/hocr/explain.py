@@ -341,10 +341,13 @@ def _render_rule(rule: Any) -> list[str]:
 
 def _render_classification(c: Any) -> list[str]:
     span = f"from {c.in_force_from}" + (f" to {c.in_force_to}" if c.in_force_to else "")
-    return [
+    out = [
         f"### {c.code} {c.name}",
         "",
         f"{c.category}; {'victim-based' if c.victim_based else 'against the state'}; maximum sentence "
         f"{c.sentence_text()}; in force {span}; **{c.verification}**.",
-        "",
     ]
+    if c.offences:
+        out.append("Offences: " + "; ".join(f"{statute} s{section}" for statute, section in c.offences) + ".")
+    out.append("")
+    return out

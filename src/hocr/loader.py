@@ -41,8 +41,8 @@ SCOPES = ("incident", "act", "allegation")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
     "incident": ("incident", "report"),
-    "act": ("incident", "report", "act", "classification"),
-    "allegation": ("incident", "report", "act", "classification", "victim", "allegation"),
+    "act": ("incident", "report", "act", "offence", "classification"),
+    "allegation": ("incident", "report", "act", "offence", "classification", "victim", "allegation"),
 }
 
 
@@ -256,7 +256,7 @@ class Classification:
     max_sentence: Any
     max_sentence_months: float
     counting_unit: str
-    offences: tuple[str, ...]
+    offences: tuple[tuple[str, str], ...]
     tags: tuple[str, ...]
     sources: Sources
     in_force_from: dt.date
@@ -311,6 +311,15 @@ class Rulebook:
     def starts(self) -> dt.date:
         """The first day any rule is in force."""
         return min((r.in_force_from for r in self.rules.values()), default=dt.date.min)
+
+    def codes_for_offence(self, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
+        """The classifications in force on ``day`` that cover an offence (statute, section)."""
+        want = (statute.strip().casefold(), section.strip().casefold())
+        return tuple(sorted(
+            code for code, entries in self.classifications.items()
+            for c in entries
+            if c.in_force(day) and any((s.casefold(), n.casefold()) == want for s, n in c.offences)
+        ))
 
     def classification(self, code: str, day: dt.date) -> Classification | None:
         for c in self.classifications.get(code, ()):
@@ -554,7 +563,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 max_sentence=c["max_sentence"],
                 max_sentence_months=_sentence_months(c["max_sentence"]),
                 counting_unit=c.get("counting_unit", ""),
-                offences=tuple(c.get("offences", ())),
+                offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
                 tags=tuple(c.get("tags", ())),
                 sources=as_sources(merged["source"]),
                 in_force_from=_date(merged["in_force"]["from"]),
