@@ -140,6 +140,18 @@ def rules_render(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    rules: RulesOption = None,
+) -> None:
+    """Serve decisions over local HTTP: POST an incident to /v1/check."""
+    from .service import serve as run_service
+
+    run_service(_load(rules), host, port)
+
+
+@app.command()
 def schema(
     name: Annotated[str, typer.Argument(help="incident, decision or rule")],
 ) -> None:
