@@ -318,42 +318,32 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
     return test
 
 
+def _junction(parts: tuple[Cond, ...], decisive: bool) -> Cond:
+    """``all`` (decisive=False) or ``any`` (decisive=True) in Kleene logic: the decisive value
+    of any part settles it; otherwise it is unknown if any part is, else the other value."""
+
+    def junction(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+        missing: Missing = NO_MISSING
+        unknown = False
+        for p in parts:
+            tv, m = p(scope, rec)
+            if tv is decisive:
+                return decisive, NO_MISSING
+            if tv is None:
+                unknown = True
+                missing = missing | m
+        return (None, missing) if unknown else (not decisive, NO_MISSING)
+
+    return junction
+
+
 def compile_condition(
     node: Mapping[str, Any], paths: PathResolver, bound: frozenset[str] = frozenset()
 ) -> Cond:
     """Compile a condition tree (all / any / not / some / every / predicate)."""
-    if "all" in node:
-        parts = tuple(compile_condition(c, paths, bound) for c in node["all"])
-
-        def all_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-            missing: Missing = NO_MISSING
-            unknown = False
-            for p in parts:
-                tv, m = p(scope, rec)
-                if tv is False:
-                    return False, NO_MISSING
-                if tv is None:
-                    unknown = True
-                    missing = missing | m
-            return (None, missing) if unknown else (True, NO_MISSING)
-
-        return all_
-    if "any" in node:
-        parts = tuple(compile_condition(c, paths, bound) for c in node["any"])
-
-        def any_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-            missing: Missing = NO_MISSING
-            unknown = False
-            for p in parts:
-                tv, m = p(scope, rec)
-                if tv is True:
-                    return True, NO_MISSING
-                if tv is None:
-                    unknown = True
-                    missing = missing | m
-            return (None, missing) if unknown else (False, NO_MISSING)
-
-        return any_
+    for key, decisive in (("all", False), ("any", True)):
+        if key in node:
+            return _junction(tuple(compile_condition(c, paths, bound) for c in node[key]), decisive)
     if "not" in node:
         inner = compile_condition(node["not"], paths, bound)
 

@@ -31,6 +31,14 @@ def _victim(entry: Mapping[str, Any]) -> str:
     return f"victim {entry['victim']}" if entry.get("victim") else "no identified victim"
 
 
+def _because(rules: list[Mapping[str, Any]]) -> list[str]:
+    out = []
+    for r in rules:
+        out.append(f"      because {r['id']}: {r['title']} [{r['verification']}]")
+        out.append(f"              {r['citation']}")
+    return out
+
+
 def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebook | None = None) -> str:
     lines: list[str] = []
     rb = decision["rulebook"]
@@ -47,9 +55,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             suspects = ", ".join(c["suspects"]) or "none identified"
             lines.append(f"  {c['id']}  {cls['code']} {cls['name']} [{cls['category']}]")
             lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
-            for r in c["rules"]:
-                lines.append(f"      because {r['id']}: {r['title']} [{r['verification']}]")
-                lines.append(f"              {r['citation']}")
+            lines.extend(_because(c["rules"]))
     if decision["absorbed"]:
         lines.append("")
         lines.append("Counted within another crime")
@@ -66,9 +72,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
                 lines.append(f"      record as: {n['record_as']['record']}")
             if n.get("refer_to"):
                 lines.append(f"      refer to: {n['refer_to']}")
-            for r in n["rules"]:
-                lines.append(f"      because {r['id']}: {r['title']} [{r['verification']}]")
-                lines.append(f"              {r['citation']}")
+            lines.extend(_because(n["rules"]))
     if decision["undetermined"]:
         lines.append("")
         lines.append("Undetermined: facts needed")
