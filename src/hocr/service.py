@@ -74,6 +74,17 @@ def make_server(book: Rulebook, host: str = "127.0.0.1", port: int = 8080, quiet
                 self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
                 return
             if length > MAX_BODY:
+                # Read and discard what was sent (up to a bound), so the client sees the answer
+                # rather than a reset connection; beyond the bound, close the connection.
+                if length <= 64 * MAX_BODY:
+                    remaining = length
+                    while remaining > 0:
+                        chunk = self.rfile.read(min(remaining, 65536))
+                        if not chunk:
+                            break
+                        remaining -= len(chunk)
+                else:
+                    self.close_connection = True
                 self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is {length} bytes; the limit is {MAX_BODY}")
                 return
             body = self.rfile.read(length)
