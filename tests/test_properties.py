@@ -1,0 +1,206 @@
+"""Properties of evaluation over generated incidents (hypothesis).
+
+CI runs a fixed, derandomised profile sized to stay quick; set HOCR_HYPOTHESIS_PROFILE=deep for
+a longer run. The generator knows the domain: the classifications in the catalogue, every kind
+of reporter, victims who do or do not confirm, evidence of every kind, places in and out of the
+force and of England and Wales, dates around the rule changes and the clock changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hocr.engine import evaluate
+from hocr.loader import Rulebook, load_rulebook
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK = load_rulebook(REPO / "rules")
+
+settings.register_profile("ci", max_examples=60, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HOCR_HYPOTHESIS_PROFILE", "ci"))
+
+DECISION_SCHEMA = json.loads((REPO / "schemas" / "decision.schema.json").read_text())
+DECISION_VALIDATOR = jsonschema.Draft202012Validator(DECISION_SCHEMA)
+
+CODES = sorted(BOOK.classifications)
+FORCES = ["Kent Police", "Essex Police"]
+# Around NCRS changes and the clocks: April 2015 (24 hours), May 2023, March and October 2024.
+DATES = ["2014-06-01T10:00", "2015-03-31T23:30", "2015-04-01T00:30", "2023-05-30T12:00",
+         "2023-05-31T12:00", "2024-03-30T09:00", "2024-10-26T09:00", "2024-07-15T14:45"]
+
+
+def maybe(draw: Any, strategy: Any) -> Any:
+    """A value from the strategy, or None for 'not given' (an unknown fact)."""
+    return draw(st.one_of(st.none(), strategy))
+
+
+@st.composite
+def incidents(draw: Any) -> dict[str, Any]:
+    n_victims = draw(st.integers(0, 3))
+    n_suspects = draw(st.integers(0, 2))
+    victims = []
+    for i in range(n_victims):
+        v: dict[str, Any] = {"id": f"V{i + 1}", "kind": draw(st.sampled_from(["person", "household", "organisation"]))}
+        for key in ("traceable", "confirms_crime", "vulnerable", "wants_police_action"):
+            value = maybe(draw, st.booleans())
+            if value is not None:
+                v[key] = value
+        victims.append(v)
+    suspects = [{"id": f"S{i + 1}"} for i in range(n_suspects)]
+    acts = []
+    for i in range(draw(st.integers(1, 3))):
+        act: dict[str, Any] = {"id": f"A{i + 1}"}
+        how = draw(st.sampled_from(["code", "code", "code", "elements"]))
+        if how == "code":
+            act["classification"] = draw(st.sampled_from(CODES))
+        else:
+            act["elements"] = {"kind": draw(st.sampled_from(["no_offence", "non_notifiable_offence"]))}
+        if victims:
+            act["victims"] = draw(st.lists(st.sampled_from([v["id"] for v in victims]), unique=True, max_size=len(victims)))
+        if suspects:
+            act["suspects"] = draw(st.lists(st.sampled_from([s["id"] for s in suspects]), unique=True, max_size=len(suspects)))
+        location: dict[str, Any] = {}
+        force = maybe(draw, st.sampled_from(FORCES))
+        if force is not None:
+            location["force"] = force
+        in_ew = maybe(draw, st.booleans())
+        if in_ew is not None:
+            location["in_england_and_wales"] = in_ew
+        act["location"] = location
+        evidence = maybe(draw, st.lists(st.fixed_dictionaries({
+            "description": st.just("generated"),
+            "kind": st.sampled_from(["verifiable_fact", "opinion", "suspicion"]),
+            "immediately_available": st.booleans(),
+        }), max_size=2))
+        if evidence is not None:
+            act["contrary_evidence"] = evidence
+        ptp = maybe(draw, st.booleans())
+        if ptp is not None:
+            act["points_to_prove"] = ptp
+        circumstances = {k: b for k in ("public_disturbance", "resolved_before_police_arrival", "threatening", "undercover_operation")
+                         if (b := maybe(draw, st.booleans())) is not None}
+        if circumstances:
+            act["circumstances"] = circumstances
+        if draw(st.booleans()):
+            act["other_authority"] = {"name": "British Transport Police", "has_primacy": draw(st.booleans())}
+        acts.append(act)
+    received = draw(st.sampled_from(DATES))
+    incident: dict[str, Any] = {
+        "id": "GEN",
+        "report": {
+            "received_at": received,
+            "received_by_force": draw(st.sampled_from(FORCES)),
+            "reporter": {"type": draw(st.sampled_from(["victim", "victim_representative", "professional_third_party",
+                                                       "third_party", "police", "other_agency"]))},
+        },
+        "victims": victims,
+        "suspects": suspects,
+        "acts": acts,
+    }
+    if draw(st.booleans()):
+        incident["recorded_at"] = draw(st.sampled_from(DATES))
+    return incident
+
+
+def _valid_on_its_date(incident: dict[str, Any]) -> bool:
+    import datetime as dt
+
+    day = dt.date.fromisoformat(incident["report"]["received_at"][:10])
+    return all(a.get("classification") is None or BOOK.classification(a["classification"], day) is not None
+               for a in incident["acts"])
+
+
+def _without_pointers(decision: dict[str, Any]) -> str:
+    d = copy.deepcopy(decision)
+    for u in d["undetermined"]:
+        for f in u["facts_needed"]:
+            f.pop("pointer")
+    return json.dumps(d, sort_keys=True)
+
+
+def _shuffled(incident: dict[str, Any], seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    out = copy.deepcopy(incident)
+    for key in ("victims", "suspects", "acts"):
+        rng.shuffle(out[key])
+    for act in out["acts"]:
+        for key in ("victims", "suspects"):
+            if key in act:
+                rng.shuffle(act[key])
+    return out
+
+
+@given(incidents(), st.integers(0, 10_000))
+def test_evaluation_is_total_deterministic_and_order_independent(incident: dict[str, Any], seed: int) -> None:
+    if not _valid_on_its_date(incident):
+        return
+    first = evaluate(BOOK, incident)
+    assert not list(DECISION_VALIDATOR.iter_errors(first))
+    assert evaluate(BOOK, incident) == first
+    assert _without_pointers(evaluate(BOOK, _shuffled(incident, seed))) == _without_pointers(first)
+    traced = evaluate(BOOK, incident, trace=True)
+    assert not list(DECISION_VALIDATOR.iter_errors(traced))
+    traced.pop("trace")
+    assert traced == first
+
+
+@given(incidents())
+def test_every_allegation_has_exactly_one_outcome(incident: dict[str, Any]) -> None:
+    if not _valid_on_its_date(incident):
+        return
+    d = evaluate(BOOK, incident)
+    expected = set()
+    for act in incident["acts"]:
+        for victim in sorted(act.get("victims", [])) or [None]:
+            expected.add((act["id"], victim))
+    seen: list[tuple[str, str | None]] = []
+    for c in d["crimes"]:
+        seen += [(x["act"], x["victim"]) for x in c["covers"]]
+    seen += [(n["act"], n["victim"]) for n in d["not_recorded"]]
+    seen += [(u["act"], u["victim"]) for u in d["undetermined"]]
+    seen += [(c["scope"], None) for c in d["conflicts"]]
+    assert not d["conflicts"], d["conflicts"]
+    assert sorted(seen, key=str) == sorted(expected, key=str)
+    # Absorbed allegations are covered by the crime they name.
+    crimes = {c["id"]: c for c in d["crimes"]}
+    for a in d["absorbed"]:
+        assert {"act": a["act"], "victim": a["victim"]} in crimes[a["into"]]["covers"]
+
+
+@given(incidents())
+def test_undetermined_always_names_the_facts_needed(incident: dict[str, Any]) -> None:
+    if not _valid_on_its_date(incident):
+        return
+    d = evaluate(BOOK, incident)
+    assert (d["status"] == "undetermined") == bool(d["undetermined"])
+    for u in d["undetermined"]:
+        assert u["facts_needed"], u
+        for f in u["facts_needed"]:
+            assert f["pointer"].startswith("/")
+
+
+@given(incidents())
+def test_credible_evidence_never_turns_not_recorded_into_recorded(incident: dict[str, Any]) -> None:
+    if not _valid_on_its_date(incident):
+        return
+    before = evaluate(BOOK, incident)
+    stronger = copy.deepcopy(incident)
+    for act in stronger["acts"]:
+        act["contrary_evidence"] = [*act.get("contrary_evidence", []),
+                                    {"description": "CCTV", "kind": "verifiable_fact", "immediately_available": True}]
+    after = evaluate(BOOK, stronger)
+    recorded_after = {(x["act"], x["victim"]) for c in after["crimes"] for x in c["covers"]}
+    not_recorded_before = {(n["act"], n["victim"]) for n in before["not_recorded"]}
+    assert not (recorded_after & not_recorded_before)
