@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hocr.engine import evaluate
-from hocr.loader import Rulebook, load_rulebook
+from hocr.loader import load_rulebook
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = load_rulebook(REPO / "rules")
