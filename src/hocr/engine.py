@@ -73,6 +73,18 @@ class Outcome:
         return Unknown(self.missing)
 
 
+def _outputs(then: Mapping[str, Any], scope: Scope, rec: list[Leaf] | None) -> tuple[dict[str, Any], Missing]:
+    """A rule's conclusion, and the facts missing to compute it (none when it can be)."""
+    value: dict[str, Any] = {}
+    missing: Missing = NO_MISSING
+    for name, expr in then.items():
+        v, m = expr(scope, rec)
+        if is_absent(v):
+            missing = missing | m
+        value[name] = v
+    return value, missing
+
+
 def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
     tv, missing = rule.cond(scope, rec)
     rows: tuple[Row, ...] = ()
@@ -94,12 +106,8 @@ def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool |
     values = []
     out_missing: Missing = NO_MISSING
     for then in outputs:
-        value = {}
-        for name, expr in then.items():
-            v, m = expr(scope, rec)
-            if is_absent(v):
-                out_missing = out_missing | m
-            value[name] = v
+        value, m = _outputs(then, scope, rec)
+        out_missing = out_missing | m
         values.append(value)
     if out_missing:
         return None, out_missing, None, rows, row_log
@@ -136,12 +144,7 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
                 if tv is None:
                     unknown[rule.id] = (rule, missing)
                     continue
-                value = {}
-                for name, expr in rule.then.items():
-                    v, m = expr(scope, None)
-                    if is_absent(v):
-                        missing = missing | m
-                    value[name] = v
+                value, missing = _outputs(rule.then, scope, None)
             except (RuleRuntimeError, TypeError) as exc:
                 raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
             if missing:
@@ -368,10 +371,6 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _key_text(value: Any) -> str:
-    return repr(value)
-
-
 def code_order(code: str) -> tuple[Any, ...]:
     """Classification codes in their natural order: 5D before 34B, 8N before 105A, 4/1 before 4/10."""
     parts = []
@@ -521,7 +520,7 @@ def _assemble(
     }
     crimes: list[dict[str, Any]] = []
     absorbed: list[dict[str, Any]] = []
-    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", _key_text(kv[0])))
+    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
     for n, (_key, members) in enumerate(ordered, start=1):
         members = sorted(members, key=rank)
         head = members[0]

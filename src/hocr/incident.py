@@ -165,15 +165,14 @@ def _schema_problems(data: Any) -> list[InputProblem]:
     return problems
 
 
-def _time_kinds() -> dict[str, str]:
-    return {"#/$defs/datetime": "datetime", "#/$defs/date": "date", "#/$defs/date_or_datetime": "either"}
+_TIME_KINDS = {"#/$defs/datetime": "datetime", "#/$defs/date": "date", "#/$defs/date_or_datetime": "either"}
 
 
 @cache
 def time_fields() -> tuple[tuple[tuple[str, ...], str], ...]:
     """Paths (with '*' for array items) of every date or date-time field in the incident schema."""
     schema = incident_schema()
-    kinds = _time_kinds()
+    kinds = _TIME_KINDS
     found: list[tuple[tuple[str, ...], str]] = []
 
     def walk(node: Mapping[str, Any], path: tuple[str, ...], depth: int) -> None:

@@ -59,7 +59,7 @@ class TableResult:
     rows: tuple[Row, ...]  # the rows that decided the result (one, or several for collect)
 
 
-def compile_cell(cell: Any, paths: PathResolver) -> list[tuple[str, Any]]:
+def compile_cell(cell: Any) -> list[tuple[str, Any]]:
     """A cell as (operator, operand) pairs: literal -> equals, list -> in, '-' -> no test."""
     if cell == "-":
         return []
@@ -187,7 +187,7 @@ def compile_table(
                     f"table {rule_id}, row {raw['id']}: no input named {name!r} "
                     f"(inputs: {', '.join(index)})"
                 )
-            for op, operand in compile_cell(cell, paths):
+            for op, operand in compile_cell(cell):
                 cells.append((index[name], op, operand, compile_test(op, operand, paths, frozenset())))
         then = {k: compile_expr(v, paths) for k, v in raw["then"].items()}
         rows.append(
