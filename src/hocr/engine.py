@@ -64,6 +64,8 @@ class Outcome:
     blocking: tuple[str, ...] = ()  # unknown rules that kept the decision open
     conflict: tuple[str, ...] = ()
     trace: dict[str, Any] | None = None
+    # combine: all - each contributing rule with its conclusion and matched rows.
+    contributions: tuple[tuple[Rule, Any, tuple[Row, ...]], ...] = ()
 
     def as_root(self) -> Any:
         if self.state == "value":
@@ -215,6 +217,14 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
                 outcome.trace["conflict"] = list(outcome.conflict)
         return outcome
 
+    if decision.combine == "all":
+        # Findings accumulate: every applicable rule not overridden contributes; rules whose
+        # facts are unknown contribute nothing (listed in the trace as unknown).
+        if not winners:
+            return finish(Outcome(decision, "absent"))
+        found = tuple(sorted(winners))
+        return finish(Outcome(decision, "value", value=[applicable[w][1] for w in found],
+                              contributions=tuple((applicable[w][0], applicable[w][1], applicable[w][2]) for w in found)))
     if len(winners) > 1:
         return finish(Outcome(decision, "conflict", conflict=tuple(sorted(winners))))
     if open_rules:
@@ -319,7 +329,184 @@ def evaluate(
             run(book.order["allegation"], scope, label, outcomes)
             allegations.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
 
-    return _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
+    decision = _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
+    decision["findings"] = _findings(book, incident_outcomes, allegations)
+    if "force_record" in facts:
+        def run_one(scope: Scope, label: str) -> dict[str, Outcome]:
+            into: dict[str, Outcome] = {}
+            run(book.order["recorded_crime"], scope, label, into)
+            return into
+        decision["force_record"] = _judge_force_record(book, inc, day, decision, base, run_one)
+        for rc in decision["force_record"]["crimes"]:
+            for v in rc["verdicts"]:
+                if v["state"] == "conflict":
+                    decision["conflicts"].append({"scope": f"recorded crime {rc['ref']}", "decision": v["decision"],
+                                                  "rules": v["rules_in_conflict"]})
+        if decision["conflicts"]:
+            decision["status"] = "conflict"
+            decision["summary"] = summary_line(decision)
+    return decision
+
+
+def _findings(book: Rulebook, incident_outcomes: Mapping[str, Outcome], allegations: Sequence[Allegation]) -> list[dict[str, Any]]:
+    """The conclusions of the pipeline's finding decisions (combine: all), each with its rule."""
+    names = book.pipeline.get("findings", [])
+    if not names:
+        return []
+    out: list[dict[str, Any]] = []
+
+    def add(outcomes: Mapping[str, Outcome], where: dict[str, Any]) -> None:
+        for name in names:
+            o = outcomes.get(name)
+            if o is None or o.state != "value":
+                continue
+            pairs = o.contributions or ((o.rule, o.value, o.rows),)
+            for rule, value, rows in pairs:
+                ref = rule.ref() if rule is not None else None
+                if ref is not None and rows:
+                    ref["rows"] = [r.id for r in rows]
+                out.append({**where, "decision": name, **{k: _jsonable(v) for k, v in value.items()},
+                            "rules": [ref] if ref else []})
+
+    add(incident_outcomes, {"act": None, "victim": None})
+    seen: set[str] = set()
+    for a in allegations:
+        if a.act["id"] not in seen:
+            seen.add(a.act["id"])
+            add(a.act_outcomes, {"act": a.act["id"], "victim": None})
+        add(a.outcomes, {"act": a.act["id"], "victim": a.victim_id})
+    return out
+
+
+_MATCH_ORDER = ("recorded", "absorbed", "undetermined", "not_recorded")
+
+
+def _pair_status(decision: Mapping[str, Any]) -> dict[tuple[str, str | None], tuple[str, str | None]]:
+    """What the rulebook decided for each (act, victim) pair: recorded as crime C, absorbed into
+    crime C, not recorded, or undetermined."""
+    status: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+    absorbed = {(e["act"], e["victim"]): e["into"] for e in decision["absorbed"]}
+    for crime in decision["crimes"]:
+        for c in crime["covers"]:
+            pair = (c["act"], c["victim"])
+            status[pair] = ("absorbed", crime["id"]) if pair in absorbed else ("recorded", crime["id"])
+    for e in decision["not_recorded"]:
+        status[(e["act"], e["victim"])] = ("not_recorded", None)
+    for e in decision["undetermined"]:
+        status[(e["act"], e["victim"])] = ("undetermined", None)
+    return status
+
+
+def _match(rc: Mapping[str, Any], facts: Mapping[str, Any], decision: Mapping[str, Any],
+           status: Mapping[tuple[str, str | None], tuple[str, str | None]]) -> tuple[str, str | None, list[str]]:
+    """Match one crime of the force's record to what the rulebook decided: (status, crime id,
+    the acts it covers). Generic: by the acts and victim it names, else by victim and
+    classification, else the only crime decided."""
+    acts_by_id = {a["id"]: a for a in facts["acts"]}
+    victim = rc.get("victim")
+    if rc.get("acts"):
+        found: list[tuple[str, str | None]] = []
+        for act_id in rc["acts"]:
+            act = acts_by_id.get(act_id, {})
+            victims = [victim] if victim is not None else (sorted(act.get("victims", [])) or [None])
+            for v in victims:
+                if (act_id, v) in status:
+                    found.append(status[(act_id, v)])
+        for kind in _MATCH_ORDER:
+            hits = sorted(c or "" for k, c in found if k == kind)
+            if hits:
+                return kind, hits[0] or None, list(rc["acts"])
+        return "unmatched", None, list(rc["acts"])
+    crimes = [c for c in decision["crimes"] if victim is None or c["victim"] == victim]
+    codes = {rc["classification"], rc.get("reclassified_to")}
+    same = [c for c in crimes if c["classification"] and c["classification"]["code"] in codes]
+    pick = same if len(same) == 1 else crimes
+    if len(pick) == 1:
+        return "recorded", pick[0]["id"], list(pick[0]["acts"])
+    if not crimes:
+        for kind, entries in (("undetermined", decision["undetermined"]), ("not_recorded", decision["not_recorded"])):
+            mine = [e for e in entries if victim is None or e["victim"] == victim]
+            if mine:
+                return kind, None, sorted({e["act"] for e in mine})
+    return "unmatched", None, []
+
+
+def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: Mapping[str, Any], base: Scope,
+                        run_one: Any) -> dict[str, Any]:
+    """Match each crime the force recorded to the rulebook's decision and give the pipeline's
+    verdicts on it (re-classification, cancellation, outcome)."""
+    facts = inc.facts
+    record = facts["force_record"]
+    status = _pair_status(decision)
+    crimes_by_id = {c["id"]: c for c in decision["crimes"]}
+    not_recorded = {(e["act"], e["victim"]): e for e in decision["not_recorded"]}
+    act_index = {a["id"]: i for i, a in enumerate(facts["acts"])}
+    victim_index = {v["id"]: i for i, v in enumerate(facts.get("victims", []))}
+    verdict_names = book.pipeline.get("verdicts", [])
+    entries = list(enumerate(record.get("crimes", [])))
+    matches = {i: _match(rc, facts, decision, status) for i, rc in entries}
+    by_crime: dict[str, list[int]] = {}
+    for i, (_, crime_id, _) in matches.items():
+        if crime_id is not None:
+            by_crime.setdefault(crime_id, []).append(i)
+
+    def when(i: int) -> tuple[Any, str]:
+        rc = record["crimes"][i]
+        at = rc.get("recorded_at")
+        return (at.timestamp() if at is not None else float("inf"), str(rc["ref"]))
+
+    out_crimes: list[dict[str, Any]] = []
+    for i, rc in sorted(entries, key=lambda p: when(p[0])):
+        kind, crime_id, acts = matches[i]
+        crime = crimes_by_id.get(crime_id) if crime_id else None
+        siblings = sorted(by_crime.get(crime_id, []), key=when) if crime_id else []
+        victim_id = rc.get("victim") or (crime["victim"] if crime else None)
+        decided: dict[str, Any] = {"status": kind, "crime": crime_id,
+                                   "code": crime["classification"]["code"] if crime and crime["classification"] else None,
+                                   "other_records": [record["crimes"][j]["ref"] for j in siblings if j != i],
+                                   "first_record": bool(siblings) and siblings[0] == i}
+        if kind == "not_recorded":
+            first = next((not_recorded[(a, v)] for a in acts for v in [victim_id, None] if (a, v) in not_recorded), None)
+            if first is not None:
+                decided["reason"] = first.get("reason")
+                decided["record_as"] = (first.get("record_as") or {}).get("record")
+        pointer = f"/force_record/crimes/{i}"
+        scope = base.child("recorded", rc, pointer)
+        entry = book.classification(rc["classification"], day)
+        scope = scope.child("recorded_class", entry.as_fact() if entry else MISSING, f"{pointer}/classification")
+        scope = scope.child("decided", decided, pointer)
+        act_id = acts[0] if acts else None
+        if act_id in act_index:
+            scope = scope.child("act", facts["acts"][act_index[act_id]], f"/acts/{act_index[act_id]}")
+        else:
+            scope = scope.child("act", MISSING, f"{pointer}/acts")
+        if victim_id in victim_index:
+            scope = scope.child("victim", facts["victims"][victim_index[victim_id]], f"/victims/{victim_index[victim_id]}")
+        else:
+            scope = scope.child("victim", MISSING, f"{pointer}/victim")
+        decided_entry = book.classification(decided["code"], day) if decided["code"] else None
+        scope = scope.child("classification", decided_entry.as_fact() if decided_entry else MISSING, pointer)
+        outcomes = run_one(scope, f"recorded crime {rc['ref']}")
+        verdicts: list[dict[str, Any]] = []
+        for name in verdict_names:
+            o = outcomes.get(name)
+            if o is None or o.state == "absent":
+                continue
+            v: dict[str, Any] = {"decision": name, "state": o.state}
+            if o.state == "value":
+                v.update({k: _jsonable(x) for k, x in o.value.items()})
+                v["rules"] = _refs(o)
+            elif o.state == "undetermined":
+                v["facts_needed"] = _facts_needed(o.missing, facts)
+                v["open_rules"] = list(o.blocking)
+            else:
+                v["rules_in_conflict"] = list(o.conflict)
+            verdicts.append(v)
+        out_crimes.append({"ref": rc["ref"], "classification": rc["classification"],
+                           "match": {"crime": crime_id, "status": kind, "acts": acts}, "verdicts": verdicts})
+    unmatched = [c["id"] for c in decision["crimes"] if c["id"] not in by_crime]
+    return {"crimes": out_crimes, "decided_crimes_not_in_record": unmatched,
+            "incident_records": [_jsonable(r) for r in record.get("incident_records", [])]}
 
 
 def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:

@@ -37,12 +37,24 @@ from .conditions import (
 from .tables import Table, compile_table
 
 _VERSION = "0.1.0"
-SCOPES = ("incident", "act", "allegation")
+SCOPES = ("incident", "act", "allegation", "recorded_crime")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
     "incident": ("incident", "report"),
     "act": ("incident", "report", "act", "offence", "classification"),
     "allegation": ("incident", "report", "act", "offence", "classification", "victim", "allegation"),
+    # One crime as the force recorded it (incident.force_record.crimes[i]): `recorded` is the
+    # entry, `recorded_class` the catalogue entry of its classification, `decided` what the
+    # rulebook decided for what it covers, `act` and `victim` the first act and the victim it
+    # covers, `classification` the catalogue entry of the decided crime.
+    "recorded_crime": ("incident", "report", "recorded", "recorded_class", "decided", "act", "victim", "classification"),
+}
+# The decisions each scope can read, besides its own: the scopes it sits inside.
+VISIBLE_SCOPES: Mapping[str, tuple[str, ...]] = {
+    "incident": ("incident",),
+    "act": ("incident", "act"),
+    "allegation": ("incident", "act", "allegation"),
+    "recorded_crime": ("incident", "recorded_crime"),
 }
 
 
@@ -233,6 +245,7 @@ class Decision:
     outputs: Mapping[str, Mapping[str, Any]]
     if_no_rule_applies: str
     determined_by: tuple[str, ...]
+    combine: str  # "one": default logic, one rule decides; "all": every applicable rule's conclusion is kept
     rules: tuple[Rule, ...]
     depends: frozenset[str]
     file: str
@@ -595,6 +608,13 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         elif scope_of[name] != scope:
             problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
 
+    for role in ("findings", "verdicts"):
+        wanted = {"findings": ("act", "allegation", "incident"), "verdicts": ("recorded_crime",)}[role]
+        for name in pipeline.get(role, []):
+            if name not in raw_decisions:
+                problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
+            elif scope_of[name] not in wanted:
+                problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {' or '.join(wanted)}"))
     for role, output in (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),
                          ("deadline", "due"), ("timeliness", "met")):
         name = pipeline.get(role)
@@ -603,8 +623,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             problems.append(Problem(rel, line, f"decision {name!r} is the pipeline's {role} and needs an output {output!r}"))
 
     def visible(scope: str) -> list[str]:
-        level = SCOPES.index(scope)
-        return [n for n, s in scope_of.items() if SCOPES.index(s) <= level]
+        return [n for n, s in scope_of.items() if s in VISIBLE_SCOPES[scope]]
 
     resolvers = {s: PathResolver(list(SCOPE_ROOTS[s]) + visible(s)) for s in SCOPES}
 
@@ -727,6 +746,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             outputs=d["outputs"],
             if_no_rule_applies=d["if_no_rule_applies"],
             determined_by=tuple(d.get("determined_by", d["outputs"].keys())),
+            combine=d.get("combine", "one"),
             rules=mine,
             depends=frozenset(deps),
             file=rel,

@@ -1,0 +1,227 @@
+"""The engine's generic machinery for the force's own record and for findings:
+
+- each crime in ``force_record.crimes`` is matched to what the rulebook decided (by the acts and
+  victim it names, else by victim and classification, else the only crime), and the pipeline's
+  verdict decisions (scope ``recorded_crime``) are made for it;
+- decisions with ``combine: all`` accumulate every applicable rule's conclusion as findings.
+
+The rules used here are test rules added to a copy of the shipped rulebook, so that these tests
+check the machinery, not the shipped rules (which have their own worked cases)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from hocr.engine import evaluate
+from hocr.loader import Rulebook, data_path, load_rulebook
+
+TEST_RULES = """
+file: Test rules for the force-record and findings machinery.
+defaults:
+  source: {document: test, edition: test, section: test}
+  in_force: {from: "2002-04-01"}
+  verification: unverified
+rules:
+  - id: test.reclassify
+    decision: reclassification
+    title: Recorded code differs from decided code
+    summary: Test.
+    when:
+      all:
+        - {fact: decided.status, equals: recorded}
+        - {fact: recorded.classification, not_equals: {fact: decided.code}}
+    then: {verdict: reclassify, to: {fact: decided.code}, reason: differs}
+  - id: test.correct
+    decision: reclassification
+    title: Recorded code is the decided code
+    summary: Test.
+    when:
+      all:
+        - {fact: decided.status, equals: recorded}
+        - {fact: recorded.classification, equals: {fact: decided.code}}
+    then: {verdict: correct, to: null, reason: same}
+  - id: test.cancel-duplicate
+    decision: cancellation
+    title: A later record of the same crime may be cancelled as a duplicate
+    summary: Test.
+    when:
+      all:
+        - {fact: recorded.cancellation, exists: true}
+        - {fact: recorded.cancellation.ground, equals: duplicate}
+        - {fact: decided.first_record, equals: false}
+    then: {verdict: valid, reason: duplicate, authority: null}
+  - id: test.outcome-needs-victim-view
+    decision: outcome
+    title: Outcome 16 needs the victim not to support action
+    summary: Test.
+    when:
+      all:
+        - {fact: recorded.outcome, exists: true}
+        - {fact: recorded.outcome.type, equals: "16"}
+    then:
+      verdict: valid
+      reason: ok
+  - id: test.outcome-16-invalid
+    decision: outcome
+    title: Outcome 16 invalid when the victim supports action
+    summary: Test.
+    overrides: [test.outcome-needs-victim-view]
+    when:
+      all:
+        - {fact: recorded.outcome, exists: true}
+        - {fact: recorded.outcome.type, equals: "16"}
+        - {fact: victim.supports_action, equals: true}
+    then: {verdict: invalid, reason: the victim supports action}
+  - id: test.finding-one
+    decision: classification_check
+    title: Finding one
+    summary: Test.
+    when: {fact: act.classification, equals: "8N"}
+    then: {finding: contradicts_facts, message: first, suggested: null}
+  - id: test.finding-two
+    decision: classification_check
+    title: Finding two
+    summary: Test.
+    when: {fact: act.classification, in: ["8N", "105A"]}
+    then: {finding: contradicts_facts, message: second, suggested: "105A"}
+"""
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
+    root = tmp_path_factory.mktemp("rules") / "rules"
+    shutil.copytree(data_path("rules"), root)
+    (root / "zz-test-force-record.yaml").write_text(TEST_RULES)
+    return load_rulebook(root)
+
+
+HERE = {"force": "F", "in_england_and_wales": True}
+
+
+def incident(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "T-1",
+        "report": {"received_at": "2024-03-04T08:10", "received_by_force": "F", "reporter": {"type": "victim"}},
+        "victims": [{"id": "V1", "kind": "person"}, {"id": "V2", "kind": "person"}],
+        "acts": [
+            {"id": "A1", "classification": "8N", "victims": ["V1"], "contrary_evidence": [], "location": HERE},
+            {"id": "A2", "classification": "105A", "victims": ["V2"], "contrary_evidence": [], "location": HERE},
+        ],
+    }
+    base.update(extra)
+    return base
+
+
+def schema_check(decision: dict[str, Any]) -> None:
+    schema = json.loads((data_path("schemas") / "decision.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(decision)), schema)
+
+
+def test_no_force_record_no_section(book: Rulebook) -> None:
+    d = evaluate(book, incident())
+    assert "force_record" not in d
+    schema_check(d)
+
+
+def test_matching_by_acts_and_verdicts(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [
+        {"ref": "CR1", "classification": "105A", "acts": ["A1"], "recorded_at": "2024-03-04T09:00"},
+        {"ref": "CR2", "classification": "105A", "acts": ["A2"]},
+    ]})
+    d = evaluate(book, inc)
+    schema_check(d)
+    by_ref = {c["ref"]: c for c in d["force_record"]["crimes"]}
+    assert by_ref["CR1"]["match"] == {"crime": "C1", "status": "recorded", "acts": ["A1"]}
+    v = by_ref["CR1"]["verdicts"][0]
+    assert (v["decision"], v["verdict"], v["to"]) == ("reclassification", "reclassify", "8N")
+    assert v["rules"][0]["id"] == "test.reclassify"
+    assert by_ref["CR2"]["verdicts"][0]["verdict"] == "correct"
+    assert d["force_record"]["decided_crimes_not_in_record"] == []
+
+
+def test_matching_by_victim_and_only_crime(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [{"ref": "CR9", "classification": "105A", "victim": "V2"}]})
+    d = evaluate(book, inc)
+    [rc] = d["force_record"]["crimes"]
+    assert rc["match"]["crime"] == "C2" and rc["match"]["acts"] == ["A2"]
+    assert d["force_record"]["decided_crimes_not_in_record"] == ["C1"]
+
+
+def test_unmatched_and_not_recorded(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [{"ref": "CRX", "classification": "49", "acts": ["A9"]}]})
+    d = evaluate(book, inc)
+    assert d["force_record"]["crimes"][0]["match"]["status"] == "unmatched"
+    inc2 = incident()
+    inc2["acts"][0]["contrary_evidence"] = [{"description": "CCTV shows nothing happened", "kind": "verifiable_fact", "immediately_available": True}]
+    inc2["force_record"] = {"crimes": [{"ref": "CR1", "classification": "8N", "acts": ["A1"]}]}
+    d2 = evaluate(book, inc2)
+    rc = d2["force_record"]["crimes"][0]
+    assert rc["match"]["status"] == "not_recorded"
+    # No reclassification verdict applies to something that should not be recorded at all.
+    assert [v["decision"] for v in rc["verdicts"]] == []
+
+
+def test_duplicates_first_record(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [
+        {"ref": "B", "classification": "8N", "acts": ["A1"], "recorded_at": "2024-03-04T10:00",
+         "cancellation": {"ground": "duplicate"}},
+        {"ref": "A", "classification": "8N", "acts": ["A1"], "recorded_at": "2024-03-04T09:00",
+         "cancellation": {"ground": "duplicate"}},
+    ]})
+    d = evaluate(book, inc)
+    by_ref = {c["ref"]: c for c in d["force_record"]["crimes"]}
+    later = {v["decision"]: v for v in by_ref["B"]["verdicts"]}
+    earlier = {v["decision"]: v for v in by_ref["A"]["verdicts"]}
+    assert later["cancellation"]["verdict"] == "valid"
+    assert "cancellation" not in earlier  # the first record is not a duplicate of itself
+    assert [c["ref"] for c in d["force_record"]["crimes"]] == ["A", "B"]  # in recording order
+
+
+def test_verdict_reads_victim_and_undetermined(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [
+        {"ref": "CR1", "classification": "8N", "acts": ["A1"], "outcome": {"type": "16"}}]})
+    d = evaluate(book, inc)
+    out = {v["decision"]: v for v in d["force_record"]["crimes"][0]["verdicts"]}["outcome"]
+    assert out["state"] == "undetermined"
+    assert out["facts_needed"][0]["pointer"] == "/victims/0/supports_action"
+    inc2 = copy.deepcopy(inc)
+    inc2["victims"][0]["supports_action"] = True
+    out2 = {v["decision"]: v for v in evaluate(book, inc2)["force_record"]["crimes"][0]["verdicts"]}["outcome"]
+    assert (out2["verdict"], out2["rules"][0]["id"]) == ("invalid", "test.outcome-16-invalid")
+    inc2["victims"][0]["supports_action"] = False
+    out3 = {v["decision"]: v for v in evaluate(book, inc2)["force_record"]["crimes"][0]["verdicts"]}["outcome"]
+    assert out3["verdict"] == "valid"
+
+
+def test_findings_accumulate(book: Rulebook) -> None:
+    d = evaluate(book, incident())
+    schema_check(d)
+    a1 = [f for f in d["findings"] if f["act"] == "A1"]
+    assert sorted(f["message"] for f in a1) == ["first", "second"]
+    assert {f["rules"][0]["id"] for f in a1} == {"test.finding-one", "test.finding-two"}
+    a2 = [f for f in d["findings"] if f["act"] == "A2"]
+    assert [(f["message"], f["suggested"]) for f in a2] == [("second", "105A")]
+
+
+def test_traced_equals_untraced(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [{"ref": "CR1", "classification": "105A", "acts": ["A1"], "outcome": {"type": "16"}}]})
+    plain = evaluate(book, inc)
+    traced = evaluate(book, inc, trace=True)
+    traced.pop("trace")
+    assert plain == traced
+    scopes = {t["scope"] for t in evaluate(book, inc, trace=True)["trace"]}
+    assert "recorded crime CR1" in scopes
+
+
+def test_shipped_rulebook_loads_new_decisions() -> None:
+    book = load_rulebook(data_path("rules"))
+    assert book.decisions["classification_check"].combine == "all"
+    assert [d.name for d in book.order["recorded_crime"]] == sorted(book.pipeline["verdicts"])
+    assert Path(book.decisions["cancellation"].file).name == "rulebook.yaml"
