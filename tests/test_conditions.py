@@ -20,6 +20,7 @@ from hocr.conditions import (
     Unknown,
     compile_condition,
     compile_expr,
+    is_absent,
     parse_duration,
 )
 
@@ -519,3 +520,15 @@ def test_malformed_predicates_are_compile_errors() -> None:
         compile_condition({"equals": "a"}, PATHS)
     with pytest.raises(RuleCompileError, match="not an expression"):
         compile_expr({"fact": "act.a", "extra": 1}, PATHS)
+
+
+def test_first_known_takes_the_first_known_operand() -> None:
+    node = {"first_known": [{"fact": "victim.age"},
+                            {"years_between": [{"fact": "victim.date_of_birth"}, {"fact": "act.occurred_at"}]}]}
+    stated = scope(victim={"age": 15, "date_of_birth": dt.date(2000, 1, 1)}, act={"occurred_at": dt.date(2020, 1, 1)})
+    assert expr(node, stated) == (15, NO_MISSING)
+    derived = scope(victim={"date_of_birth": dt.date(2000, 1, 1)}, act={"occurred_at": dt.date(2013, 1, 1)})
+    assert expr(node, derived) == (13, NO_MISSING)
+    value, missing = expr(node, scope(victim={}, act={"occurred_at": dt.date(2013, 1, 1)}))
+    assert is_absent(value)
+    assert {p.rsplit("/", 1)[1] for p in missing} == {"age", "date_of_birth"}

@@ -292,3 +292,17 @@ def test_compile_errors() -> None:
     spec = {"hit_policy": "first", "inputs": [{"name": "x", "fact": "nowhere.x"}], "rows": [row("a", {})]}
     with pytest.raises(RuleCompileError, match="unknown fact root"):
         compile_table(spec, PATHS, "t", (), as_sources)
+
+
+def test_a_computed_input_is_an_expression() -> None:
+    spec: dict[str, Any] = {
+        "hit_policy": "unique",
+        "inputs": [{"name": "age", "value": {"first_known": [{"fact": "victim.age"}, {"fact": "act.age_told"}]}}],
+        "rows": [row("child", {"age": {"lt": 13}}), row("older", {"age": {"ge": 13}})],
+    }
+    t = compile_table(spec, PATHS, "test.computed", (SOURCE,), as_sources)
+    assert run(t, victim={"age": 12})[2] == ["child"]
+    assert run(t, act={"age_told": 13})[2] == ["older"]
+    truth, missing, rows, _ = run(t)
+    assert truth is None and rows == []
+    assert missing == {AGE, "/acts/0/age_told"}

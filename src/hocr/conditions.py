@@ -198,6 +198,21 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
             return len(v), NO_MISSING
 
         return count
+    if op == "first_known":
+        # The first operand whose value is known (for example a victim's stated age, else the
+        # age worked out from the date of birth). Unknown only when every operand is unknown.
+        options = tuple(compile_expr(a, paths, bound) for a in arg)
+
+        def first_known(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+            missing: set[str] = set()
+            for p in options:
+                v, m = p(scope, rec)
+                if not is_absent(v):
+                    return v, NO_MISSING
+                missing |= m
+            return UNDETERMINED, frozenset(missing)
+
+        return first_known
     if op in ("add", "sub", "latest", "years_between", "list"):
         parts = tuple(compile_expr(a, paths, bound) for a in arg)
         fn = _COMBINERS[op]

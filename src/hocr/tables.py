@@ -171,7 +171,11 @@ def compile_table(
         if name in index:
             raise RuleCompileError(f"table {rule_id}: input {name!r} declared twice")
         index[name] = i
-        inputs.append((name, inp["fact"], paths.compile(inp["fact"])))
+        if "fact" in inp:
+            inputs.append((name, inp["fact"], paths.compile(inp["fact"])))
+        else:
+            # A computed input, for example an age from a date of birth: `value` is an expression.
+            inputs.append((name, f"({name})", compile_expr(inp["value"], paths)))
         if "domain" in inp:
             domains[name] = tuple(inp["domain"])
     rows = []
