@@ -328,3 +328,39 @@ def test_fast_and_reference_validation_agree(change: Callable[[dict[str, Any]], 
         found.append([str(p) for p in info.value.problems])
     assert found[0] == found[1]
     assert found[0]
+
+
+def test_report_references_are_checked() -> None:
+    def two_reports(d: dict[str, Any]) -> None:
+        d["further_reports"] = [{"id": "R2", "received_at": "2024-03-20T10:00", "reporter": {"type": "victim"}}]
+        d["acts"][1]["report"] = "R2"
+
+    check_incident(incident(two_reports))  # R1 is the first report's default id
+
+    def unknown_report(d: dict[str, Any]) -> None:
+        two_reports(d)
+        d["acts"][0]["report"] = "R7"
+
+    p = only(incident(unknown_report))
+    assert p.pointer == "/acts/0/report" and "R7" in p.message and "R1, R2" in p.message
+
+    def reused_id(d: dict[str, Any]) -> None:
+        two_reports(d)
+        d["further_reports"][0]["id"] = "R1"
+        del d["acts"][1]["report"]
+
+    assert only(incident(reused_id)).pointer == "/further_reports/0/id"
+
+    def no_id(d: dict[str, Any]) -> None:
+        two_reports(d)
+        del d["further_reports"][0]["id"]
+
+    assert only(incident(no_id)).pointer == "/further_reports/0"
+
+
+def test_force_record_references_are_checked() -> None:
+    def record(d: dict[str, Any]) -> None:
+        d["force_record"] = {"crimes": [{"ref": "CR1", "classification": "44", "acts": ["A1", "A9"], "victim": "V9"}]}
+
+    found = sorted(p.pointer for p in problems_of(incident(record)))
+    assert found == ["/force_record/crimes/0/acts/1", "/force_record/crimes/0/victim"]

@@ -283,6 +283,20 @@ def _reference_problems(facts: Mapping[str, Any]) -> list[InputProblem]:
                 if ref not in ids[kind]:
                     known = ", ".join(sorted(ids[kind])) or "none"
                     problems.append(InputProblem(f"/acts/{i}/{kind}/{j}", f"no {kind[:-1]} with id {ref!r} (known: {known})"))
+    reports = [facts["report"].get("id", "R1")]
+    for i, later in enumerate(facts.get("further_reports", [])):
+        if later["id"] in reports:
+            problems.append(InputProblem(f"/further_reports/{i}/id", f"report id {later['id']!r} is used twice (the first report's id is {reports[0]!r})"))
+        reports.append(later["id"])
+    for i, act in enumerate(facts["acts"]):
+        if "report" in act and act["report"] not in reports:
+            problems.append(InputProblem(f"/acts/{i}/report", f"no report with id {act['report']!r} (known: {', '.join(reports)})"))
+    for i, rc in enumerate(facts.get("force_record", {}).get("crimes", [])):
+        if "victim" in rc and rc["victim"] not in ids["victims"]:
+            problems.append(InputProblem(f"/force_record/crimes/{i}/victim", f"no victim with id {rc['victim']!r}"))
+        for j, ref in enumerate(rc.get("acts", [])):
+            if ref not in ids["acts"]:
+                problems.append(InputProblem(f"/force_record/crimes/{i}/acts/{j}", f"no act with id {ref!r}"))
     for j, ref in enumerate(facts["report"]["reporter"].get("for_victims", [])):
         if ref not in ids["victims"]:
             problems.append(InputProblem(f"/report/reporter/for_victims/{j}", f"no victim with id {ref!r}"))
