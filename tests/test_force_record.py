@@ -225,3 +225,32 @@ def test_shipped_rulebook_loads_new_decisions() -> None:
     assert book.decisions["classification_check"].combine == "all"
     assert [d.name for d in book.order["recorded_crime"]] == sorted(book.pipeline["verdicts"])
     assert Path(book.decisions["cancellation"].file).name == "rulebook.yaml"
+
+
+def test_worked_case_expectations_for_findings_and_verdicts(book: Rulebook) -> None:
+    from hocr.cases import compare
+
+    inc = incident(force_record={"crimes": [
+        {"ref": "CR1", "classification": "105A", "acts": ["A1"], "outcome": {"type": "16"}}]})
+    d = evaluate(book, inc)
+    good = {
+        "findings": [{"act": "A1", "message": "first", "rule": "test.finding-one"},
+                     {"act": "A1", "message": "second"}, {"act": "A2", "suggested": "105A"}],
+        "force_record": {"CR1": {"match": "recorded", "crime_classification": "8N",
+                                 "verdicts": {"reclassification": {"verdict": "reclassify", "to": "8N", "rule": "test.reclassify"},
+                                              "outcome": {"state": "undetermined"},
+                                              "cancellation": None}}},
+    }
+    assert compare(d, good) == []
+    bad = {
+        "findings": [{"act": "A1", "message": "first"}],
+        "force_record": {"CR1": {"match": "absorbed",
+                                 "verdicts": {"reclassification": {"verdict": "correct"}, "outcome": {"verdict": "valid"}}},
+                         "CR2": {}},
+    }
+    problems = compare(d, bad)
+    assert any(p.startswith("findings: 2 unexpected") for p in problems)
+    assert any("CR1.match" in p for p in problems)
+    assert any("CR1.reclassification" in p for p in problems)
+    assert any("CR1.outcome: expected a value, got undetermined" in p for p in problems)
+    assert any("CR2: no such crime" in p for p in problems)

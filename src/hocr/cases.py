@@ -16,6 +16,13 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
       undetermined: [{act: A1, victim: V1, facts_needed: [/victims/0/confirms_crime]}]
       absorbed: [{act: A2, victim: V1, classification: "8N", into_classification: "34B"}]
       deadline: {met: false, due: "2024-02-13T09:00:00+00:00"}
+      findings: [{act: A1, finding: contradicts_facts, suggested: "105A", rule: some.rule.id}]
+                               # the exact list of findings (any order); `rule` is the id of the
+                               # rule that made it
+      force_record:            # each crime of the incident's force_record, by its ref
+        CR1: {match: recorded, crime_classification: "8N",
+              verdicts: {cancellation: {verdict: invalid, rule: general.c.some-rule},
+                         outcome: {state: undetermined, facts_needed: [/victims/0/supports_action]}}}
       rules: [ncrs.victim-account]   # rules that must be among those the decision relies on
       error: [/acts/0/classification]  # for bad input: the pointers the errors must name
 
@@ -168,9 +175,53 @@ def compare(decision: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]
             for k, v in expect["deadline"].items():
                 if got.get(k) != v:
                     problems.append(f"deadline.{k}: expected {v!r}, got {got.get(k)!r}")
+    if "findings" in expect:
+        found = [{**f, "rule": f["rules"][0]["id"] if f["rules"] else None} for f in decision.get("findings", [])]
+        problems += _match_list("findings", found, expect["findings"])
+    if "force_record" in expect:
+        problems += _compare_force_record(decision, expect["force_record"])
     if "rules" in expect:
         have = decisive_rules(decision)
         for rid in expect["rules"]:
             if rid not in have:
                 problems.append(f"rules: expected {rid} among the rules relied on ({', '.join(sorted(have))})")
+    return problems
+
+
+def _compare_force_record(decision: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    section = decision.get("force_record")
+    if section is None:
+        return ["force_record: the decision has no force_record section (does the incident have one?)"]
+    problems: list[str] = []
+    crimes = {c["id"]: c for c in decision["crimes"]}
+    by_ref = {c["ref"]: c for c in section["crimes"]}
+    for ref, w in want.items():
+        got = by_ref.get(str(ref))
+        if got is None:
+            problems.append(f"force_record.{ref}: no such crime in the force record")
+            continue
+        if "match" in w and got["match"]["status"] != w["match"]:
+            problems.append(f"force_record.{ref}.match: expected {w['match']}, got {got['match']['status']}")
+        if "crime_classification" in w:
+            crime = crimes.get(got["match"]["crime"] or "")
+            code = crime["classification"]["code"] if crime and crime["classification"] else None
+            if code != w["crime_classification"]:
+                problems.append(f"force_record.{ref}.crime_classification: expected {w['crime_classification']}, got {code}")
+        verdicts = {v["decision"]: v for v in got["verdicts"]}
+        for name, expected in (w.get("verdicts") or {}).items():
+            v = verdicts.get(name)
+            if expected is None:
+                if v is not None:
+                    problems.append(f"force_record.{ref}.{name}: expected no verdict, got {v}")
+                continue
+            if v is None:
+                problems.append(f"force_record.{ref}.{name}: expected a verdict, got none (verdicts: {', '.join(verdicts) or 'none'})")
+                continue
+            flat = {**v, "rule": v["rules"][0]["id"] if v.get("rules") else None}
+            if "state" not in expected and flat["state"] != "value":
+                problems.append(f"force_record.{ref}.{name}: expected a value, got {flat['state']} "
+                                f"(facts needed: {[f['pointer'] for f in v.get('facts_needed', [])]})")
+            elif not _subset(flat, expected):
+                shown = {k: flat.get(k) for k in expected}
+                problems.append(f"force_record.{ref}.{name}: expected {dict(expected)}, got {shown}")
     return problems
