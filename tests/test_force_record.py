@@ -155,7 +155,8 @@ def test_matching_by_victim_and_only_crime(book: Rulebook) -> None:
 
 
 def test_unmatched_and_not_recorded(book: Rulebook) -> None:
-    inc = incident(force_record={"crimes": [{"ref": "CRX", "classification": "49", "acts": ["A9"]}]})
+    # Two crimes decided, the record names neither acts nor victim and matches neither code.
+    inc = incident(force_record={"crimes": [{"ref": "CRX", "classification": "49"}]})
     d = evaluate(book, inc)
     assert d["force_record"]["crimes"][0]["match"]["status"] == "unmatched"
     inc2 = incident()
