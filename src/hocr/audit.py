@@ -1,0 +1,905 @@
+"""``hocr audit``: a force's crime-recording accuracy, computed the way inspectors compute it.
+
+Each line of a JSONL file is one incident together with what the force did with it
+(``force_record``: the crimes it recorded, each with classification, recording time,
+cancellation and outcome, and any other records it made). Every line is evaluated by the
+rulebook (:func:`hocr.engine.evaluate`) and the rulebook's decision is compared with the force's
+record. The comparison gives, for each crime that should have been recorded, whether a record
+exists, whether its classification is right and whether it was recorded in time; for each
+crime the force recorded, whether it should have been, and the verdicts of the rules on its
+cancellation and outcome. Each difference is a :class:`Discrepancy` that cites the rules.
+
+The statistics follow HMICFRS's crime data integrity arithmetic (see docs/audit.md):
+
+* recording accuracy ``p = x / n`` (crimes recorded / crimes that should have been), with the
+  normal-approximation (Wald) 95% interval ``p ± 1.96·sqrt(p(1-p)/n)`` that inspectors publish,
+  and the Wilson score interval for small groups;
+* the estimated number of crimes not recorded a year, ``U = R(1-p)/p``, from the force's
+  annual recorded crime ``R``;
+* timeliness, classification accuracy, cancellation and outcome accuracy.
+
+Memory does not grow with the file: lines are streamed, only counters (and a bounded number of
+examples and errors) are kept, and each discrepancy is handed to a callback as soon as it is
+found. With ``workers > 1`` lines are evaluated in worker processes, each with the rulebook
+compiled once, in order, with a bounded number of chunks in flight; the results are the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .engine import EvaluationError, evaluate
+from .incident import LONDON, InvalidIncident, check_incident, parse_json, parse_time
+from .loader import Classification, Rulebook, load_rulebook
+
+AUDIT_FORMAT = "hocr.audit.v1"
+EXIT_BELOW = 5  # `hocr audit --fail-under`: the audit ran and accuracy is below the threshold
+Z95 = 1.96  # the two-sided 95% normal quantile, as inspectors round it
+
+# The kinds of discrepancy, in the order they are reported: (label, definition).
+KINDS: dict[str, tuple[str, str]] = {
+    "not_recorded": (
+        "crime not recorded",
+        "the rules record a crime and the force recorded none for it",
+    ),
+    "rape_left_as_n100": (
+        "rape left as N100",
+        "the rules record a rape and the force left the report as an N100 record instead",
+    ),
+    "recorded_not_crime": (
+        "recorded, should not have been",
+        "the force recorded a crime for an allegation the rules do not record as a crime",
+    ),
+    "wrong_classification": (
+        "wrong classification",
+        "the force recorded the crime under a different classification from the rules'",
+    ),
+    "wrong_count": (
+        "wrong number of crimes",
+        "the force recorded more crime records than the rules count for what they cover",
+    ),
+    "late": (
+        "recorded late",
+        "the crime was recorded after the time limit (24 hours since April 2015)",
+    ),
+    "invalid_cancellation": (
+        "invalid cancellation",
+        "the force cancelled (or transferred) the crime and the rules find the cancellation invalid",
+    ),
+    "outcome_conditions_not_met": (
+        "outcome conditions not met",
+        "the force assigned an outcome whose conditions the rules find are not met",
+    ),
+}
+
+# How each input line ended up: every line read is exactly one of these. (short label, meaning)
+LINE_KINDS: dict[str, tuple[str, str]] = {
+    "evaluated": ("evaluated", "evaluated and compared with the force's record"),
+    "blank": ("blank", "blank: nothing to audit"),
+    "invalid_json": ("invalid JSON", "not valid JSON, or not UTF-8 text"),
+    "invalid_incident": ("invalid incident", "not a valid incident for the audit: schema, times, references, "
+                         "classification codes, or no force record"),
+    "rulebook_error": ("rulebook error", "a rule failed on it, or two rules conflict on it"),
+}
+
+
+class AuditError(RuntimeError):
+    """The audit cannot go on (the file cannot be read, or the engine gives no force record)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Groups
+# --------------------------------------------------------------------------------------------
+
+GROUP_FIELDS = ("all", "category", "not_category", "ons", "tag", "code")
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A set of classifications to report on: every crime whose classification matches."""
+
+    label: str
+    field: str  # one of GROUP_FIELDS
+    values: frozenset[str] = frozenset()
+
+    def definition(self) -> str:
+        vals = ", ".join(sorted(self.values))
+        return {
+            "all": "every crime",
+            "category": f"HOCR category {vals}",
+            "not_category": f"every HOCR category except {vals}",
+            "ons": f"ONS offence group {vals}",
+            "tag": f"classifications tagged {vals}",
+            "code": f"classifications {vals}",
+        }[self.field]
+
+    def contains(self, code: str | None, entry: Classification | None) -> bool:
+        if self.field == "all":
+            return True
+        if self.field == "code":
+            return code is not None and code.casefold() in self.values
+        if entry is None:
+            return False
+        if self.field == "category":
+            return entry.category.casefold() in self.values
+        if self.field == "not_category":
+            return entry.category.casefold() not in self.values
+        if self.field == "ons":
+            return entry.group.casefold() in self.values
+        return any(t.casefold() in self.values for t in entry.tags)
+
+
+def _spec(label: str, fieldname: str, *values: str) -> GroupSpec:
+    return GroupSpec(label, fieldname, frozenset(v.casefold() for v in values))
+
+
+# The groups inspectors report (HMICFRS crime data integrity): all crime excluding fraud, violence
+# against the person, sexual offences, and rape reports. Category names are the rulebook's.
+OVERALL = "all crimes"
+ALL_EXCL_FRAUD = "all crime excluding fraud"
+BUILTIN_GROUPS: tuple[GroupSpec, ...] = (
+    _spec(OVERALL, "all"),
+    _spec(ALL_EXCL_FRAUD, "not_category", "Fraud"),
+    _spec("violence against the person", "category", "Violence against the Person"),
+    _spec("sexual offences", "category", "Sexual Offences"),
+    _spec("rape", "tag", "rape"),
+)
+
+
+def parse_group(text: str) -> GroupSpec:
+    """A user group: ``[LABEL=]FIELD:VALUE[,VALUE...]`` with FIELD one of category, ons, tag, code.
+
+    ``category:Robbery``; ``ons:violence with injury``; ``tag:rape``; ``code:8N,105A``;
+    ``Assaults=code:8N,105A``."""
+    label, _, spec = text.rpartition("=") if "=" in text.split(":", 1)[0] else ("", "", text)
+    fieldname, sep, rest = spec.partition(":")
+    fieldname = fieldname.strip().casefold()
+    values = [v.strip() for v in rest.split(",") if v.strip()]
+    if not sep or fieldname not in ("category", "ons", "tag", "code") or not values:
+        raise ValueError(
+            f"group {text!r}: expected [LABEL=]FIELD:VALUE[,VALUE...] with FIELD one of "
+            "category, ons, tag, code (for example category:Robbery or Assaults=code:8N,105A)"
+        )
+    return _spec(label.strip() or spec.strip(), fieldname, *values)
+
+
+def groups_with(extra: Sequence[GroupSpec]) -> tuple[GroupSpec, ...]:
+    labels = {g.label for g in BUILTIN_GROUPS}
+    out = list(BUILTIN_GROUPS)
+    for g in extra:
+        if g.label in labels:
+            raise ValueError(f"group label {g.label!r} is used twice")
+        labels.add(g.label)
+        out.append(g)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------------
+
+
+def wald_interval(x: int, n: int, z: float = Z95) -> tuple[float, float, float]:
+    """The normal-approximation (Wald) interval for x successes in n: (half-width, low, high),
+    low and high clipped to [0, 1]. Inspectors publish p ± the half-width."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p = x / n
+    half = z * math.sqrt(p * (1 - p) / n)
+    return half, max(0.0, p - half), min(1.0, p + half)
+
+
+def wilson_interval(x: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval (low, high) for x successes in n."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p = x / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def unrecorded_per_year(annual_recorded: float, p: float) -> float | None:
+    """Crimes not recorded a year, U = R(1-p)/p: the force recorded R, a share p of the R/p it
+    should have. None when p is 0 (no estimate is possible)."""
+    if p <= 0:
+        return None
+    return annual_recorded * (1 - p) / p
+
+
+def published_as(u: float) -> str:
+    """As inspectors publish it: 'over' the estimate rounded down to the nearest hundred."""
+    if u < 100:
+        return f"about {round(u):,}"
+    return f"over {int(u // 100) * 100:,}"
+
+
+def rate(x: int, n: int, wilson_below: int) -> dict[str, Any] | None:
+    """A proportion with both intervals; ``interval`` says which one to show (Wilson when n is
+    below ``wilson_below``)."""
+    if n <= 0:
+        return None
+    p = x / n
+    half, lo, hi = wald_interval(x, n)
+    wlo, whi = wilson_interval(x, n)
+    return {
+        "x": x,
+        "n": n,
+        "p": p,
+        "wald": {"half_width": half, "low": lo, "high": hi},
+        "wilson": {"low": wlo, "high": whi},
+        "interval": "wilson" if n < wilson_below else "wald",
+    }
+
+
+def share(x: int, n: int) -> dict[str, Any]:
+    return {"x": x, "n": n, "p": x / n if n else None}
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison of the rulebook's decision with the force's record
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Discrepancy:
+    """One difference between the rules' decision and what the force did."""
+
+    kind: str
+    line: int
+    incident: str
+    crime: str | None  # the decided crime (C1...), when there is one
+    ref: str | None  # the force's crime reference, when there is one
+    acts: tuple[str, ...]
+    victim: str | None
+    classification: str | None  # the classification the rules give (or the force's, if none)
+    expected: str
+    found: str
+    explanation: str
+    rules: tuple[Mapping[str, Any], ...]
+    groups: tuple[int, ...] = ()  # indexes of the groups it counts in (by its classification)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "label": KINDS[self.kind][0],
+            "line": self.line,
+            "incident": self.incident,
+            "crime": self.crime,
+            "ref": self.ref,
+            "acts": list(self.acts),
+            "victim": self.victim,
+            "classification": self.classification,
+            "expected": self.expected,
+            "found": self.found,
+            "explanation": self.explanation,
+            "rules": [dict(r) for r in self.rules],
+        }
+
+
+CSV_COLUMNS = ("line", "incident", "kind", "label", "crime", "ref", "acts", "victim",
+               "classification", "expected", "found", "explanation", "rule_ids", "citations")
+
+
+def csv_row(d: Discrepancy) -> list[str]:
+    return [
+        str(d.line), d.incident, d.kind, KINDS[d.kind][0], d.crime or "", d.ref or "",
+        " ".join(d.acts), d.victim or "", d.classification or "", d.expected, d.found,
+        d.explanation,
+        " ".join(str(r["id"]) for r in d.rules),
+        " | ".join(f"{r['id']} [{r.get('verification', '?')}]: {r.get('citation', '')}" for r in d.rules),
+    ]
+
+
+@dataclass
+class CrimeTally:
+    """One crime the rules record (a crime that should have been recorded)."""
+
+    groups: tuple[int, ...]  # indexes of the groups it belongs to
+    recorded: bool
+    classified_ok: bool | None = None  # None: not recorded
+    timely: bool | None = None  # None: not recorded, or no recording time / deadline
+
+
+@dataclass
+class Judgement:
+    """A rule's verdict on a cancellation or an outcome of one recorded crime."""
+
+    groups: tuple[int, ...]
+    valid: bool | None  # None: undetermined / conflict / no verdict given
+
+
+@dataclass
+class LineResult:
+    """What one input line gave: an error, or the comparison for one incident."""
+
+    line: int
+    kind: str  # a key of LINE_KINDS
+    incident: str | None = None
+    problems: tuple[str, ...] = ()
+    crimes: list[CrimeTally] = field(default_factory=list)
+    over_recorded: list[tuple[int, ...]] = field(default_factory=list)
+    cancellations: list[Judgement] = field(default_factory=list)
+    outcomes: list[Judgement] = field(default_factory=list)
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+    undetermined: int = 0  # allegations and crime records the rules could not judge
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"line": self.line, "result": self.kind, "incident": self.incident}
+        if self.kind != "evaluated":
+            out["problems"] = list(self.problems)
+            return out
+        out["should_be_recorded"] = len(self.crimes)
+        out["recorded"] = sum(1 for c in self.crimes if c.recorded)
+        out["undetermined"] = self.undetermined
+        out["correct"] = not self.discrepancies
+        out["discrepancies"] = [{"kind": d.kind, "crime": d.crime, "ref": d.ref, "explanation": d.explanation}
+                                for d in self.discrepancies]
+        return out
+
+
+def _crime_text(c: Mapping[str, Any]) -> str:
+    cls = c.get("classification") or {}
+    who = f"victim {c['victim']}" if c.get("victim") else str(c.get("victim_kind", "no identified victim"))
+    return f"{cls.get('code')} {cls.get('name')} ({who}; acts {', '.join(c.get('acts', []))})"
+
+
+def _rule_ids(rules: Iterable[Mapping[str, Any]]) -> str:
+    return ", ".join(str(r["id"]) for r in rules) or "no rule cited"
+
+
+def _dedupe(rules: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    seen: set[str] = set()
+    out = []
+    for r in rules:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            out.append(r)
+    return tuple(out)
+
+
+def _time(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    value, _ = parse_time(text, "datetime")
+    return value if isinstance(value, dt.datetime) else None
+
+
+def _hours(a: dt.datetime, b: dt.datetime) -> str:
+    return f"{(b - a).total_seconds() / 3600:.1f}"
+
+
+def _concerns(record: Mapping[str, Any], acts: Iterable[str], victim: str | None) -> bool:
+    """Does an incident record (N100 etc.) concern these acts and this victim?"""
+    rec_acts = record.get("acts")
+    if rec_acts is not None and not set(rec_acts) & set(acts):
+        return False
+    rec_victim = record.get("victim")
+    return rec_victim is None or victim is None or rec_victim == victim
+
+
+def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The decision's entry for each crime record, in the order of the incident's records.
+
+    The decision may list the records in another order (by recording time); they are paired by
+    reference and classification, records with the same pair in order of recording time."""
+    if len(judged) != len(recorded):
+        raise AuditError(f"the decision judges {len(judged)} force crime records, the incident has {len(recorded)}")
+    queues: dict[tuple[str, str], deque[Mapping[str, Any]]] = {}
+    for m in judged:
+        queues.setdefault((str(m["ref"]), str(m["classification"])), deque()).append(m)
+
+    def when(i: int) -> float:
+        t = _time(recorded[i].get("recorded_at"))
+        return t.timestamp() if t is not None else math.inf
+
+    out: dict[int, Mapping[str, Any]] = {}
+    for i in sorted(range(len(recorded)), key=when):
+        key = (str(recorded[i]["ref"]), str(recorded[i]["classification"]))
+        queue = queues.get(key)
+        if not queue:
+            raise AuditError(f"the decision does not judge crime record {key[0]} ({key[1]})")
+        out[i] = queue.popleft()
+    return [out[i] for i in range(len(recorded))]
+
+
+def compare(
+    book: Rulebook,
+    raw: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    groups: Sequence[GroupSpec],
+    line: int = 0,
+) -> LineResult:
+    """Compare the rules' decision for one incident with the force's record of it.
+
+    ``raw`` is the incident as read (with ``force_record``); ``decision`` is what
+    :func:`hocr.engine.evaluate` gave for it, with its ``force_record`` section (each recorded
+    crime matched to a decided crime, and the verdicts on its cancellation and outcome)."""
+    incident = str(decision["incident"])
+    result = LineResult(line=line, kind="evaluated", incident=incident)
+    day = dt.date.fromisoformat(str(decision["as_of"]))
+    force = raw.get("force_record") or {}
+    recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
+    others: list[Mapping[str, Any]] = list(force.get("incident_records", []))
+    judged = decision.get("force_record")
+    if not isinstance(judged, Mapping):
+        raise AuditError("the decision has no force_record section: this engine does not match force records")
+    matches = _align(recorded, list(judged.get("crimes", [])))
+
+    def member(code: str | None) -> tuple[int, ...]:
+        entry = book.classification(code, day) if code else None
+        return tuple(i for i, g in enumerate(groups) if g.contains(code, entry))
+
+    def add(kind: str, **kw: Any) -> None:
+        result.discrepancies.append(Discrepancy(kind=kind, line=line, incident=incident,
+                                                groups=member(kw["classification"]), **kw))
+
+    crimes = {str(c["id"]): c for c in decision.get("crimes", [])}
+    by_crime: dict[str, list[int]] = {cid: [] for cid in crimes}
+    crime_of: dict[int, str] = {}
+    result.undetermined = len(decision.get("undetermined", []))
+    deadline = decision.get("deadline") or {}
+    due = _time(deadline.get("due"))
+    received = _time(deadline.get("received_at"))
+    deadline_rules = tuple(deadline.get("rules", []))
+
+    # 1. Each crime record the force made: whom it matches, and records the rules do not make.
+    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
+        match = m.get("match") or {}
+        status = match.get("status")
+        cid = match.get("crime")
+        ref = str(rec["ref"])
+        rec_code = str(rec.get("reclassified_to") or rec["classification"])
+        if cid in by_crime and status in ("recorded", "absorbed"):
+            by_crime[cid].append(i)
+            crime_of[i] = cid
+            continue
+        if status == "undetermined":
+            result.undetermined += 1
+            continue
+        acts = tuple(rec.get("acts") or ())
+        victim = rec.get("victim")
+        result.over_recorded.append(member(rec_code))
+        if status == "not_recorded" or not crimes:
+            # Why the rules do not record it: the not-recorded entries for what it covers.
+            why = [n for n in decision.get("not_recorded", [])
+                   if (not acts or n["act"] in acts) and (victim is None or n["victim"] == victim)]
+            reasons = "; ".join(
+                f"act {n['act']}{' / ' + n['victim'] if n.get('victim') else ''}: {n.get('reason')}"
+                + (f", record as {n['record_as']['record']}" if isinstance(n.get("record_as"), Mapping) else "")
+                for n in why
+            ) or "the rules record no crime for it"
+            rules = _dedupe(r for n in why for r in n.get("rules", []))
+            add("recorded_not_crime", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
+                expected="no crime recorded", found=f"crime {ref} recorded as {rec_code}",
+                explanation=f"The force recorded crime {ref} ({rec_code}) but the rules do not record a crime for it "
+                            f"({reasons}); rules: {_rule_ids(rules)}.",
+                rules=rules)
+        else:
+            rules = _dedupe(r for c in crimes.values() for r in c.get("rules", []))
+            add("wrong_count", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
+                expected=f"{len(crimes)} crime(s): " + "; ".join(_crime_text(c) for c in crimes.values()),
+                found=f"crime {ref} ({rec_code}) matches none of them",
+                explanation=f"The force recorded crime {ref} ({rec_code}), which matches none of the {len(crimes)} "
+                            f"crime(s) the rules count for this incident; counting rules: {_rule_ids(rules)}.",
+                rules=rules)
+
+    # 2. Each crime the rules record: was it recorded, correctly classified, in time, once?
+    for cid, crime in crimes.items():
+        cls = crime.get("classification") or {}
+        code: str | None = cls.get("code")
+        entry = book.classification(code, day) if code else None
+        in_groups = member(code)
+        acts = tuple(crime.get("acts", []))
+        victim = crime.get("victim")
+        rules = tuple(crime.get("rules", []))
+        recs = by_crime[cid]
+        what = _crime_text(crime)
+        if not recs:
+            result.crimes.append(CrimeTally(in_groups, recorded=False))
+            n100 = [o for o in others if o.get("type") == "N100" and _concerns(o, acts, victim)]
+            if n100 and entry is not None and "rape" in entry.tags:
+                add("rape_left_as_n100", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
+                    expected=f"crime recorded: {what}", found="left as an N100 record",
+                    explanation=f"The rules record {cid}, {what}, as a crime; the force left the rape report as "
+                                f"N100 and recorded no crime. N100 is only for a rape report not recorded as a "
+                                f"crime; rules: {_rule_ids(rules)}.",
+                    rules=rules)
+            else:
+                add("not_recorded", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
+                    expected=f"crime recorded: {what}", found="no crime recorded",
+                    explanation=f"The rules record {cid}, {what}; the force recorded no crime for it; "
+                                f"rules: {_rule_ids(rules)}.",
+                    rules=rules)
+            continue
+        # The record that stands for this crime: one recorded under the right classification if any.
+        def current(i: int) -> str:
+            return str(recorded[i].get("reclassified_to") or recorded[i]["classification"])
+
+        primary = next((i for i in recs if current(i) == code), recs[0])
+        rec = recorded[primary]
+        ref = str(rec["ref"])
+        found_code = current(primary)
+        verdicts = [v for v in matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
+        pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
+                   and v.get("to") != found_code]
+        classified_ok = found_code == code and not pending
+        if not classified_ok:
+            vrules = tuple(r for v in pending for r in v.get("rules", []))
+            also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"
+                    f" ({_rule_ids(vrules)})." if pending else "")
+            first = str(rec["classification"])
+            history = f" (first recorded as {first}, reclassified to {found_code})" if first != found_code else ""
+            add("wrong_classification", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
+                expected=f"{code} {cls.get('name')}", found=f"{found_code}{history}",
+                explanation=f"The force recorded {ref} as {found_code}{history}; the rules classify {cid} as "
+                            f"{code} {cls.get('name')}; classification rule: {_rule_ids(rules[:1])}.{also}",
+                rules=_dedupe(rules + vrules))
+        when = _time(rec.get("recorded_at")) or _time(raw.get("recorded_at"))
+        timely: bool | None = None
+        if when is not None and due is not None:
+            timely = when <= due
+            if not timely:
+                since = f", {_hours(received, when)} hours after the report" if received is not None else ""
+                limit = deadline.get("limit_hours")
+                within = f" ({limit:g} hours)" if isinstance(limit, (int, float)) else ""
+                add("late", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
+                    expected=f"recorded by {deadline.get('due')}",
+                    found=f"recorded {when.astimezone(LONDON).isoformat()}{since}",
+                    explanation=f"Crime {ref} ({what}) was recorded at {when.astimezone(LONDON).isoformat()}{since}; the rules "
+                                f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(deadline_rules)}.",
+                    rules=deadline_rules)
+        if len(recs) > 1:
+            refs = [str(recorded[i]["ref"]) for i in recs]
+            absorbed = [a for a in decision.get("absorbed", []) if a.get("into") == cid]
+            crules = _dedupe(list(rules) + [r for a in absorbed for r in a.get("rules", [])])
+            add("wrong_count", crime=cid, ref=", ".join(refs), acts=acts, victim=victim, classification=code,
+                expected=f"1 crime: {what}", found=f"{len(recs)} crimes: {', '.join(refs)}",
+                explanation=f"The force recorded {len(recs)} crimes ({', '.join(refs)}) for what the rules count "
+                            f"as one, {cid} {what}; counting rules: {_rule_ids(crules)}.",
+                rules=crules)
+        result.crimes.append(CrimeTally(in_groups, recorded=True, classified_ok=classified_ok, timely=timely))
+
+    # 3. Verdicts on what the force did with each record: cancellation and outcome.
+    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
+        cid = crime_of.get(i)
+        crime = crimes.get(cid) if cid else None
+        group_code = (crime.get("classification") or {}).get("code") if crime else str(rec.get("reclassified_to") or rec["classification"])
+        in_groups = member(group_code)
+        ref = str(rec["ref"])
+        for part, kind, bucket in (("cancellation", "invalid_cancellation", result.cancellations),
+                                   ("outcome", "outcome_conditions_not_met", result.outcomes)):
+            given = rec.get(part)
+            if not isinstance(given, Mapping):
+                continue
+            verdicts = [v for v in m.get("verdicts", []) if v.get("decision") == part]
+            values = [v for v in verdicts if v.get("state") == "value"]
+            if not values or len(values) != len(verdicts):
+                bucket.append(Judgement(in_groups, None))
+                continue
+            invalid = [v for v in values if v.get("verdict") == "invalid"]
+            if not invalid and any(v.get("verdict") == "not_applicable" for v in values) \
+                    and not any(v.get("verdict") == "valid" for v in values):
+                bucket.append(Judgement(in_groups, None))
+                continue
+            bucket.append(Judgement(in_groups, not invalid))
+            for v in invalid:
+                vrules = tuple(v.get("rules", []))
+                label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
+                add(kind, crime=cid, ref=ref, acts=tuple(rec.get("acts") or (crime or {}).get("acts", ())),
+                    victim=rec.get("victim") or (crime or {}).get("victim"), classification=group_code,
+                    expected=f"a {part} whose conditions are met" if part == "outcome" else "no cancellation (or a valid one)",
+                    found=f"{part} {label}",
+                    explanation=f"Crime {ref}: the force's {part} ({label}) is invalid: {v.get('reason', 'its conditions are not met')}; "
+                                f"rules: {_rule_ids(vrules)}.",
+                    rules=vrules)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# One line, and the workers
+# --------------------------------------------------------------------------------------------
+
+
+def audit_line(book: Rulebook, line: int, text: str | None, groups: Sequence[GroupSpec]) -> LineResult:
+    """Evaluate and compare one JSONL line (None: a line that is not UTF-8 text); never raises
+    for bad input: a bad line is its own result."""
+    if text is None:
+        return LineResult(line=line, kind="invalid_json", problems=("/: not UTF-8 text",))
+    if not text.strip():
+        return LineResult(line=line, kind="blank")
+    try:
+        data = parse_json(text)
+    except InvalidIncident as exc:
+        return LineResult(line=line, kind="invalid_json", problems=tuple(str(p) for p in exc.problems))
+    incident_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    try:
+        inc = check_incident(data)
+        force = data.get("force_record")
+        if not isinstance(force, Mapping) or "crimes" not in force:
+            where = "/force_record" if force is None else "/force_record/crimes"
+            return LineResult(line=line, kind="invalid_incident", incident=incident_id, problems=(
+                f"{where}: missing: the audit needs what the force recorded (give \"crimes\": [] when it recorded none)",))
+        decision = evaluate(book, inc)
+    except InvalidIncident as exc:
+        return LineResult(line=line, kind="invalid_incident", incident=incident_id,
+                          problems=tuple(str(p) for p in exc.problems))
+    except EvaluationError as exc:
+        return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=(str(exc),))
+    if decision["status"] == "conflict":
+        return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=tuple(
+            f"{c['scope']}, {c['decision']}: rules {', '.join(c['rules'])} all apply with no override between them"
+            for c in decision["conflicts"]))
+    return compare(book, data, decision, groups, line)
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...]) -> None:
+    _STATE["book"] = load_rulebook(rules)
+    _STATE["groups"] = groups
+
+
+def _work(chunk: list[tuple[int, str | None]]) -> list[LineResult]:
+    book: Rulebook = _STATE["book"]
+    groups: tuple[GroupSpec, ...] = _STATE["groups"]
+    return [audit_line(book, n, text, groups) for n, text in chunk]
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text or None when not UTF-8, bytes read so far) for each line."""
+    pos = 0
+    for n, raw in enumerate(stream, start=1):
+        pos += len(raw)
+        try:
+            yield n, raw.decode("utf-8").rstrip("\r\n"), pos
+        except UnicodeDecodeError:
+            yield n, None, pos
+
+
+def _chunks(lines: Iterator[tuple[int, str | None, int]], size: int,
+            progress: Callable[[int], None]) -> Iterator[list[tuple[int, str | None]]]:
+    chunk: list[tuple[int, str | None]] = []
+    for n, text, pos in lines:
+        progress(pos)
+        chunk.append((n, text))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def results(
+    stream: IO[bytes],
+    rules: str | None = None,
+    groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
+    workers: int = 1,
+    chunk_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[LineResult]:
+    """A :class:`LineResult` for every line of a JSONL stream, in order.
+
+    With ``workers > 1`` the lines are evaluated in that many processes (the rulebook compiled
+    once in each), at most ``4 * workers`` chunks in flight, so memory stays bounded."""
+    groups = tuple(groups)
+    tick = progress or (lambda _pos: None)
+    lines = read_lines(stream)
+    if workers <= 1:
+        book = load_rulebook(rules)
+        for n, text, pos in lines:
+            tick(pos)
+            yield audit_line(book, n, text, groups)
+        return
+    load_rulebook(rules)  # fail here, in the parent, if the rulebook does not load
+    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(rules, groups)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunks(lines, chunk_size, tick):
+            pending.append(pool.apply_async(_work, (chunk,)))
+            while len(pending) >= 4 * workers:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+
+# --------------------------------------------------------------------------------------------
+# The summary: counters only
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupTally:
+    should: int = 0  # crimes that should have been recorded
+    recorded: int = 0  # of those, recorded (a crime record exists)
+    accurate: int = 0  # of those, recorded under the right classification
+    timed: int = 0  # recorded crimes whose recording time and deadline are known
+    timely: int = 0  # of those, recorded in time
+    over_recorded: int = 0  # crime records the rules do not make
+    cancellations: int = 0
+    cancellations_judged: int = 0
+    cancellations_valid: int = 0
+    outcomes: int = 0
+    outcomes_judged: int = 0
+    outcomes_valid: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    """Counters over every line, and a bounded list of errors and examples."""
+
+    groups: tuple[GroupSpec, ...]
+    max_errors: int = 1000
+    max_examples: int = 3
+    lines: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LINE_KINDS, 0))
+    incidents_correct: int = 0
+    incidents_with_discrepancies: int = 0
+    incidents_with_undetermined: int = 0
+    undetermined: int = 0
+    kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_not_listed: int = 0
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tallies: list[GroupTally] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.tallies:
+            self.tallies = [GroupTally() for _ in self.groups]
+
+    @property
+    def read(self) -> int:
+        return sum(self.lines.values())
+
+    def add(self, r: LineResult) -> None:
+        self.lines[r.kind] += 1
+        if r.kind == "blank":
+            return
+        if r.kind != "evaluated":
+            if len(self.errors) < self.max_errors:
+                self.errors.append({"line": r.line, "kind": r.kind, "incident": r.incident, "problems": list(r.problems)})
+            else:
+                self.errors_not_listed += 1
+            return
+        if r.discrepancies:
+            self.incidents_with_discrepancies += 1
+        elif r.crimes or r.over_recorded or r.cancellations or r.outcomes or not r.undetermined:
+            self.incidents_correct += 1
+        if r.undetermined:
+            self.incidents_with_undetermined += 1
+            self.undetermined += r.undetermined
+        t = self.tallies
+        for c in r.crimes:
+            for g in c.groups:
+                t[g].should += 1
+                if c.recorded:
+                    t[g].recorded += 1
+                    t[g].accurate += bool(c.classified_ok)
+                    if c.timely is not None:
+                        t[g].timed += 1
+                        t[g].timely += c.timely
+        for groups in r.over_recorded:
+            for g in groups:
+                t[g].over_recorded += 1
+        for j in r.cancellations:
+            for g in j.groups:
+                t[g].cancellations += 1
+                if j.valid is not None:
+                    t[g].cancellations_judged += 1
+                    t[g].cancellations_valid += j.valid
+        for j in r.outcomes:
+            for g in j.groups:
+                t[g].outcomes += 1
+                if j.valid is not None:
+                    t[g].outcomes_judged += 1
+                    t[g].outcomes_valid += j.valid
+        for d in r.discrepancies:
+            self.kinds[d.kind] += 1
+            for g in d.groups:
+                t[g].kinds[d.kind] = t[g].kinds.get(d.kind, 0) + 1
+            examples = self.examples.setdefault(d.kind, [])
+            if len(examples) < self.max_examples:
+                examples.append(d.as_dict())
+
+    def as_json(self, annual: Mapping[str, float], wilson_below: int) -> dict[str, Any]:
+        groups = []
+        for spec, t in zip(self.groups, self.tallies, strict=True):
+            acc = rate(t.recorded, t.should, wilson_below)
+            entry: dict[str, Any] = {
+                "label": spec.label,
+                "definition": spec.definition(),
+                "should_be_recorded": t.should,
+                "recorded": t.recorded,
+                "not_recorded": t.should - t.recorded,
+                "recording_accuracy": acc,
+                "accurately_recorded": rate(t.accurate, t.should, wilson_below),
+                "annual_recorded": annual.get(spec.label),
+                "unrecorded_per_year": None,
+                "timeliness": share(t.timely, t.timed),
+                "classification_accuracy": share(t.accurate, t.recorded),
+                "cancellation_accuracy": {**share(t.cancellations_valid, t.cancellations_judged),
+                                          "cancellations": t.cancellations,
+                                          "not_judged": t.cancellations - t.cancellations_judged},
+                "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
+                                     "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
+                "recorded_not_crime": t.over_recorded,
+                "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
+            }
+            big_r = annual.get(spec.label)
+            if big_r is not None and acc is not None:
+                u = unrecorded_per_year(big_r, acc["p"])
+                bounds = acc[acc["interval"]]
+                lo = unrecorded_per_year(big_r, bounds["high"])
+                hi = unrecorded_per_year(big_r, bounds["low"])
+                entry["unrecorded_per_year"] = None if u is None else {
+                    "estimate": u,
+                    "published_as": published_as(u),
+                    "low": lo,
+                    "high": hi,
+                    "implied_total": big_r / acc["p"] if acc["p"] > 0 else None,
+                }
+            groups.append(entry)
+        return {
+            "format": AUDIT_FORMAT,
+            "lines": {"read": self.read, **self.lines},
+            "incidents": {
+                "evaluated": self.lines["evaluated"],
+                "correct": self.incidents_correct,
+                "with_discrepancies": self.incidents_with_discrepancies,
+                "with_undetermined": self.incidents_with_undetermined,
+            },
+            "undetermined": self.undetermined,
+            "groups": groups,
+            "discrepancies": {k: self.kinds[k] for k in KINDS},
+            "discrepancy_kinds": {k: {"label": v[0], "definition": v[1]} for k, v in KINDS.items()},
+            "examples": {k: self.examples.get(k, []) for k in KINDS if self.examples.get(k)},
+            "errors": self.errors,
+            "errors_not_listed": self.errors_not_listed,
+        }
+
+
+def run_audit(
+    stream: IO[bytes],
+    *,
+    rules: str | None = None,
+    groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
+    workers: int = 1,
+    chunk_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+    on_line: Callable[[LineResult], None] | None = None,
+) -> Summary:
+    """Audit every line of a JSONL stream. ``on_line`` sees each line's result as it comes (to
+    write discrepancies and errors out at once); the returned :class:`Summary` keeps counters."""
+    summary = Summary(tuple(groups))
+    for r in results(stream, rules, groups, workers, chunk_size, progress):
+        summary.add(r)
+        if on_line is not None:
+            on_line(r)
+    return summary
+
+
+def parse_annual(values: Sequence[str], groups: Sequence[GroupSpec]) -> dict[str, float]:
+    """``--annual-recorded`` values: ``N`` (all crime excluding fraud, as inspectors use it) or
+    ``GROUP=N`` for a group by its label."""
+    labels = {g.label.casefold(): g.label for g in groups}
+    out: dict[str, float] = {}
+    for text in values:
+        label, _, number = text.rpartition("=")
+        name = labels.get(label.strip().casefold()) if label else ALL_EXCL_FRAUD
+        if name is None:
+            raise ValueError(f"--annual-recorded {text!r}: no group {label.strip()!r} (groups: {', '.join(g.label for g in groups)})")
+        try:
+            value = float(number.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise ValueError(f"--annual-recorded {text!r}: {number!r} is not a number") from None
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"--annual-recorded {text!r}: must be a number of crimes, 0 or more")
+        out[name] = value
+    return out
