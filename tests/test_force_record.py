@@ -85,6 +85,12 @@ rules:
     summary: Test.
     when: {fact: act.classification, equals: "8N"}
     then: {finding: contradicts_facts, message: first, suggested: null}
+  - id: test.finding-child
+    decision: classification_check
+    title: Finding on the act's single victim
+    summary: Test.
+    when: {fact: act_victim.age, lt: 16}
+    then: {finding: contradicts_facts, message: child, suggested: null}
   - id: test.finding-two
     decision: classification_check
     title: Finding two
@@ -255,3 +261,15 @@ def test_worked_case_expectations_for_findings_and_verdicts(book: Rulebook) -> N
     assert any("CR1.reclassification" in p for p in problems)
     assert any("CR1.outcome: expected a value, got undetermined" in p for p in problems)
     assert any("CR2: no such crime" in p for p in problems)
+
+
+def test_act_victim_is_the_single_victim_of_an_act(book: Rulebook) -> None:
+    inc = incident()
+    inc["victims"][0]["age"] = 15
+    inc["victims"][1]["age"] = 15
+    inc["acts"][1]["victims"] = ["V1", "V2"]
+    d = evaluate(book, inc)
+    child = [f["act"] for f in d["findings"] if f["message"] == "child"]
+    assert child == ["A1"]  # A2 has two victims: no single victim to read
+    inc["victims"][0]["age"] = 16
+    assert [f for f in evaluate(book, inc)["findings"] if f["message"] == "child"] == []

@@ -301,6 +301,16 @@ def evaluate(
         act_pointer = f"/acts/{index}"
         act_scope = base.child("act", act, act_pointer)
         act_scope.pointers["classification"] = f"{act_pointer}/classification"
+        own = act.get("victims", [])
+        if len(own) == 1:
+            act_scope.roots["act_victim"] = victims[own[0]][1]
+            act_scope.pointers["act_victim"] = f"/victims/{victims[own[0]][0]}"
+        else:
+            # No single victim: a rule reading the victim's facts at act level cannot apply; the
+            # act must name its one victim (an act against several victims of different ages or
+            # sexes is described as one act per victim).
+            act_scope.roots["act_victim"] = MISSING
+            act_scope.pointers["act_victim"] = f"{act_pointer}/victims"
         if "offence" in act:
             # The catalogue's answer to "which classifications cover this offence?": the one
             # code when there is exactly one, otherwise undetermined until the act is classified.

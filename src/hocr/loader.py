@@ -41,8 +41,10 @@ SCOPES = ("incident", "act", "allegation", "recorded_crime")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
     "incident": ("incident", "report"),
-    "act": ("incident", "report", "act", "offence", "classification"),
-    "allegation": ("incident", "report", "act", "offence", "classification", "victim", "allegation"),
+    # `act_victim`: the act's victim when it has exactly one (classifications that depend on the
+    # victim's age, sex or role read it); absent otherwise.
+    "act": ("incident", "report", "act", "act_victim", "offence", "classification"),
+    "allegation": ("incident", "report", "act", "act_victim", "offence", "classification", "victim", "allegation"),
     # One crime as the force recorded it (incident.force_record.crimes[i]): `recorded` is the
     # entry, `recorded_class` the catalogue entry of its classification, `decided` what the
     # rulebook decided for what it covers, `act` and `victim` the first act and the victim it
