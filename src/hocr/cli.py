@@ -139,6 +139,24 @@ def rules_render(
         out.write_text(text, encoding="utf-8")
 
 
+@rules_app.command("lint")
+def rules_lint(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as a JSON list.")] = False,
+    notes: Annotated[bool, typer.Option("--notes", help="Also list the parts that could not be analysed (HOCR-N001).")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Check the rulebook for contradictions, gaps, dead rules and bad references (exit 5 on findings)."""
+    from .lint import EXIT_FINDINGS, lint, render_text
+
+    result = lint(rules)
+    if as_json:
+        shown = result.findings + (result.notes if notes else [])
+        typer.echo(json.dumps([f.as_json() for f in shown], indent=2, ensure_ascii=False))
+    else:
+        typer.echo(render_text(result, notes=notes), nl=False)
+    raise typer.Exit(0 if result.clean else EXIT_FINDINGS)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
