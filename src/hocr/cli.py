@@ -158,6 +158,60 @@ def rules_lint(
 
 
 @app.command()
+def audit(
+    file: Annotated[str, typer.Argument(help="Incidents with the force's record, one JSON object a line (JSONL), or '-' for standard input.", metavar="INCIDENTS.jsonl")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (format hocr.audit.v1) instead of a table.")] = False,
+    annual_recorded: Annotated[list[str] | None, typer.Option("--annual-recorded", help="The force's recorded crime for the year: N (all crime excluding fraud) or GROUP=N; repeatable.", metavar="[GROUP=]N", show_default=False)] = None,
+    group: Annotated[list[str] | None, typer.Option("--group", help="Also report this group: [LABEL=]FIELD:VALUE[,VALUE] with FIELD category, ons, tag or code; repeatable.", metavar="SPEC", show_default=False)] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every discrepancy, with its explanation and the rules cited, to this CSV file.", show_default=False)] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.", show_default=False)] = None,
+    errors_out: Annotated[Path | None, typer.Option("--errors", help="Write every line that could not be audited (JSONL: line, kind, problems) to this file.", show_default=False)] = None,
+    results_out: Annotated[Path | None, typer.Option("--results", help="Write one result per input line (JSONL) to this file.", show_default=False)] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Evaluate in this many processes.")] = 1,
+    wilson_below: Annotated[int, typer.Option("--wilson-below", min=0, help="Show the Wilson interval for groups with fewer crimes than this (the normal approximation otherwise).")] = 200,
+    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Exit with 5 when recording accuracy (all crime excluding fraud) is below this percentage.", show_default=False)] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Show a progress bar (default: when standard error is a terminal).", show_default=False)] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Audit a force's crime recording: every incident's record checked against the rules."""
+    from .audit import EXIT_BELOW, groups_with, parse_annual, parse_group
+    from .report import AuditOptions, audit_to_files, render_table
+
+    try:
+        specs = groups_with([parse_group(g) for g in group or []])
+        annual = parse_annual(annual_recorded or [], specs)
+    except ValueError as exc:
+        _err(f"hocr: {exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    try:
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        _err(f"hocr: cannot read {file}: {exc.strerror or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    book = _load(rules)
+    source = "<stdin>" if file == "-" else file
+    try:
+        summary = audit_to_files(AuditOptions(
+            source=source, stream=stream, rules=str(rules) if rules else None, groups=specs, annual=annual,
+            workers=workers, wilson_below=wilson_below, csv_path=csv_out, html_path=html_out,
+            errors_path=errors_out, results_path=results_out,
+            progress=sys.stderr.isatty() if progress is None else progress,
+        ), book.info())
+    except OSError as exc:
+        _err(f"hocr: {getattr(exc, 'filename', None) or source}: {exc.strerror or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False) if as_json else render_table(summary, source), nl=as_json)
+    head = next(g for g in summary["groups"] if g["label"] == "all crime excluding fraud")
+    acc = head["recording_accuracy"]
+    if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
+        _err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")
+        raise typer.Exit(EXIT_BELOW)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,

@@ -44,7 +44,12 @@ def interval_text(acc: Mapping[str, Any] | None) -> str:
 
 
 def share_text(s: Mapping[str, Any]) -> str:
-    return "-" if not s.get("n") else f"{pct(s['p'])} of {s['n']:,}"
+    """'83.3% of 6'; for cancellations and outcomes, also how many no rule could judge."""
+    text = "-" if not s.get("n") else f"{pct(s['p'])} of {s['n']:,}"
+    if s.get("not_judged"):
+        text += f" ({s['not_judged']:,} not judged)" if s.get("n") else f"{s['not_judged']:,} not judged"
+        text = text.removeprefix("-")
+    return text
 
 
 def unrecorded_text(u: Mapping[str, Any] | None) -> str:
