@@ -273,3 +273,17 @@ def test_act_victim_is_the_single_victim_of_an_act(book: Rulebook) -> None:
     assert child == ["A1"]  # A2 has two victims: no single victim to read
     inc["victims"][0]["age"] = 16
     assert [f for f in evaluate(book, inc)["findings"] if f["message"] == "child"] == []
+
+
+def test_text_output_shows_findings_and_the_force_record(book: Rulebook) -> None:
+    from hocr.explain import render_text
+
+    inc = incident(force_record={"crimes": [
+        {"ref": "CR1", "classification": "105A", "acts": ["A1"], "outcome": {"type": "16"}}]})
+    text = render_text(evaluate(book, inc))
+    assert "Findings about the input" in text
+    assert "act A2: second (the facts point to 105A)" in text
+    assert "CR1 (105A): recorded C1" in text
+    assert "reclassification: reclassify to 8N: differs" in text
+    assert "outcome: undetermined (facts needed: /victims/0/supports_action)" in text
+    assert "not in the force's record: C2" in text

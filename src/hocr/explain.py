@@ -92,6 +92,37 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
         if d.get("recorded_at"):
             verdict = {True: "in time", False: "LATE", None: "timeliness undetermined"}[d.get("met")]
             lines.append(f"  recorded {_when(d['recorded_at'])}, {d.get('hours_to_record')} hours after the report: {verdict}")
+    if decision.get("findings"):
+        lines.append("")
+        lines.append("Findings about the input")
+        for f in decision["findings"]:
+            where = f"act {f['act']}" + (f", victim {f['victim']}" if f.get("victim") else "") if f.get("act") else "incident"
+            suggested = f" (the facts point to {f['suggested']})" if f.get("suggested") else ""
+            lines.append(f"  {where}: {f.get('message', f.get('finding', ''))}{suggested}")
+            lines.extend(_because(f["rules"]))
+    record = decision.get("force_record")
+    if record:
+        lines.append("")
+        lines.append("The force's record")
+        for rc in record["crimes"]:
+            m = rc["match"]
+            target = f" {m['crime']}" if m["crime"] else ""
+            lines.append(f"  {rc['ref']} ({rc['classification']}): {m['status'].replace('_', ' ')}{target}")
+            for v in rc["verdicts"]:
+                if v["state"] == "value":
+                    detail = v.get("verdict", "")
+                    if v.get("to"):
+                        detail += f" to {v['to']}"
+                    reason = f": {v['reason']}" if v.get("reason") else ""
+                    lines.append(f"      {v['decision']}: {detail}{reason}")
+                    lines.extend("  " + x for x in _because(v.get("rules", [])))
+                elif v["state"] == "undetermined":
+                    needed = ", ".join(f["pointer"] for f in v.get("facts_needed", [])) or "no rule applies"
+                    lines.append(f"      {v['decision']}: undetermined (facts needed: {needed})")
+                else:
+                    lines.append(f"      {v['decision']}: conflict between {', '.join(v.get('rules_in_conflict', []))}")
+        if record["decided_crimes_not_in_record"]:
+            lines.append(f"  not in the force's record: {', '.join(record['decided_crimes_not_in_record'])}")
     if decision["conflicts"]:
         lines.append("")
         lines.append("Conflicts in the rulebook (report them to the rulebook's maintainers)")
