@@ -211,6 +211,58 @@ def audit(
         raise typer.Exit(EXIT_BELOW)
 
 
+@rules_app.command("list")
+def rules_list(
+    category: Annotated[str | None, typer.Option("--category", help="Only this category: its name (any letter case) or its folder name, e.g. burglary.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as a JSON list.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="List the classifications in force on this date (YYYY-MM-DD; default today).", show_default=False)] = None,
+    include_all: Annotated[bool, typer.Option("--all", help="Include codes no longer (or not yet) in force, with every dated entry.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the whole catalogue as Markdown with coverage (docs/classifications.md).")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """List the classifications of the catalogue."""
+    from . import catalogue
+
+    day = _parse_as_of(as_of) or dt.date.today()
+    book = _load(rules)
+    if markdown:
+        ref = book.root / catalogue.REFERENCE_FILE
+        typer.echo(catalogue.render_catalogue(book, catalogue.read_reference(ref) if ref.exists() else None), nl=False)
+        return
+    name = None
+    if category is not None:
+        name = catalogue.resolve_category(book, category)
+        if name is None:
+            _err(f"hocr: no category {category!r}; choose one of: " + "; ".join(
+                f"{c} ({catalogue.slug(c)})" for c in catalogue.categories(book)))
+            raise typer.Exit(Exit.INVALID_INPUT)
+    rows = catalogue.entries(book, day, category=name, include_all=include_all)
+    if as_json:
+        typer.echo(json.dumps([catalogue.summary(c) for c in rows], indent=2, ensure_ascii=False))
+    else:
+        typer.echo(catalogue.render_list(rows, include_all=include_all), nl=False)
+
+
+@rules_app.command("show")
+def rules_show(
+    code: Annotated[str, typer.Argument(help="The classification code, e.g. 8N, 105A, 4/1.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Show the entry in force on this date (YYYY-MM-DD; default today).", show_default=False)] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Show one classification: its entry, dated values, offences, counting rules and sources."""
+    from . import catalogue
+
+    day = _parse_as_of(as_of) or dt.date.today()
+    book = _load(rules)
+    try:
+        info = catalogue.show(book, code, day)
+    except catalogue.UnknownCode as exc:
+        _err(f"hocr: {exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    typer.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else catalogue.render_show(info), nl=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
