@@ -532,3 +532,14 @@ def test_first_known_takes_the_first_known_operand() -> None:
     value, missing = expr(node, scope(victim={}, act={"occurred_at": dt.date(2013, 1, 1)}))
     assert is_absent(value)
     assert {p.rsplit("/", 1)[1] for p in missing} == {"age", "date_of_birth"}
+
+
+def test_known_is_definite_where_exists_is_not() -> None:
+    open_decision = scope(derived=Unknown(frozenset({"/victims/0/confirms_crime"})))
+    assert cond({"fact": "derived.outcome", "known": False}, open_decision) == (True, NO_MISSING)
+    assert cond({"fact": "derived.outcome", "known": True}, open_decision) == (False, NO_MISSING)
+    tv, missing = cond({"fact": "derived.outcome", "exists": False}, open_decision)
+    assert tv is None and missing == {"/victims/0/confirms_crime"}
+    decided = scope(derived={"outcome": "record"})
+    assert cond({"fact": "derived.outcome", "known": True}, decided) == (True, NO_MISSING)
+    assert cond({"fact": "victim.age", "known": False}, scope(victim={})) == (True, NO_MISSING)

@@ -294,7 +294,7 @@ def _cmp(op: str) -> Callable[[Any, Any], bool]:
     }[op]
 
 
-OPERATORS = ("equals", "not_equals", "in", "not_in", "lt", "le", "gt", "ge", "contains", "exists")
+OPERATORS = ("equals", "not_equals", "in", "not_in", "lt", "le", "gt", "ge", "contains", "exists", "known")
 
 
 def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[str]) -> Callable[
@@ -313,6 +313,15 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
             return (value is not MISSING) == want, NO_MISSING, want
 
         return exists
+    if op == "known":
+        # Whether the value is known at all: unlike `exists`, an undetermined decision output is
+        # definitely "not known" (for example: the recording decision is still open).
+        want_known = bool(operand)
+
+        def known(value: Any, miss: Missing, scope: Scope, rec: Recorder) -> tuple[Truth, Missing, Any]:
+            return (not is_absent(value)) == want_known, NO_MISSING, want_known
+
+        return known
     if op not in OPERATORS:
         raise RuleCompileError(f"unknown operator {op!r}")
     if op in ("in", "not_in"):
@@ -476,7 +485,7 @@ def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
         if op == "in":
             return lambda v: any(_equals(v, x) for x in values)
         return lambda v: not any(_equals(v, x) for x in values)
-    if type(operand) not in _SCALARS or op in ("exists", "in", "not_in"):
+    if type(operand) not in _SCALARS or op in ("exists", "known", "in", "not_in"):
         return None
     const = operand
     if op == "equals":

@@ -677,9 +677,16 @@ def _assemble(
             first = cls if cls is not None and cls.state == "undetermined" else rec
             # Ask first for what the earliest open decision needs: an act that cannot be classified
             # needs its classification facts before anything else can be asked.
-            undetermined.append({**where, "decision": first.decision.name,
-                                 "facts_needed": _facts_needed(first.missing, facts),
-                                 "open_rules": list(first.blocking)})
+            entry_u: dict[str, Any] = {**where, "decision": first.decision.name,
+                                       "facts_needed": _facts_needed(first.missing, facts),
+                                       "open_rules": list(first.blocking)}
+            instead_name = pipeline.get("not_recorded_as")
+            meanwhile = a.outcomes.get(instead_name) if instead_name else None
+            if meanwhile is not None and meanwhile.state == "value":
+                # What stays on record while the recording decision is open (for example N100).
+                entry_u["record_as"] = _jsonable(meanwhile.value)
+                entry_u["rules"] = _refs(meanwhile)
+            undetermined.append(entry_u)
             continue
         if rec.state == "absent":
             undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],

@@ -78,6 +78,8 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
         lines.append("Undetermined: facts needed")
         for u in decision["undetermined"]:
             lines.append(f"  act {u['act']}, {_victim(u)} ({u['decision']}; open rules: {', '.join(u['open_rules'])})")
+            if u.get("record_as"):
+                lines.append(f"    meanwhile record as: {u['record_as']['record']} ({u['record_as'].get('because', '')})")
             for f in u["facts_needed"]:
                 question = f" {f['question']}" if f["question"] else ""
                 lines.append(f"    - {f['pointer']} ({f['entity']}):{question}")
