@@ -230,8 +230,9 @@ def _needed(f: Mapping[str, Any]) -> str:
 def _needed_predicate(f: Mapping[str, Any]) -> str:
     op = {"equals": "were", "not_equals": "were not", "in": "were one of", "not_in": "were not one of",
           "lt": "were below", "le": "were at most", "gt": "were above", "ge": "were at least",
-          "contains": "included", "exists": "existed" if f.get("expected") else "were absent"}.get(f["op"], f["op"])
-    if f["op"] == "exists":
+          "contains": "included", "exists": "existed" if f.get("expected") else "were absent",
+          "known": "were known" if f.get("expected") else "were not yet known"}.get(f["op"], f["op"])
+    if f["op"] in ("exists", "known"):
         return f"{f['fact']} {op}"
     now = repr(f["actual"]) if f["known"] else "unknown"
     return f"{f['fact']} {op} {f.get('expected')!r} (now {now})"
@@ -286,6 +287,8 @@ def condition_text(node: Mapping[str, Any], indent: int = 0) -> list[str]:
     op = next(k for k in node if k not in ("fact", "value"))
     if op == "exists":
         return [f"{pad}- {left} is {'given' if node[op] else 'not given'}"]
+    if op == "known":
+        return [f"{pad}- {left} is {'known' if node[op] else 'not known (missing, or not yet decided)'}"]
     return [f"{pad}- {left} {_OP_WORDS[op]} {_expr_text(node[op])}"]
 
 
