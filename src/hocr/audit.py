@@ -722,7 +722,7 @@ class GroupTally:
     accurate: int = 0  # of those, recorded under the right classification
     timed: int = 0  # recorded crimes whose recording time and deadline are known
     timely: int = 0  # of those, recorded in time
-    over_recorded: int = 0  # crime records the rules do not make
+    over_recorded: int = 0  # crime records the rules do not make (not a crime, or matching none)
     cancellations: int = 0
     cancellations_judged: int = 0
     cancellations_valid: int = 0
@@ -829,7 +829,7 @@ class Summary:
                                           "not_judged": t.cancellations - t.cancellations_judged},
                 "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
                                      "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
-                "recorded_not_crime": t.over_recorded,
+                "extra_records": t.over_recorded,
                 "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
             }
             big_r = annual.get(spec.label)

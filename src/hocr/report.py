@@ -206,11 +206,13 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
 
     o.append("<h2>Recording accuracy by group</h2>")
     o.append("<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
-             "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups).</p>")
+             "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
+             "Accurately recorded: recorded under the right classification (the measure inspectors give for rape).</p>")
     o.append(accuracy_chart(groups))
     o.append("<table><tr><th>Group</th><th>Should be recorded</th><th>Recorded</th><th>Accuracy</th>"
              "<th>95% interval</th><th>Annual recorded</th><th>Not recorded a year</th><th>In time</th>"
-             "<th>Classified right</th><th>Cancellations valid</th><th>Outcomes valid</th><th>Recorded, should not be</th></tr>")
+             "<th>Classified right</th><th>Accurately recorded</th><th>Cancellations valid</th><th>Outcomes valid</th>"
+             "<th>Records the rules do not make</th></tr>")
     for g in groups:
         a = g["recording_accuracy"]
         o.append(
@@ -220,8 +222,9 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
             f"<td>{'-' if g['annual_recorded'] is None else format(g['annual_recorded'], ',.0f')}</td>"
             f"<td>{_e(unrecorded_text(g['unrecorded_per_year']))}</td>"
             f"<td>{_e(share_text(g['timeliness']))}</td><td>{_e(share_text(g['classification_accuracy']))}</td>"
+            f"<td>{_e(pct(g['accurately_recorded']['p']) if g['accurately_recorded'] else '-')}</td>"
             f"<td>{_e(share_text(g['cancellation_accuracy']))}</td><td>{_e(share_text(g['outcome_accuracy']))}</td>"
-            f"<td>{g['recorded_not_crime']:,}</td></tr>")
+            f"<td>{g['extra_records']:,}</td></tr>")
     o.append("</table>")
 
     o.append("<h2>Discrepancies by kind</h2>")
