@@ -97,6 +97,7 @@ def test_tags_that_rules_test_as_groups(book: Rulebook) -> None:
     ("11A", "2022-06-27", 120), ("11A", "2022-06-28", 168),
     ("104", "2018-11-12", 6), ("104", "2018-11-13", 12), ("104", "2022-06-27", 12), ("104", "2022-06-28", 24),
     ("4/9", "2015-04-12", 24), ("4/9", "2015-04-13", 120),
+    ("92E", "2009-01-25", 24), ("92E", "2009-01-26", 60),          # cannabis back to Class B
 ])
 def test_maximum_sentences_change_on_the_day_the_law_did(book: Rulebook, code: str, day: str, months: float) -> None:
     entry = book.classification(code, D(day))
@@ -111,10 +112,15 @@ def test_burglary_scheme_changes_on_1_april_2017(book: Rulebook, old: str, new: 
     assert book.classification(new, D("2017-04-01")) is not None
 
 
-def test_assault_codes_before_and_after_the_2012_restructuring(book: Rulebook) -> None:
+def test_assault_codes_across_the_2008_2012_and_2017_changes(book: Rulebook) -> None:
     assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2012-03-31")) == ("8G",)
-    assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2012-04-01")) == ("8N", "8S")
+    assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2012-04-01")) == ("8N",)
+    assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2017-03-31")) == ("8N",)
+    assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2017-04-01")) == ("8N", "8S")
+    assert book.codes_for_offence("Offences Against the Person Act 1861", "47", D("2008-03-31")) == ("8A",)
     assert book.classification("8F", D("2024-01-01")) is None
+    assert book.classification("104", D("2017-03-31")).name == "Assault on a constable"  # type: ignore[union-attr]
+    assert book.classification("104", D("2017-04-01")).name == "Assault without injury on a constable"  # type: ignore[union-attr]
 
 
 def test_an_offence_in_law_finds_its_classes(book: Rulebook) -> None:
