@@ -60,6 +60,7 @@ DECISIONS = "decisions:\n" + "".join([
     decision("none_a", if_none="absent"),
     decision("dated"),
     decision("tbl"),
+    decision("gated"),
 ])
 
 RULES = """\
@@ -99,6 +100,18 @@ rules:
       rows:
         - {id: r1, when: {a: 1}, then: {outcome: allow, reason: r1}}
         - {id: r2, when: {b: 1}, then: {outcome: deny, reason: r2}}
+  - id: gated.table
+    decision: gated
+    title: A table behind a condition
+    summary: The table's facts matter only once the condition holds.
+    when: {fact: incident.k, equals: 1}
+    table:
+      hit_policy: unique
+      inputs:
+        - {name: x, fact: incident.x, domain: [1, 2]}
+      rows:
+        - {id: one, when: {x: 1}, then: {outcome: allow, reason: one}}
+        - {id: two, when: {x: 2}, then: {outcome: deny, reason: two}}
 """
 
 
@@ -414,3 +427,15 @@ def test_deadline_is_24_real_hours_across_the_clock_change(shipped: Rulebook, tm
     assert deadline["due"] == "2024-03-31T13:00:00+01:00"
     assert deadline["hours_to_record"] == 23.5
     assert deadline["met"] is True
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_table_behind_an_unknown_condition_asks_only_the_condition(tbook: Rulebook, traced: bool) -> None:
+    # Neither the condition's fact nor the table's is given: only the condition's is asked.
+    o = run(tbook, "gated", traced=traced)
+    assert (o.state, o.missing) == ("undetermined", frozenset({"/k"}))
+    # The condition holds: now the table's fact is asked.
+    o = run(tbook, "gated", traced=traced, k=1)
+    assert (o.state, o.missing) == ("undetermined", frozenset({"/x"}))
+    assert summary(run(tbook, "gated", traced=traced, k=1, x=2))[:3] == ("value", "gated.table", {"outcome": "deny", "reason": "two"})
+    assert run(tbook, "gated", traced=traced, k=2).state == "undetermined"  # no rule applies

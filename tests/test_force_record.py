@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from hocr.engine import evaluate
 from hocr.loader import Rulebook, data_path, load_rulebook
@@ -104,6 +105,18 @@ rules:
 def book(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
     root = tmp_path_factory.mktemp("rules") / "rules"
     shutil.copytree(data_path("rules"), root)
+    # Only the test rules decide the verdicts and findings: drop the shipped ones, which have
+    # their own worked cases.
+    mine = {"reclassification", "cancellation", "outcome", "classification_check"}
+    for path in root.rglob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if not isinstance(doc, dict) or "rules" not in doc:
+            continue
+        default = (doc.get("defaults") or {}).get("decision")
+        kept = [r for r in doc["rules"] if r.get("decision", default) not in mine]
+        if len(kept) != len(doc["rules"]):
+            doc["rules"] = kept
+            path.write_text(yaml.safe_dump(doc, sort_keys=False))
     (root / "zz-test-force-record.yaml").write_text(TEST_RULES)
     return load_rulebook(root)
 

@@ -97,8 +97,13 @@ def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool |
         result, row_log = rule.table.evaluate(scope, rec)
         if result.truth is False:
             return False, NO_MISSING, None, rows, row_log
-        if result.truth is None or tv is None:
-            return None, missing | result.missing, None, rows, row_log
+        if tv is None:
+            # Ask first for what the rule's own condition needs: the table's facts matter only
+            # once the condition holds (a robbery table's questions are not asked until the act
+            # is known to be a robbery).
+            return None, missing, None, rows, row_log
+        if result.truth is None:
+            return None, result.missing, None, rows, row_log
         rows = result.rows
         outputs = [row.then for row in rows]
     else:
