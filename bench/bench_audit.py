@@ -79,14 +79,16 @@ def main() -> None:
         make_file(big, args.lines)
         make_file(small, args.small)
         print(f"files: {args.lines:,} lines ({big.stat().st_size / 1e6:.1f} MB) and {args.small:,} lines; "
-              f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start "
+              "(other work on the machine slows the parallel run most); Python " + sys.version.split()[0])
         s1 = measure(small, 1)
         b1 = measure(big, 1)
         bw = measure(big, args.workers)
     per_line = 1e6 * b1["wall_s"] / b1["lines"]
     print(f"one core:    {b1['lines'] / b1['wall_s']:,.0f} incidents/s ({per_line:.0f} µs per incident), "
           f"{b1['wall_s']:.1f} s for {b1['lines']:,} lines")
-    print(f"{args.workers} workers:   {bw['lines'] / bw['wall_s']:,.0f} incidents/s, {bw['wall_s']:.1f} s; "
+    print(f"{args.workers} workers:   {bw['lines'] / bw['wall_s']:,.0f} incidents/s, {bw['wall_s']:.1f} s "
+          f"(load average {os.getloadavg()[0]:.1f} at the end); "
           f"speed-up {b1['wall_s'] / bw['wall_s']:.2f}x (parent CPU {1e6 * bw['parent_cpu_s'] / bw['lines']:.0f} µs per line)")
     print(f"peak memory, one core: {s1['maxrss_kb'] / 1024:.1f} MB for {s1['lines']:,} lines, "
           f"{b1['maxrss_kb'] / 1024:.1f} MB for {b1['lines']:,} lines (ratio {b1['maxrss_kb'] / s1['maxrss_kb']:.2f} "

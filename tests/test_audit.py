@@ -271,9 +271,9 @@ def test_n100_where_the_rules_give_n100_is_correct(book: Rulebook) -> None:
     assert r.discrepancies == [] and r.crimes == []
 
 
-# Verdict rules for the tests of cancellations and outcomes: added to a copy of the rulebook,
-# because the discrepancy is the audit's (the verdict is the rules'). See also the shipped-rules
-# tests below.
+# Verdict rules for the tests of cancellations and outcomes: they replace the shipped Section C
+# and H rules in a copy of the rulebook, because what is tested here is the audit's handling of a
+# verdict (the verdict itself is the rules'). The shipped rules are tested below.
 VERDICT_RULES = """
 file: Test verdict rules for the audit.
 defaults:
@@ -305,6 +305,7 @@ rules:
     summary: Test.
     when:
       all:
+        - {fact: recorded.outcome, exists: true}
         - {fact: recorded.outcome.type, equals: "16"}
         - {fact: victim.supports_action, equals: false}
     then: {verdict: valid, reason: victim does not support action}
@@ -314,6 +315,7 @@ rules:
     summary: Test.
     when:
       all:
+        - {fact: recorded.outcome, exists: true}
         - {fact: recorded.outcome.type, equals: "16"}
         - {fact: victim.supports_action, equals: true}
     then: {verdict: invalid, reason: the victim supports action}
@@ -324,6 +326,9 @@ rules:
 def test_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("audit-rules") / "rules"
     shutil.copytree(data_path("rules"), root)
+    # Only the test rules judge cancellations and outcomes in this copy.
+    for section in ("section-c", "section-h"):
+        shutil.rmtree(root / "general" / section, ignore_errors=True)
     (root / "zz-test-audit-verdicts.yaml").write_text(VERDICT_RULES)
     return root
 
@@ -369,8 +374,8 @@ def test_cancellation_accuracy_in_the_summary(test_rules: Path) -> None:
 @pytest.mark.skipif(not (data_path("rules") / "general" / "section-c").exists(), reason="shipped Section C rules not there yet")
 def test_shipped_rules_judge_a_cancellation(book: Rulebook) -> None:
     """With the shipped rulebook: a cancellation authorised by an officer, with no ground the
-    rules recognise, is judged (valid or invalid), not left unjudged. (Enable when Section C is in.)"""
-    r = audit_one(book, incident(recorded=[crime(cancellation={"ground": "no reason", "authorised_by": "officer"})]))
+    rules recognise, is judged invalid. (Runs once Section C is in.)"""
+    r = audit_one(book, incident(recorded=[crime(cancellation={"ground": "insufficient_evidence", "authorised_by": "officer"})]))
     assert [j.valid for j in r.cancellations] == [False]
     assert only(r, "invalid_cancellation").rules
 
@@ -378,8 +383,9 @@ def test_shipped_rules_judge_a_cancellation(book: Rulebook) -> None:
 @pytest.mark.skipif(not (data_path("rules") / "general" / "section-h").exists(), reason="shipped Section H rules not there yet")
 def test_shipped_rules_judge_an_outcome(book: Rulebook) -> None:
     """With the shipped rulebook: outcome 16 (victim does not support action) where the victim
-    supports action is invalid. (Enable when Section H is in.)"""
-    inc = incident(code="105A", recorded=[crime(code="105A", outcome={"type": "16"})], suspects=[{"id": "S1", "named": True}])
+    supports action is invalid. (Runs once Section H is in.)"""
+    inc = incident(code="105A", recorded=[crime(code="105A", outcome={"type": "16", "evidential_difficulties": True})],
+                   suspects=[{"id": "S1", "named": True}])
     inc["acts"][0]["suspects"] = ["S1"]
     inc["victims"][0]["supports_action"] = True
     assert only(audit_one(book, inc), "outcome_conditions_not_met").rules
@@ -422,10 +428,28 @@ def test_records_paired_by_reference_whatever_the_order(book: Rulebook) -> None:
     inc = incident(code="8N", recorded=[crime("CR2", "8N", at="2024-03-04T12:00"), crime("CR1", "105A", at="2024-03-04T09:00")])
     inc["force_record"]["crimes"][1]["cancellation"] = {"ground": "duplicate"}
     decision = evaluate(book, inc)
+    rule = {"id": "x.test", "title": "t", "citation": "c", "verification": "unverified"}
+    for m in decision["force_record"]["crimes"]:
+        m["verdicts"] = [{"decision": "cancellation", "state": "value", "verdict": "invalid", "reason": "test",
+                          "rules": [rule]}] if m["ref"] == "CR1" else []
     decision["force_record"]["crimes"].reverse()
     r = compare(book, inc, decision, BUILTIN_GROUPS)
-    assert sorted(d.kind for d in r.discrepancies) == ["wrong_count"]
-    assert len(r.cancellations) == 1
+    assert sorted((d.kind, d.ref) for d in r.discrepancies) == [("invalid_cancellation", "CR1"), ("wrong_count", "CR2, CR1")]
+    assert [j.valid for j in r.cancellations] == [False]
+
+
+def test_a_validly_cancelled_record_is_not_an_extra_crime(test_rules: Path) -> None:
+    tb = load_rulebook(test_rules)
+    ok = {"ground": "duplicate", "authorised_by": "force_crime_registrar"}
+    r = audit_one(tb, incident(recorded=[crime("CR1"), crime("CR2", at="2024-03-04T11:00", cancellation=ok)]))
+    assert r.discrepancies == [] and [c.recorded for c in r.crimes] == [True]
+    inc = incident(code="105A", reporter="third_party", recorded=[crime(code="105A", cancellation=ok)])
+    inc["victims"][0].update({"traceable": True, "confirms_crime": False, "vulnerable": False})
+    r = audit_one(tb, inc)
+    assert r.discrepancies == [] and r.over_recorded == [] and [j.valid for j in r.cancellations] == [True]
+    # Not validly cancelled: still an extra record.
+    r = audit_one(tb, incident(recorded=[crime("CR1"), crime("CR2", at="2024-03-04T11:00", cancellation={**ok, "authorised_by": "officer"})]))
+    assert sorted(d.kind for d in r.discrepancies) == ["invalid_cancellation", "wrong_count"]
 
 
 # --------------------------------------------------------------------------------------------

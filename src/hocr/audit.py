@@ -410,6 +410,21 @@ def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, 
     return [out[i] for i in range(len(recorded))]
 
 
+def _verdict(judged: Mapping[str, Any], part: str) -> tuple[bool | None, list[Mapping[str, Any]]]:
+    """The rules' verdict on a record's cancellation or outcome: (valid, the invalid verdicts).
+    None when no rule judged it, or a rule could not (facts missing)."""
+    verdicts = [v for v in judged.get("verdicts", []) if v.get("decision") == part]
+    values = [v for v in verdicts if v.get("state") == "value"]
+    if not values or len(values) != len(verdicts):
+        return None, []
+    invalid = [v for v in values if v.get("verdict") == "invalid"]
+    if invalid:
+        return False, invalid
+    if any(v.get("verdict") == "valid" for v in values):
+        return True, []
+    return None, []
+
+
 def compare(
     book: Rulebook,
     raw: Mapping[str, Any],
@@ -450,6 +465,11 @@ def compare(
     received = _time(deadline.get("received_at"))
     deadline_rules = tuple(deadline.get("rules", []))
 
+    # A record whose cancellation the rules find valid has left the count: it is neither an extra
+    # crime nor a crime recorded that should not have been (the force put it right).
+    cancelled = [isinstance(rec.get("cancellation"), Mapping) and _verdict(m, "cancellation")[0] is True
+                 for rec, m in zip(recorded, matches, strict=True)]
+
     # 1. Each crime record the force made: whom it matches, and records the rules do not make.
     for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
         match = m.get("match") or {}
@@ -466,6 +486,8 @@ def compare(
             continue
         acts = tuple(rec.get("acts") or ())
         victim = rec.get("victim")
+        if cancelled[i]:
+            continue
         result.over_recorded.append(member(rec_code))
         if status == "not_recorded" or not crimes:
             # Why the rules do not record it: the not-recorded entries for what it covers.
@@ -523,7 +545,8 @@ def compare(
         def current(i: int) -> str:
             return str(recorded[i].get("reclassified_to") or recorded[i]["classification"])
 
-        primary = next((i for i in recs if current(i) == code), recs[0])
+        standing = [i for i in recs if not cancelled[i]] or recs
+        primary = next((i for i in standing if current(i) == code), standing[0])
         rec = recorded[primary]
         ref = str(rec["ref"])
         found_code = current(primary)
@@ -556,13 +579,13 @@ def compare(
                     explanation=f"Crime {ref} ({what}) was recorded at {when.astimezone(LONDON).isoformat()}{since}; the rules "
                                 f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(deadline_rules)}.",
                     rules=deadline_rules)
-        if len(recs) > 1:
-            refs = [str(recorded[i]["ref"]) for i in recs]
+        if len(standing) > 1:
+            refs = [str(recorded[i]["ref"]) for i in standing]
             absorbed = [a for a in decision.get("absorbed", []) if a.get("into") == cid]
             crules = _dedupe(list(rules) + [r for a in absorbed for r in a.get("rules", [])])
             add("wrong_count", crime=cid, ref=", ".join(refs), acts=acts, victim=victim, classification=code,
-                expected=f"1 crime: {what}", found=f"{len(recs)} crimes: {', '.join(refs)}",
-                explanation=f"The force recorded {len(recs)} crimes ({', '.join(refs)}) for what the rules count "
+                expected=f"1 crime: {what}", found=f"{len(refs)} crimes: {', '.join(refs)}",
+                explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
                             f"as one, {cid} {what}; counting rules: {_rule_ids(crules)}.",
                 rules=crules)
         result.crimes.append(CrimeTally(in_groups, recorded=True, classified_ok=classified_ok, timely=timely))
@@ -579,17 +602,8 @@ def compare(
             given = rec.get(part)
             if not isinstance(given, Mapping):
                 continue
-            verdicts = [v for v in m.get("verdicts", []) if v.get("decision") == part]
-            values = [v for v in verdicts if v.get("state") == "value"]
-            if not values or len(values) != len(verdicts):
-                bucket.append(Judgement(in_groups, None))
-                continue
-            invalid = [v for v in values if v.get("verdict") == "invalid"]
-            if not invalid and any(v.get("verdict") == "not_applicable" for v in values) \
-                    and not any(v.get("verdict") == "valid" for v in values):
-                bucket.append(Judgement(in_groups, None))
-                continue
-            bucket.append(Judgement(in_groups, not invalid))
+            valid, invalid = _verdict(m, part)
+            bucket.append(Judgement(in_groups, valid))
             for v in invalid:
                 vrules = tuple(v.get("rules", []))
                 label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
