@@ -568,8 +568,9 @@ def test_cli_audit_json_stdin_and_fail_under() -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["format"] == "hocr.audit.v1" and out["lines"]["read"] == out["lines"]["evaluated"] == len(text.splitlines())
-    assert all(out["discrepancies"][k] >= 1 for k in ("not_recorded", "rape_left_as_n100", "recorded_not_crime",
-                                                      "wrong_classification", "wrong_count", "late"))
+    # One incident for each kind of discrepancy, judged by the shipped rules (Sections C and H included).
+    assert out["discrepancies"] == dict.fromkeys(audit.KINDS, 1)
+    assert out["incidents"] == {"evaluated": 10, "correct": 2, "with_discrepancies": 8, "with_undetermined": 0}
     assert hocr("audit", "-", "--fail-under", "99", stdin=text).returncode == 5
     assert hocr("audit", "-", "--fail-under", "1", stdin=text).returncode == 0
 
