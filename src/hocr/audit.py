@@ -651,7 +651,10 @@ def audit_line(book: Rulebook, line: int, text: str | None, groups: Sequence[Gro
         return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=tuple(
             f"{c['scope']}, {c['decision']}: rules {', '.join(c['rules'])} all apply with no override between them"
             for c in decision["conflicts"]))
-    return compare(book, data, decision, groups, line)
+    try:
+        return compare(book, data, decision, groups, line)
+    except AuditError as exc:
+        return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=(f"audit: {exc}",))
 
 
 _STATE: dict[str, Any] = {}

@@ -283,26 +283,29 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
 
 
 class Progress:
-    """A one-line progress bar on standard error (only used when it is a terminal)."""
+    """A one-line progress bar on standard error (only used when it is a terminal). Called once
+    for each line read, with the bytes read so far."""
 
     def __init__(self, total: int | None, stream: IO[str]) -> None:
         self.total = total
         self.stream = stream
-        self.last = 0.0
+        self.lines = 0
         self.started = time.monotonic()
+        self.last = self.started
 
     def __call__(self, pos: int) -> None:
+        self.lines += 1
         now = time.monotonic()
         if now - self.last < 0.2:
             return
         self.last = now
-        rate = pos / max(now - self.started, 1e-9) / 1e6
+        rate = self.lines / max(now - self.started, 1e-9)
         if self.total:
             frac = min(1.0, pos / self.total)
             bar = "#" * int(30 * frac)
-            self.stream.write(f"\r[{bar:<30}] {100 * frac:5.1f}%  {rate:.1f} MB/s ")
+            self.stream.write(f"\r[{bar:<30}] {100 * frac:5.1f}%  {self.lines:,} lines  {rate:,.0f} lines/s ")
         else:
-            self.stream.write(f"\r{pos / 1e6:.1f} MB read  {rate:.1f} MB/s ")
+            self.stream.write(f"\r{self.lines:,} lines  {rate:,.0f} lines/s ")
         self.stream.flush()
 
     def done(self) -> None:
