@@ -58,6 +58,16 @@ rules:
         - {fact: recorded.cancellation.ground, equals: duplicate}
         - {fact: decided.first_record, equals: false}
     then: {verdict: valid, reason: duplicate, authority: null}
+  - id: test.cancel-error
+    decision: cancellation
+    title: Recorded in error when the rules would not record it
+    summary: Test.
+    when:
+      all:
+        - {fact: recorded.cancellation, exists: true}
+        - {fact: recorded.cancellation.ground, equals: recorded_in_error}
+        - {fact: decided.status, equals: not_recorded}
+    then: {verdict: valid, reason: {fact: decided.reason}, authority: null}
   - id: test.outcome-needs-victim-view
     decision: outcome
     title: Outcome 16 needs the victim not to support action
@@ -300,3 +310,22 @@ def test_text_output_shows_findings_and_the_force_record(book: Rulebook) -> None
     assert "reclassification: reclassify to 8N: differs" in text
     assert "outcome: undetermined (facts needed: /victims/0/supports_action)" in text
     assert "not in the force's record: C2" in text
+
+
+def test_not_recorded_match_finds_the_reason_without_a_victim_named(book: Rulebook) -> None:
+    inc = incident()
+    inc["acts"][0]["contrary_evidence"] = [{"description": "CCTV shows nothing happened", "kind": "verifiable_fact", "immediately_available": True}]
+    inc["force_record"] = {"crimes": [{"ref": "CR1", "classification": "8N", "acts": ["A1"], "cancellation": {"ground": "recorded_in_error"}}]}
+    d = evaluate(book, inc)
+    rc = d["force_record"]["crimes"][0]
+    assert rc["match"]["status"] == "not_recorded"
+    [v] = rc["verdicts"]
+    assert (v["verdict"], v["reason"]) == ("valid", d["not_recorded"][0]["reason"])
+
+
+def test_unverified_rules_include_findings_and_verdicts(book: Rulebook) -> None:
+    inc = incident(force_record={"crimes": [{"ref": "CR1", "classification": "105A", "acts": ["A1"]}]})
+    d = evaluate(book, inc)
+    assert {"test.reclassify", "test.finding-one", "test.finding-two"} <= set(d["unverified_rules"])
+    assert d["unverified_rules"] == sorted(d["unverified_rules"])
+    assert "unverified_rules" not in d["force_record"]

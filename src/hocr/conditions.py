@@ -272,6 +272,21 @@ _COMBINERS: dict[str, Callable[[list[Any]], Any]] = {
 _SCALARS = (str, int, float, bool, type(None))
 
 
+def value_key(v: Any) -> Any:
+    """A hashable key such that two scalars have equal keys exactly when `equals` holds between
+    them (true is not 1; 1 equals 1.0); None for a value that is not a scalar."""
+    t = type(v)
+    if t is bool:
+        return ("b", v)
+    if t is int or t is float:
+        return ("n", v)
+    if t is str:
+        return ("s", v)
+    if v is None:
+        return ("z", None)
+    return None
+
+
 def _equals(a: Any, b: Any) -> bool:
     if type(a) in _SCALARS and type(b) in _SCALARS:
         if (type(a) is bool) != (type(b) is bool):

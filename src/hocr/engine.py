@@ -41,6 +41,7 @@ from .conditions import (
     Scope,
     Unknown,
     is_absent,
+    value_key,
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
@@ -136,12 +137,30 @@ def _could_change(rule: Rule, value: Any, keys: Sequence[str]) -> bool:
     return False
 
 
+def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule]:
+    """The rules in force that could apply: a rule whose guard fact is known and is none of its
+    guard values cannot apply (its condition is false), so it is not evaluated at all."""
+    unguarded, guarded, position = decision.index(day)
+    if not guarded:
+        return unguarded
+    picked: list[Rule] = list(unguarded)
+    for get, by_value, every in guarded:
+        value, _ = get(scope, None)
+        if is_absent(value):
+            picked.extend(every)
+            continue
+        key = value_key(value)
+        picked.extend(every if key is None else by_value.get(key, ()))
+    picked.sort(key=lambda r: position[r.id])
+    return picked
+
+
 def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
     """Apply one decision's rules in force on ``day`` to one scope (default logic)."""
     applicable: dict[str, tuple[Rule, Any, tuple[Row, ...]]] = {}
     unknown: dict[str, tuple[Rule, Missing]] = {}
     entries: list[dict[str, Any]] = []
-    for rule in decision.rules_in_force(day):
+    for rule in decision.rules_in_force(day) if traced else _candidates(decision, day, scope):
         if not traced and rule.table is None:
             # The hot path: a plain rule, untraced. Most rules fail on their first condition.
             try:
@@ -346,12 +365,16 @@ def evaluate(
 
     decision = _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
     decision["findings"] = _findings(book, incident_outcomes, allegations)
+    decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
+        r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
     if "force_record" in facts:
         def run_one(scope: Scope, label: str) -> dict[str, Outcome]:
             into: dict[str, Outcome] = {}
             run(book.order["recorded_crime"], scope, label, into)
             return into
         decision["force_record"] = _judge_force_record(book, inc, day, decision, base, run_one)
+        verdict_unverified = decision["force_record"].pop("unverified_rules")
+        decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | set(verdict_unverified))
         for rc in decision["force_record"]["crimes"]:
             for v in rc["verdicts"]:
                 if v["state"] == "conflict":
@@ -481,7 +504,10 @@ def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: M
                                    "other_records": [record["crimes"][j]["ref"] for j in siblings if j != i],
                                    "first_record": bool(siblings) and siblings[0] == i}
         if kind == "not_recorded":
-            first = next((not_recorded[(a, v)] for a in acts for v in [victim_id, None] if (a, v) in not_recorded), None)
+            # The first not-recorded allegation the record covers: of its victim when it names
+            # one, else of any victim of its acts.
+            first = next((e for (a, v), e in sorted(not_recorded.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+                          if a in acts and (victim_id is None or v == victim_id)), None)
             if first is not None:
                 decided["reason"] = first.get("reason")
                 decided["record_as"] = (first.get("record_as") or {}).get("record")
@@ -521,6 +547,8 @@ def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: M
                            "match": {"crime": crime_id, "status": kind, "acts": acts}, "verdicts": verdicts})
     unmatched = [c["id"] for c in decision["crimes"] if c["id"] not in by_crime]
     return {"crimes": out_crimes, "decided_crimes_not_in_record": unmatched,
+            "unverified_rules": sorted({r["id"] for c in out_crimes for v in c["verdicts"] for r in v.get("rules", [])
+                                        if r["verification"] != "verified"}),
             "incident_records": [_jsonable(r) for r in record.get("incident_records", [])]}
 
 

@@ -33,6 +33,7 @@ from .conditions import (
     always,
     compile_condition,
     compile_expr,
+    value_key,
 )
 from .tables import Table, compile_table
 
@@ -225,6 +226,10 @@ class Rule:
     notes: str
     citation: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # A guard: a fact the rule's condition requires to equal one of some constants (a top-level
+    # `equals` / `in` predicate, or one conjunct of a top-level `all`). When that fact is known
+    # and is none of them, the rule cannot apply and untraced evaluation does not look at it.
+    guard: tuple[str, Expr, frozenset[Any]] | None = field(default=None, repr=False, compare=False)
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
@@ -256,6 +261,26 @@ class Decision:
     @cache  # noqa: B019 - decisions live as long as their rulebook
     def rules_in_force(self, day: dt.date) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.in_force(day))
+
+    @cache  # noqa: B019 - decisions live as long as their rulebook
+    def index(self, day: dt.date) -> tuple[tuple[Rule, ...], tuple[tuple[Expr, Mapping[Any, tuple[Rule, ...]], tuple[Rule, ...]], ...], Mapping[str, int]]:
+        """The rules in force on ``day``, indexed by their guards: (unguarded rules, for each
+        guarded fact (its getter, the rules by guard value, all its rules), rule positions)."""
+        unguarded: list[Rule] = []
+        by_path: dict[str, tuple[Expr, dict[Any, list[Rule]], list[Rule]]] = {}
+        rules = self.rules_in_force(day)
+        for r in rules:
+            if r.guard is None:
+                unguarded.append(r)
+                continue
+            path, get, keys = r.guard
+            entry = by_path.setdefault(path, (get, {}, []))
+            entry[2].append(r)
+            for k in keys:
+                entry[1].setdefault(k, []).append(r)
+        guarded = tuple((get, {k: tuple(v) for k, v in values.items()}, tuple(every))
+                        for get, values, every in by_path.values())
+        return tuple(unguarded), guarded, {r.id: i for i, r in enumerate(rules)}
 
 
 LIFE_MONTHS = 100_000.0
@@ -667,7 +692,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
         if dname in set(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})):
             problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
-        compiled[rid] = {"cond": cond, "then": then, "table": table}
+        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": _guard(r.get("when"), paths)}
     for name, (d, rel, line) in raw_decisions.items():
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
@@ -727,6 +752,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             notes=r.get("notes", ""),
             citation=citation(as_sources(r["source"])),
             raw=r,
+            guard=c["guard"],
         )
 
     # Decisions with their dependencies, ordered within each scope.
@@ -786,6 +812,27 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
         files=tuple(files),
     )
+
+
+def _guard(when: Any, paths: PathResolver) -> tuple[str, Expr, frozenset[Any]] | None:
+    """The rule's guard, if its condition has one (see Rule.guard)."""
+    if not isinstance(when, Mapping):
+        return None
+    candidates = when.get("all", []) if "all" in when else [when]
+    for c in candidates:
+        if not isinstance(c, Mapping) or "fact" not in c or len(c) != 2 or str(c["fact"]).startswith("item."):
+            continue
+        if "equals" in c:
+            values = [c["equals"]]
+        elif "in" in c and isinstance(c["in"], list):
+            values = list(c["in"])
+        else:
+            continue
+        keys = [value_key(v) for v in values]
+        if any(k is None for k in keys):
+            continue
+        return str(c["fact"]), paths.compile(str(c["fact"])), frozenset(keys)
+    return None
 
 
 def _overlap(a: Classification, b: Classification) -> bool:
