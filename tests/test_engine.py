@@ -439,3 +439,19 @@ def test_a_table_behind_an_unknown_condition_asks_only_the_condition(tbook: Rule
     assert (o.state, o.missing) == ("undetermined", frozenset({"/x"}))
     assert summary(run(tbook, "gated", traced=traced, k=1, x=2))[:3] == ("value", "gated.table", {"outcome": "deny", "reason": "two"})
     assert run(tbook, "gated", traced=traced, k=2).state == "undetermined"  # no rule applies
+
+
+def test_guard_index_leaves_out_only_rules_that_cannot_apply(tbook: Rulebook) -> None:
+    from hocr.engine import _candidates
+
+    d = tbook.decisions["exc"]
+
+    def ids(**facts: Any) -> list[str]:
+        return [r.id for r in _candidates(d, DAY, Scope({"incident": facts}, {"incident": ""}))]
+
+    assert ids(a=1, b=0) == ["exc.base"]
+    assert ids(a=0, b=0) == []
+    assert ids(a=1) == ["exc.base", "exc.exception"]  # b unknown: the exception may apply
+    assert ids(a=True, b=1) == ["exc.exception"]  # true is not 1
+    assert ids(a=1.0, b=1) == ["exc.base", "exc.exception"]  # 1.0 is 1
+    assert ids(a=[1], b=1) == ["exc.base", "exc.exception"]  # not a scalar: evaluated, not indexed
