@@ -61,6 +61,7 @@ DECISIONS = "decisions:\n" + "".join([
     decision("dated"),
     decision("tbl"),
     decision("gated"),
+    decision("pres"),
 ])
 
 RULES = """\
@@ -100,6 +101,15 @@ rules:
       rows:
         - {id: r1, when: {a: 1}, then: {outcome: allow, reason: r1}}
         - {id: r2, when: {b: 1}, then: {outcome: deny, reason: r2}}
+  - id: pres.rule
+    decision: pres
+    title: A rule with a presence guard and a value guard
+    summary: Test.
+    when:
+      all:
+        - {fact: incident.e, exists: true}
+        - {fact: incident.k, equals: 1}
+    then: {outcome: allow, reason: present}
   - id: gated.table
     decision: gated
     title: A table behind a condition
@@ -455,3 +465,20 @@ def test_guard_index_leaves_out_only_rules_that_cannot_apply(tbook: Rulebook) ->
     assert ids(a=True, b=1) == ["exc.exception"]  # true is not 1
     assert ids(a=1.0, b=1) == ["exc.base", "exc.exception"]  # 1.0 is 1
     assert ids(a=[1], b=1) == ["exc.base", "exc.exception"]  # not a scalar: evaluated, not indexed
+
+
+def test_presence_guard_leaves_out_rules_whose_required_fact_is_absent(tbook: Rulebook) -> None:
+    from hocr.engine import _candidates
+
+    d = tbook.decisions["pres"]
+
+    def ids(**facts: Any) -> list[str]:
+        return [r.id for r in _candidates(d, DAY, Scope({"incident": facts}, {"incident": ""}))]
+
+    assert ids() == []
+    assert ids(k=1) == []
+    assert ids(e=0, k=2) == []
+    assert ids(e=0, k=1) == ["pres.rule"]
+    assert ids(e=0) == ["pres.rule"]
+    assert run(tbook, "pres", e=0).state == "undetermined"
+    assert run(tbook, "pres", k=1).state == "undetermined"  # no rule applies: the gap is reported

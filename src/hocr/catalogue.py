@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import code_order
-from .loader import Classification, Rule, Rulebook, citation
+from .loader import LIFE_MONTHS, Classification, Rule, Rulebook, citation
 
 VERIFICATION_ORDER = ("verified", "secondary", "unverified")
 REFERENCE_FILE = Path("classifications") / "reference-list.csv"
@@ -213,7 +213,7 @@ def show(book: Rulebook, code: str, day: dt.date) -> dict[str, Any]:
         "max_sentence_months": shown.max_sentence_months,
         "counting_unit": shown.counting_unit,
         "tags": list(shown.tags),
-        "offences": [{"statute": s, "section": n} for s, n in shown.offences],
+        "offences": [_offence(shown, s, n) for s, n in shown.offences],
         "verification": shown.verification,
         "citation": citation(shown.sources),
         "sources": [dict(s) for s in shown.sources],
@@ -246,7 +246,9 @@ def render_show(info: Mapping[str, Any]) -> str:
         span = f"from {p['in_force']['from']}" + (f" to {to}" if to else "")
         out.append(f"  {span}: {p['name']}; max {p['max_sentence']}; {p['verification']} ({p['file']})")
     out += ["", "Offences covered:"]
-    out += [f"  {offence_text(o['statute'], o['section'])}" for o in info["offences"]] or ["  (none listed)"]
+    out += [f"  {offence_text(o['statute'], o['section'])}"
+            + (f" (maximum {_months_text(o['max_sentence_months'])}, used to rank it as a principal crime)" if "max_sentence_months" in o else "")
+            for o in info["offences"]] or ["  (none listed)"]
     for title, key in (("Counting rules naming it", "counting_rules"), ("Other rules naming it", "other_rules")):
         out += ["", f"{title}:"]
         if not info[key]:
@@ -406,3 +408,19 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _offence(entry: Classification, statute: str, section: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"statute": statute, "section": section}
+    months = entry.offence_maxima.get((statute.strip().casefold(), section.strip().casefold()))
+    if months is not None:
+        out["max_sentence_months"] = months
+    return out
+
+
+def _months_text(months: float) -> str:
+    if months >= LIFE_MONTHS:
+        return "life"
+    if months % 12 == 0:
+        return f"{months / 12:g} years"
+    return f"{months:g} months"

@@ -73,8 +73,9 @@ class Scope:
 
     roots: dict[str, Any]
     pointers: dict[str, str]
-    # Results of shared predicates already evaluated in this scope (untraced evaluation only).
-    memo: dict[int, tuple[Truth, Missing]] = field(default_factory=dict)
+    # Results already worked out in this scope (untraced evaluation only): shared predicates by
+    # their number, guard facts by their getter.
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def child(self, name: str, value: Any, pointer: str) -> Scope:
         roots = dict(self.roots)

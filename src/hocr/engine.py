@@ -138,21 +138,32 @@ def _could_change(rule: Rule, value: Any, keys: Sequence[str]) -> bool:
 
 
 def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule]:
-    """The rules in force that could apply: a rule whose guard fact is known and is none of its
-    guard values cannot apply (its condition is false), so it is not evaluated at all."""
-    unguarded, guarded, position = decision.index(day)
-    if not guarded:
-        return unguarded
-    picked: list[Rule] = list(unguarded)
-    for get, by_value, every in guarded:
-        value, _ = get(scope, None)
-        if is_absent(value):
-            picked.extend(every)
-            continue
-        key = value_key(value)
-        picked.extend(every if key is None else by_value.get(key, ()))
-    picked.sort(key=lambda r: position[r.id])
+    """The rules in force that could apply. A rule whose presence guard is definitely absent,
+    or whose value guard is known and is none of its values, cannot apply (its condition is
+    false), so it is not evaluated at all. Guard facts are read once per scope."""
+    groups, position = decision.index(day)
+    memo = scope.memo
+    picked: list[Rule] = []
+    for group in groups:
+        if group.presence is not None:
+            present = memo.get(group.presence)
+            if present is None:
+                present = memo[group.presence] = group.presence(scope, None)[0] is not MISSING
+            if not present:
+                continue
+        picked.extend(group.unguarded)
+        for get, by_value, every in group.guarded:
+            key = memo.get(get, _UNREAD)
+            if key is _UNREAD:
+                value, _ = get(scope, None)
+                key = memo[get] = None if is_absent(value) else value_key(value)
+            picked.extend(every if key is None else by_value.get(key, ()))
+    if len(groups) > 1 or (groups and groups[0].guarded):
+        picked.sort(key=lambda r: position[r.id])
     return picked
+
+
+_UNREAD = object()
 
 
 def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
@@ -311,7 +322,7 @@ def evaluate(
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
             if d.name == pipeline["classification"]:
-                scope.roots["classification"] = _classification_root(book, outcome, day)
+                scope.roots["classification"] = _classification_root(book, outcome, day, scope.roots.get("act"))
             if outcome.trace is not None:
                 decision_trace.append(outcome.trace)
 
@@ -575,7 +586,7 @@ def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None
         raise InvalidIncident(problems)
 
 
-def _classification_root(book: Rulebook, outcome: Outcome, day: dt.date) -> Any:
+def _classification_root(book: Rulebook, outcome: Outcome, day: dt.date, act: Any = None) -> Any:
     if outcome.state != "value":
         return outcome.as_root()
     value = dict(outcome.value)
@@ -585,7 +596,16 @@ def _classification_root(book: Rulebook, outcome: Outcome, day: dt.date) -> Any:
     entry = book.classification(code, day)
     if entry is None:
         raise EvaluationError(f"rule {outcome.rule.id if outcome.rule else '?'} gave classification {code!r}, which is not in force on {day}")
-    return {**entry.as_fact(), **value, "notifiable": True}
+    fact = {**entry.as_fact(), **value, "notifiable": True}
+    offence = act.get("offence") if isinstance(act, Mapping) else None
+    if offence is not None:
+        # Annex C ranks offences: an act naming one of the classification's offences that has its
+        # own maximum ranks by that maximum.
+        months = entry.offence_maxima.get((offence["statute"].strip().casefold(), offence["section"].strip().casefold()))
+        if months is not None:
+            fact["max_sentence_months"] = months
+            fact["ranked_by_offence"] = f"{offence['statute']} s{offence['section']}"
+    return fact
 
 
 # --------------------------------------------------------------------------------------------

@@ -230,6 +230,9 @@ class Rule:
     # `equals` / `in` predicate, or one conjunct of a top-level `all`). When that fact is known
     # and is none of them, the rule cannot apply and untraced evaluation does not look at it.
     guard: tuple[str, Expr, frozenset[Any]] | None = field(default=None, repr=False, compare=False)
+    # A presence guard: a fact the condition requires to be given (`exists: true`, a top-level
+    # predicate or conjunct). When it is definitely absent from the incident the rule cannot apply.
+    presence: tuple[str, Expr] | None = field(default=None, repr=False, compare=False)
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
@@ -241,6 +244,15 @@ class Rule:
             "citation": self.citation,
             "verification": self.verification,
         }
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """Rules sharing a presence guard (or none), with their value-guard index."""
+
+    presence: Expr | None
+    unguarded: tuple[Rule, ...]
+    guarded: tuple[tuple[Expr, Mapping[Any, tuple[Rule, ...]], tuple[Rule, ...]], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,24 +275,30 @@ class Decision:
         return tuple(r for r in self.rules if r.in_force(day))
 
     @cache  # noqa: B019 - decisions live as long as their rulebook
-    def index(self, day: dt.date) -> tuple[tuple[Rule, ...], tuple[tuple[Expr, Mapping[Any, tuple[Rule, ...]], tuple[Rule, ...]], ...], Mapping[str, int]]:
-        """The rules in force on ``day``, indexed by their guards: (unguarded rules, for each
-        guarded fact (its getter, the rules by guard value, all its rules), rule positions)."""
-        unguarded: list[Rule] = []
-        by_path: dict[str, tuple[Expr, dict[Any, list[Rule]], list[Rule]]] = {}
+    def index(self, day: dt.date) -> tuple[tuple[RuleGroup, ...], Mapping[str, int]]:
+        """The rules in force on ``day``, grouped by presence guard (None first) and, within a
+        group, indexed by value guard; and each rule's position (see Rule.guard)."""
         rules = self.rules_in_force(day)
+        by_presence: dict[str | None, tuple[Expr | None, list[Rule]]] = {}
         for r in rules:
-            if r.guard is None:
-                unguarded.append(r)
-                continue
-            path, get, keys = r.guard
-            entry = by_path.setdefault(path, (get, {}, []))
-            entry[2].append(r)
-            for k in keys:
-                entry[1].setdefault(k, []).append(r)
-        guarded = tuple((get, {k: tuple(v) for k, v in values.items()}, tuple(every))
-                        for get, values, every in by_path.values())
-        return tuple(unguarded), guarded, {r.id: i for i, r in enumerate(rules)}
+            key = r.presence[0] if r.presence else None
+            by_presence.setdefault(key, (r.presence[1] if r.presence else None, []))[1].append(r)
+        groups = []
+        for presence, members in by_presence.values():
+            unguarded: list[Rule] = []
+            by_path: dict[str, tuple[Expr, dict[Any, list[Rule]], list[Rule]]] = {}
+            for r in members:
+                if r.guard is None:
+                    unguarded.append(r)
+                    continue
+                path, get, keys = r.guard
+                entry = by_path.setdefault(path, (get, {}, []))
+                entry[2].append(r)
+                for k in keys:
+                    entry[1].setdefault(k, []).append(r)
+            groups.append(RuleGroup(presence, tuple(unguarded), tuple(
+                (get, {k: tuple(v) for k, v in values.items()}, tuple(every)) for get, values, every in by_path.values())))
+        return tuple(groups), {r.id: i for i, r in enumerate(rules)}
 
 
 LIFE_MONTHS = 100_000.0
@@ -297,6 +315,9 @@ class Classification:
     max_sentence_months: float
     counting_unit: str
     offences: tuple[tuple[str, str], ...]
+    # Offence-level maxima where the offences a classification covers differ (Annex C ranks
+    # offences): (statute, section), case-folded -> months.
+    offence_maxima: Mapping[tuple[str, str], float]
     tags: tuple[str, ...]
     sources: Sources
     in_force_from: dt.date
@@ -604,6 +625,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 max_sentence_months=_sentence_months(c["max_sentence"]),
                 counting_unit=c.get("counting_unit", ""),
                 offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
+                offence_maxima={(o["statute"].strip().casefold(), o["section"].strip().casefold()): _sentence_months(o["max_sentence"])
+                                for o in c.get("offences", ()) if "max_sentence" in o},
                 tags=tuple(c.get("tags", ())),
                 sources=as_sources(merged["source"]),
                 in_force_from=_date(merged["in_force"]["from"]),
@@ -692,7 +715,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
         if dname in set(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})):
             problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
-        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": _guard(r.get("when"), paths)}
+        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": _guard(r.get("when"), paths),
+                         "presence": _presence(r.get("when"), paths)}
     for name, (d, rel, line) in raw_decisions.items():
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
@@ -753,6 +777,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             citation=citation(as_sources(r["source"])),
             raw=r,
             guard=c["guard"],
+            presence=c["presence"],
         )
 
     # Decisions with their dependencies, ordered within each scope.
@@ -832,6 +857,18 @@ def _guard(when: Any, paths: PathResolver) -> tuple[str, Expr, frozenset[Any]] |
         if any(k is None for k in keys):
             continue
         return str(c["fact"]), paths.compile(str(c["fact"])), frozenset(keys)
+    return None
+
+
+def _presence(when: Any, paths: PathResolver) -> tuple[str, Expr] | None:
+    """The rule's presence guard, if its condition has one (see Rule.presence)."""
+    if not isinstance(when, Mapping):
+        return None
+    candidates = when.get("all", []) if "all" in when else [when]
+    for c in candidates:
+        if (isinstance(c, Mapping) and "fact" in c and len(c) == 2 and c.get("exists") is True
+                and not str(c["fact"]).startswith("item.")):
+            return str(c["fact"]), paths.compile(str(c["fact"]))
     return None
 
 
