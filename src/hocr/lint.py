@@ -187,7 +187,7 @@ def _overlaps(a: tuple[dt.date, dt.date] | None, b: tuple[dt.date, dt.date] | No
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def read_model(root: Path) -> Model:
+def read_model(root: Path, checked: bool = False) -> Model:
     """Parse every rule file; files that are not valid YAML or fail the schema are left out
     (the loader's own report of them becomes HOCR-L000 findings)."""
     rules: list[RawRule] = []
@@ -203,7 +203,7 @@ def read_model(root: Path) -> Model:
             data, lines = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, YamlError):
             continue
-        if not isinstance(data, dict) or schema_problems(data, lines, rel):
+        if not isinstance(data, dict) or (not checked and schema_problems(data, lines, rel)):
             continue
         if "rulebook" in data and manifest is None:
             manifest, manifest_file, manifest_lines = data["rulebook"], rel, lines
@@ -366,11 +366,20 @@ def satisfiable(atoms: Sequence[tuple[str, Any]], domain: Sequence[Any] | None) 
     literal = [(op, o) for op, o in others if not _is_expr(o)]
     unknown = len(literal) < len(others)
     if domain is not None:
+        undecided = False
         for v in domain:
-            results = [test_value(v, op, o) for op, o in literal]
-            if all(r is True for r in results):
+            verdict: bool | None = True
+            for op, o in literal:
+                r = test_value(v, op, o)
+                if r is False:
+                    verdict = False
+                    break
+                if r is None:
+                    verdict = None
+            if verdict is True:
                 return None if unknown else True
-        return False if not any(r is None for v in domain for r in [test_value(v, op, o) for op, o in literal]) else None
+            undecided = undecided or verdict is None
+        return None if undecided else False
     candidates: list[Any] | None = None
     for op, o in literal:
         if op == "equals":
@@ -416,8 +425,17 @@ class Reasoner:
     def __init__(self, domains: Mapping[str, Sequence[Any] | None], catalogue: Sequence[Mapping[str, Any]]):
         self.domains = domains
         self.catalogue = list(catalogue)
+        self._memo: dict[tuple[Atom, ...], bool] = {}
+        self._sat: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
 
     def possible(self, conj: Iterable[Atom]) -> bool:
+        key = tuple(sorted(set(conj), key=repr))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._possible(key)
+        return hit
+
+    def _possible(self, conj: Iterable[Atom]) -> bool:
         by_path: dict[str, list[tuple[str, Any]]] = {}
         for path, op, operand in conj:
             by_path.setdefault(path, []).append((op, operand))
@@ -430,7 +448,11 @@ class Reasoner:
                 if parts[0] == "offence":
                     by_path.setdefault("act.offence", []).append(("exists", True))
         for path, atoms in by_path.items():
-            if satisfiable(atoms, self.domains.get(path)) is False:
+            key = (path, tuple(atoms))
+            sat = self._sat.get(key, MISSING)
+            if sat is MISSING:
+                sat = self._sat[key] = satisfiable(atoms, self.domains.get(path))
+            if sat is False:
                 return False
         on_catalogue = [(p.split(".", 1)[1], op, o) for p, atoms in by_path.items() for op, o in atoms
                         if p.startswith("classification.") and p.split(".", 1)[1] in self.CATALOGUE_FIELDS]
@@ -467,6 +489,7 @@ class FactSchema:
             "report": props.get("report", _ANY),
             "act": act,
             "victim": self._items(props.get("victims", _ANY)),
+            "act_victim": self._items(props.get("victims", _ANY)),
             "offence": {"type": "object", "additionalProperties": False, "properties": {
                 **offence_node.get("properties", {}),
                 "codes": {"type": "array", "items": {"type": "string"}},
@@ -722,7 +745,7 @@ class Linter:
                 options.append((r.data["then"], ()))
             table = r.data.get("table")
             if isinstance(table, Mapping):
-                inputs = {i["name"]: i["fact"] for i in table.get("inputs", [])}
+                inputs = {i["name"]: _input_key(i) for i in table.get("inputs", [])}
                 for row in table.get("rows", []):
                     cells: Conj = ()
                     for name, cell in row.get("when", {}).items():
@@ -782,7 +805,7 @@ class Linter:
         out = dnf(r.data.get("when"))
         table = r.data.get("table")
         if isinstance(table, Mapping):
-            inputs = {i["name"]: i["fact"] for i in table.get("inputs", [])}
+            inputs = {i["name"]: _input_key(i) for i in table.get("inputs", [])}
             rows: list[Conj] = []
             for row in table.get("rows", []):
                 conj: Conj = ()
@@ -873,11 +896,11 @@ class Linter:
                     for name, cell in row.get("when", {}).items():
                         if name not in inputs:
                             self.add("HOCR-L005", r.file, r.line_at("table", "rows", j), f"rule {r.id!r}, row {row['id']!r}: no table input named {name!r}", r.id)
-                        elif _is_code_fact(inputs[name]["fact"]):
+                        elif _is_code_fact(inputs[name].get("fact", "")):
                             for value in _cell_literals(cell):
                                 self._check_code(r, value, codes, r.line_at("table", "rows", j), f"row {row['id']!r}")
                 for k, inp in enumerate(table.get("inputs", [])):
-                    if _is_code_fact(inp["fact"]):
+                    if _is_code_fact(inp.get("fact", "")):
                         for value in inp.get("domain", []):
                             self._check_code(r, value, codes, r.line_at("table", "inputs", k), f"input {inp['name']!r}")
             for where, then in thens:
@@ -1122,6 +1145,13 @@ class _Domains(dict[str, Sequence[Any] | None]):
         return self[key]
 
 
+def _input_key(inp: Mapping[str, Any]) -> str:
+    """A table input's fact path, or for a computed input a key standing for its expression."""
+    if "fact" in inp:
+        return str(inp["fact"])
+    return "value:" + json.dumps(inp.get("value"), sort_keys=True)
+
+
 def _is_code_fact(path: str) -> bool:
     return path in ("classification.code", "act.classification", "offence.single", "offence.codes")
 
@@ -1163,7 +1193,10 @@ def _fact_paths(data: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Any, ...],
     table = data.get("table")
     if isinstance(table, Mapping):
         for k, inp in enumerate(table.get("inputs", [])):
-            yield inp["fact"], ("table", "inputs", k), None, False
+            if "fact" in inp:
+                yield inp["fact"], ("table", "inputs", k), None, False
+            else:
+                yield from _walk_facts(inp.get("value"), ("table", "inputs", k), None)
         for j, row in enumerate(table.get("rows", [])):
             yield from _walk_facts(row.get("when"), ("table", "rows", j, "when"), None)
             yield from _walk_facts(row.get("then"), ("table", "rows", j, "then"), None)
@@ -1249,7 +1282,7 @@ class _TableCheck:
         self.policy = str(table.get("hit_policy"))
         self.inputs = [i for i in table.get("inputs", []) if isinstance(i, Mapping)]
         self.names = [str(i["name"]) for i in self.inputs]
-        self.paths = {str(i["name"]): str(i["fact"]) for i in self.inputs}
+        self.paths = {str(i["name"]): _input_key(i) for i in self.inputs}
         self.declared = {str(i["name"]): list(i["domain"]) for i in self.inputs if "domain" in i}
         self.rows = [row for row in table.get("rows", []) if isinstance(row, Mapping)]
         prio = table.get("priority")
@@ -1464,7 +1497,7 @@ def lint(root: str | Path | None = None) -> LintResult:
         load_rulebook(base)
     except RulebookError as exc:
         load_problems = [Finding(p.file, p.line or 0, "HOCR-L000", p.message) for p in exc.problems]
-    model = read_model(base)
+    model = read_model(base, checked=not load_problems)  # a loaded rulebook passed the schema
     linter = Linter(model)
     linter.run()
     findings = linter.findings
