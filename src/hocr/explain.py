@@ -368,7 +368,7 @@ def _render_rule(rule: Any) -> list[str]:
         names = [i["name"] for i in spec["inputs"]]
         outs = sorted({k for row in spec["rows"] for k in row["then"]})
         out += ["", f"Decision table, hit policy **{spec['hit_policy']}**; inputs: "
-                + ", ".join(f"{i['name']} = `{i['fact']}`" for i in spec["inputs"]), ""]
+                + ", ".join(f"{i['name']} = " + (f"`{i['fact']}`" if "fact" in i else _expr_text(i["value"])) for i in spec["inputs"]), ""]
         out.append("| row | " + " | ".join(names) + " | " + " | ".join(outs) + " |")
         out.append("|---" * (1 + len(names) + len(outs)) + "|")
         for row in spec["rows"]:
