@@ -10,6 +10,7 @@ tests keep working as the rulebook grows.
 from __future__ import annotations
 
 import copy
+import functools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 import strategies as S
 import yaml
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
@@ -27,8 +28,9 @@ from hocr.lint import lint
 from hocr.loader import RulebookError, load_rulebook
 
 REPO = Path(__file__).resolve().parent.parent
-FIND = settings(max_examples=400, derandomize=True, database=None, deadline=None,
-                suppress_health_check=list(HealthCheck))
+# Search without shrinking: the tests need one incident that shows the break, not the smallest.
+FIND = settings(max_examples=150, derandomize=True, database=None, deadline=None,
+                phases=(Phase.generate,), suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture
@@ -49,8 +51,15 @@ def write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+@functools.cache
+def _baseline() -> frozenset[tuple[str, str]]:
+    """The findings on the unmutated rulebook, linted once for all the tests (each copy starts
+    identical to it; messages name files relative to the rulebook folder)."""
+    return frozenset((f.code, f.message) for f in lint(REPO / "rules").findings)
+
+
 def new_findings(root: Path, mutate: Callable[[Path], None]) -> dict[str, list[str]]:
-    before = {(f.code, f.message) for f in lint(root).findings}
+    before = _baseline()
     mutate(root)
     out: dict[str, list[str]] = {}
     for f in lint(root).findings:
@@ -291,8 +300,10 @@ def test_reversing_the_principal_order_fails_the_principal_property(rb: Path) ->
 
 
 def test_removing_the_overrides_fails_the_one_outcome_property(rb: Path) -> None:
+    # The recording standard's exceptions: without their overrides, common reports meet two
+    # recording rules at once.
     for p, d in files(rb):
-        if any("overrides" in r for r in d.get("rules", [])):
+        if p.parent.name == "ncrs" and any("overrides" in r for r in d.get("rules", [])):
             for r in d["rules"]:
                 r.pop("overrides", None)
             write(p, d)
