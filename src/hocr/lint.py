@@ -230,7 +230,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
 # or ("expr", canonical text) for an operand computed from facts.
 Atom = tuple[str, str, Any]
 Conj = tuple[Atom, ...]
-DNF_LIMIT = 256
+DNF_LIMIT = 1024
 _NEGATE = {"equals": "not_equals", "not_equals": "equals", "in": "not_in", "not_in": "in",
            "lt": "ge", "ge": "lt", "le": "gt", "gt": "le", "contains": "not_contains",
            "not_contains": "contains"}
