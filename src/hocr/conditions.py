@@ -146,10 +146,21 @@ class PathResolver:
         return get
 
 
+_POINTERS: dict[tuple[str, tuple[str, ...]], Missing] = {}
+
+
 def _pointer(scope: Scope, root: str, rest: tuple[str, ...]) -> Missing:
     """The JSON pointer of the fact a path asks for (built only when it is missing): the whole
-    path, so that the question asked is about the fact itself, not the object that holds it."""
-    return frozenset((scope.pointers.get(root, "") + "".join(f"/{p}" for p in rest),))
+    path, so that the question asked is about the fact itself, not the object that holds it.
+    Built once per (root pointer, path) and kept: evaluation asks for the same few again and again."""
+    base = scope.pointers.get(root, "")
+    key = (base, rest)
+    hit = _POINTERS.get(key)
+    if hit is None:
+        if len(_POINTERS) > 50_000:  # bounded: pointers differ only by act and victim index
+            _POINTERS.clear()
+        hit = _POINTERS[key] = frozenset((base + "".join(f"/{p}" for p in rest),))
+    return hit
 
 
 def _norm(value: Any) -> Any:

@@ -146,17 +146,18 @@ def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule
     picked: list[Rule] = []
     for group in groups:
         if group.presence is not None:
-            present = memo.get(group.presence)
+            path, get = group.presence
+            present = memo.get(("present", path))
             if present is None:
-                present = memo[group.presence] = group.presence(scope, None)[0] is not MISSING
+                present = memo[("present", path)] = get(scope, None)[0] is not MISSING
             if not present:
                 continue
         picked.extend(group.unguarded)
-        for get, by_value, every in group.guarded:
-            key = memo.get(get, _UNREAD)
+        for path, get, by_value, every in group.guarded:
+            key = memo.get(("value", path), _UNREAD)
             if key is _UNREAD:
                 value, _ = get(scope, None)
-                key = memo[get] = None if is_absent(value) else value_key(value)
+                key = memo[("value", path)] = None if is_absent(value) else value_key(value)
             picked.extend(every if key is None else by_value.get(key, ()))
     if len(groups) > 1 or (groups and groups[0].guarded):
         picked.sort(key=lambda r: position[r.id])

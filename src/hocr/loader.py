@@ -250,9 +250,9 @@ class Rule:
 class RuleGroup:
     """Rules sharing a presence guard (or none), with their value-guard index."""
 
-    presence: Expr | None
+    presence: tuple[str, Expr] | None
     unguarded: tuple[Rule, ...]
-    guarded: tuple[tuple[Expr, Mapping[Any, tuple[Rule, ...]], tuple[Rule, ...]], ...]
+    guarded: tuple[tuple[str, Expr, Mapping[Any, tuple[Rule, ...]], tuple[Rule, ...]], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,10 +279,10 @@ class Decision:
         """The rules in force on ``day``, grouped by presence guard (None first) and, within a
         group, indexed by value guard; and each rule's position (see Rule.guard)."""
         rules = self.rules_in_force(day)
-        by_presence: dict[str | None, tuple[Expr | None, list[Rule]]] = {}
+        by_presence: dict[str | None, tuple[tuple[str, Expr] | None, list[Rule]]] = {}
         for r in rules:
             key = r.presence[0] if r.presence else None
-            by_presence.setdefault(key, (r.presence[1] if r.presence else None, []))[1].append(r)
+            by_presence.setdefault(key, (r.presence, []))[1].append(r)
         groups = []
         for presence, members in by_presence.values():
             unguarded: list[Rule] = []
@@ -297,7 +297,8 @@ class Decision:
                 for k in keys:
                     entry[1].setdefault(k, []).append(r)
             groups.append(RuleGroup(presence, tuple(unguarded), tuple(
-                (get, {k: tuple(v) for k, v in values.items()}, tuple(every)) for get, values, every in by_path.values())))
+                (path, get, {k: tuple(v) for k, v in values.items()}, tuple(every))
+                for path, (get, values, every) in by_path.items())))
         return tuple(groups), {r.id: i for i, r in enumerate(rules)}
 
 
