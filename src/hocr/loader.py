@@ -680,6 +680,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
 
     # Compile rules.
     compiled: dict[str, dict[str, Any]] = {}
+    roots_of: dict[str, frozenset[str]] = {}  # the fact roots each rule reads
     for rid, (r, rel, line) in raw_rules.items():
         dname = r.get("decision")
         if dname not in raw_decisions:
@@ -714,7 +715,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
             pr = r["table"].get("priority")
             if pr and pr["output"] not in outputs:
                 problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
-        if dname in set(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})):
+        roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
+        if dname in roots_of[rid]:
             problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
         compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": _guard(r.get("when"), paths),
                          "presence": _presence(r.get("when"), paths)}
@@ -787,7 +789,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         mine = tuple(sorted((r for r in rules.values() if r.decision == name), key=lambda r: r.id))
         deps: set[str] = set()
         for r in mine:
-            for root in _walk_roots({"w": r.raw.get("when"), "t": r.raw.get("then"), "x": r.raw.get("table")}):
+            for root in roots_of[r.id]:
                 if root in raw_decisions and root != name:
                     deps.add(root)
                 if root == "classification" and name != pipeline["classification"]:
