@@ -385,8 +385,9 @@ def evaluate(
             run(book.order["recorded_crime"], scope, label, into)
             return into
         decision["force_record"] = _judge_force_record(book, inc, day, decision, base, run_one)
-        verdict_unverified = decision["force_record"].pop("unverified_rules")
-        decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | set(verdict_unverified))
+        decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
+            r["id"] for c in decision["force_record"]["crimes"] for v in c["verdicts"] for r in v.get("rules", [])
+            if r["verification"] != "verified"})
         for rc in decision["force_record"]["crimes"]:
             for v in rc["verdicts"]:
                 if v["state"] == "conflict":
@@ -559,8 +560,6 @@ def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: M
                            "match": {"crime": crime_id, "status": kind, "acts": acts}, "verdicts": verdicts})
     unmatched = [c["id"] for c in decision["crimes"] if c["id"] not in by_crime]
     return {"crimes": out_crimes, "decided_crimes_not_in_record": unmatched,
-            "unverified_rules": sorted({r["id"] for c in out_crimes for v in c["verdicts"] for r in v.get("rules", [])
-                                        if r["verification"] != "verified"}),
             "incident_records": [_jsonable(r) for r in record.get("incident_records", [])]}
 
 

@@ -718,8 +718,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
         if dname in roots_of[rid]:
             problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
-        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": _guard(r.get("when"), paths),
-                         "presence": _presence(r.get("when"), paths)}
+        guard, presence = _guards(r.get("when"), paths)
+        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": guard, "presence": presence}
     for name, (d, rel, line) in raw_decisions.items():
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
@@ -842,37 +842,25 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
     )
 
 
-def _guard(when: Any, paths: PathResolver) -> tuple[str, Expr, frozenset[Any]] | None:
-    """The rule's guard, if its condition has one (see Rule.guard)."""
+def _guards(when: Any, paths: PathResolver) -> tuple[tuple[str, Expr, frozenset[Any]] | None, tuple[str, Expr] | None]:
+    """The rule's value guard and presence guard, where its condition has them (see Rule.guard
+    and Rule.presence): predicates on a plain fact at the top of the condition, or conjuncts of
+    a top-level `all`, each of which must hold for the rule to apply."""
+    guard: tuple[str, Expr, frozenset[Any]] | None = None
+    presence: tuple[str, Expr] | None = None
     if not isinstance(when, Mapping):
-        return None
-    candidates = when.get("all", []) if "all" in when else [when]
-    for c in candidates:
+        return guard, presence
+    for c in when.get("all", []) if "all" in when else [when]:
         if not isinstance(c, Mapping) or "fact" not in c or len(c) != 2 or str(c["fact"]).startswith("item."):
             continue
-        if "equals" in c:
-            values = [c["equals"]]
-        elif "in" in c and isinstance(c["in"], list):
-            values = list(c["in"])
-        else:
-            continue
-        keys = [value_key(v) for v in values]
-        if any(k is None for k in keys):
-            continue
-        return str(c["fact"]), paths.compile(str(c["fact"])), frozenset(keys)
-    return None
-
-
-def _presence(when: Any, paths: PathResolver) -> tuple[str, Expr] | None:
-    """The rule's presence guard, if its condition has one (see Rule.presence)."""
-    if not isinstance(when, Mapping):
-        return None
-    candidates = when.get("all", []) if "all" in when else [when]
-    for c in candidates:
-        if (isinstance(c, Mapping) and "fact" in c and len(c) == 2 and c.get("exists") is True
-                and not str(c["fact"]).startswith("item.")):
-            return str(c["fact"]), paths.compile(str(c["fact"]))
-    return None
+        path = str(c["fact"])
+        if presence is None and c.get("exists") is True:
+            presence = path, paths.compile(path)
+        if guard is None and ("equals" in c or isinstance(c.get("in"), list)):
+            keys = [value_key(v) for v in ([c["equals"]] if "equals" in c else c["in"])]
+            if all(k is not None for k in keys):
+                guard = path, paths.compile(path), frozenset(keys)
+    return guard, presence
 
 
 def _overlap(a: Classification, b: Classification) -> bool:
