@@ -659,8 +659,9 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         elif scope_of[name] != scope:
             problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
 
-    for role in ("findings", "verdicts"):
-        wanted = {"findings": ("act", "allegation", "incident"), "verdicts": ("recorded_crime",)}[role]
+    for role in ("findings", "flags", "verdicts"):
+        wanted = {"findings": ("act", "allegation", "incident"), "flags": ("allegation",),
+                  "verdicts": ("recorded_crime",)}[role]
         for name in pipeline.get(role, []):
             if name not in raw_decisions:
                 problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
