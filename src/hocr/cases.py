@@ -145,6 +145,7 @@ def decisive_rules(decision: Mapping[str, Any]) -> set[str]:
     ids = set()
     for c in decision["crimes"]:
         ids |= {r["id"] for r in c["rules"]}
+        ids |= {r["id"] for f in c.get("flags", []) for r in f["rules"]}
     for n in decision["not_recorded"]:
         ids |= {r["id"] for r in n["rules"]}
     for a in decision["absorbed"]:
