@@ -4,13 +4,19 @@ crime covers, each with its rules; never a change to what is recorded)."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import strategies as S
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from hocr.cases import flag_names
 from hocr.engine import evaluate
+from hocr.incident import InvalidIncident
 from hocr.loader import Rulebook, RulebookError, data_path, load_rulebook
 
 F = "Northshire Police"
@@ -106,3 +112,118 @@ def test_one_entry_per_flag_and_strand_with_every_rule(book: Rulebook) -> None:
 def test_flags_are_not_asked_for(book: Rulebook) -> None:
     d = evaluate(book, assault())
     assert d["status"] == "decided" and d["undetermined"] == []
+
+
+FLAG_ONLY_FACTS = ("hostility",)
+FLAG_ONLY_CIRCUMSTANCES = ("online", "honour_based")
+
+
+def without_flag_facts(incident: dict[str, Any]) -> dict[str, Any]:
+    """The incident without the facts only the flag rules read."""
+    out = copy.deepcopy(incident)
+    for act in out["acts"]:
+        for key in FLAG_ONLY_FACTS:
+            act.pop(key, None)
+        for key in FLAG_ONLY_CIRCUMSTANCES:
+            act.get("circumstances", {}).pop(key, None)
+    return out
+
+
+def without_flags(decision: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(decision)
+    for crime in out["crimes"]:
+        crime.pop("flags", None)
+    out["unverified_rules"] = [r for r in out["unverified_rules"] if not r.startswith("flags.")]
+    return out
+
+
+def with_flag_facts(incident: dict[str, Any]) -> dict[str, Any]:
+    """The incident with racial hostility perceived by a witness, and committed online, in every act."""
+    out = copy.deepcopy(incident)
+    for act in out["acts"]:
+        act["hostility"] = [{"strand": "race", "perceived_by": "witness"}]
+        act.setdefault("circumstances", {})["online"] = True
+    return out
+
+
+@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(S.incidents(load_rulebook()))
+def test_flag_facts_change_nothing_but_flags(incident: dict[str, Any]) -> None:
+    """Over generated incidents: the facts only flags read (hostility, online, honour-based) change
+    no recording, classification, count or question; with them stated in every act, every crime
+    carries the flags in force on the day, each citing a flag rule."""
+    book = load_rulebook()
+    try:
+        as_given = evaluate(book, incident)
+    except InvalidIncident:
+        return
+    bare = evaluate(book, without_flag_facts(incident))
+    flagged = evaluate(book, with_flag_facts(incident))
+    assert without_flags(as_given) == without_flags(bare) == without_flags(flagged)
+    day = flagged["as_of"]
+    for crime in flagged["crimes"]:
+        names = {f["flag"] if not f["strand"] else f"{f['flag']}:{f['strand']}" for f in crime["flags"]}
+        assert ("online" in names) == (day >= "2017-04-01")
+        assert ("hate_crime:race" in names) == (day >= "2011-04-01")
+        for flag in crime["flags"]:
+            assert flag["rules"] and all(r["id"].startswith("flags.") for r in flag["rules"])
+
+
+# A victim's report of one act by one suspect, on days either side of each flag's start, with the
+# facts the flags read drawn at random: what the flags should be is computed here independently.
+DAYS = ["2011-03-31", "2011-04-01", "2015-03-31", "2015-04-01", "2017-03-31", "2017-04-01", "2019-03-31",
+        "2019-04-01", "2024-03-04"]
+RELATIONSHIPS = [None, "stranger", "neighbour", "acquaintance", "carer", "partner", "former_partner", "family_member"]
+STRANDS = ["race", "religion", "sexual_orientation", "disability", "transgender", "alternative_subculture", "sex", "age", "other"]
+MONITORED = {"race", "religion", "sexual_orientation", "disability", "transgender"}
+
+
+@st.composite
+def flag_reports(draw: Any) -> dict[str, Any]:
+    day = draw(st.sampled_from(DAYS))
+    victim: dict[str, Any] = {"id": "V1", "kind": "person"}
+    suspect: dict[str, Any] = {"id": "S1"}
+    for who in (victim, suspect):
+        age = draw(st.sampled_from([None, 15, 16, 40]))
+        if age is not None:
+            who["age"] = age
+    relationship = draw(st.sampled_from(RELATIONSHIPS))
+    if relationship:
+        suspect["relationship_to_victim"] = relationship
+    act: dict[str, Any] = {"id": "A1", "classification": draw(st.sampled_from(["49", "58A"])), "victims": ["V1"],
+                           "suspects": ["S1"], "contrary_evidence": [],
+                           "location": {"force": F, "in_england_and_wales": True,
+                                        "setting": draw(st.sampled_from(["dwelling", "public_place", "online"]))}}
+    act["hostility"] = draw(st.lists(st.fixed_dictionaries({"strand": st.sampled_from(STRANDS),
+                                                           "perceived_by": st.sampled_from(["victim", "witness", "police", "other"])}),
+                                     max_size=3))
+    circumstances = {k: draw(st.sampled_from([None, True, False])) for k in ("online", "honour_based")}
+    act["circumstances"] = {k: v for k, v in circumstances.items() if v is not None}
+    return {"id": "FLAGS-P", "report": {"received_at": f"{day}T12:00", "received_by_force": F, "reporter": {"type": "victim"}},
+            "victims": [victim], "suspects": [suspect], "acts": [act]}
+
+
+def expected_flags(incident: dict[str, Any]) -> list[str]:
+    day = incident["report"]["received_at"][:10]
+    victim, suspect, act = incident["victims"][0], incident["suspects"][0], incident["acts"][0]
+    out = set()
+    adults = all(who.get("age") is None or who["age"] >= 16 for who in (victim, suspect))
+    if day >= "2015-04-01" and adults and suspect.get("relationship_to_victim") in ("partner", "former_partner", "family_member"):
+        out.add("domestic_abuse")
+    if day >= "2011-04-01":
+        out |= {f"hate_crime:{h['strand']}" for h in act["hostility"] if h["strand"] in MONITORED}
+    if day >= "2017-04-01" and (act["circumstances"].get("online") or act["location"]["setting"] == "online"):
+        out.add("online")
+    if day >= "2019-04-01" and act["circumstances"].get("honour_based"):
+        out.add("honour_based_abuse")
+    return sorted(out)
+
+
+@settings(max_examples=80, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flag_reports())
+def test_flags_match_their_definitions_and_change_nothing_else(incident: dict[str, Any]) -> None:
+    book = load_rulebook()
+    d = evaluate(book, incident)
+    assert d["status"] == "decided" and d["crime_count"] == 1, d["summary"]
+    assert flag_names(d["crimes"][0]["flags"]) == expected_flags(incident)
+    assert without_flags(d) == without_flags(evaluate(book, without_flag_facts(incident)))
