@@ -115,7 +115,7 @@ def test_flags_are_not_asked_for(book: Rulebook) -> None:
 
 
 FLAG_ONLY_FACTS = ("hostility",)
-FLAG_ONLY_CIRCUMSTANCES = ("online", "honour_based")
+FLAG_ONLY_CIRCUMSTANCES = ("online", "honour_based", "knife_or_sharp_instrument")
 
 
 def without_flag_facts(incident: dict[str, Any]) -> dict[str, Any]:
@@ -190,14 +190,15 @@ def flag_reports(draw: Any) -> dict[str, Any]:
     relationship = draw(st.sampled_from(RELATIONSHIPS))
     if relationship:
         suspect["relationship_to_victim"] = relationship
-    act: dict[str, Any] = {"id": "A1", "classification": draw(st.sampled_from(["49", "58A"])), "victims": ["V1"],
+    act: dict[str, Any] = {"id": "A1", "classification": draw(st.sampled_from(["49", "58A", "34B"])), "victims": ["V1"],
                            "suspects": ["S1"], "contrary_evidence": [],
                            "location": {"force": F, "in_england_and_wales": True,
                                         "setting": draw(st.sampled_from(["dwelling", "public_place", "online"]))}}
     act["hostility"] = draw(st.lists(st.fixed_dictionaries({"strand": st.sampled_from(STRANDS),
                                                            "perceived_by": st.sampled_from(["victim", "witness", "police", "other"])}),
                                      max_size=3))
-    circumstances = {k: draw(st.sampled_from([None, True, False])) for k in ("online", "honour_based")}
+    circumstances = {k: draw(st.sampled_from([None, True, False]))
+                     for k in ("online", "honour_based", "knife_or_sharp_instrument")}
     act["circumstances"] = {k: v for k, v in circumstances.items() if v is not None}
     return {"id": "FLAGS-P", "report": {"received_at": f"{day}T12:00", "received_by_force": F, "reporter": {"type": "victim"}},
             "victims": [victim], "suspects": [suspect], "acts": [act]}
@@ -216,6 +217,8 @@ def expected_flags(incident: dict[str, Any]) -> list[str]:
         out.add("online")
     if day >= "2019-04-01" and act["circumstances"].get("honour_based"):
         out.add("honour_based_abuse")
+    if day >= "2008-04-01" and act["classification"] == "34B" and act["circumstances"].get("knife_or_sharp_instrument"):
+        out.add("knife_or_sharp_instrument")
     return sorted(out)
 
 
