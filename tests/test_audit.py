@@ -570,7 +570,7 @@ def test_cli_audit_json_stdin_and_fail_under() -> None:
     assert out["format"] == "hocr.audit.v1" and out["lines"]["read"] == out["lines"]["evaluated"] == len(text.splitlines())
     # One incident for each kind of discrepancy, judged by the shipped rules (Sections C and H included).
     assert out["discrepancies"] == dict.fromkeys(audit.KINDS, 1)
-    assert out["incidents"] == {"evaluated": 10, "correct": 2, "with_discrepancies": 8, "with_undetermined": 0}
+    assert out["incidents"] == {"evaluated": 11, "correct": 2, "with_discrepancies": 9, "with_undetermined": 0}
     assert hocr("audit", "-", "--fail-under", "99", stdin=text).returncode == 5
     assert hocr("audit", "-", "--fail-under", "1", stdin=text).returncode == 0
 

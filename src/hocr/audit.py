@@ -68,6 +68,15 @@ KINDS: dict[str, tuple[str, str]] = {
         "recorded late",
         "the crime was recorded after the time limit (24 hours since April 2015)",
     ),
+    "flag_missing": (
+        "crime flag missing",
+        "the rules give the crime a Home Office crime flag (domestic abuse, hate crime strand, online...) that "
+        "the force's record does not carry",
+    ),
+    "flag_not_derived": (
+        "crime flag not derived",
+        "the force's record carries a crime flag that the rules do not give on the facts stated",
+    ),
     "invalid_cancellation": (
         "invalid cancellation",
         "the force cancelled (or transferred) the crime and the rules find the cancellation invalid",
@@ -425,6 +434,51 @@ def _verdict(judged: Mapping[str, Any], part: str) -> tuple[bool | None, list[Ma
     return None, []
 
 
+def _flag_text(key: tuple[Any, Any]) -> str:
+    flag, strand = key
+    return f"{flag} ({strand})" if strand else str(flag)
+
+
+def _flag_rules(book: Rulebook, day: dt.date, key: tuple[Any, Any]) -> tuple[Mapping[str, Any], ...]:
+    """The rules in force that could give this flag: what a flag the rules do not derive is
+    measured against."""
+    refs = []
+    for name in book.pipeline.get("flags", []):
+        for rule in book.decisions[name].rules_in_force(day):
+            then = rule.raw_then
+            if then.get("flag") == key[0] and then.get("strand") == key[1]:
+                refs.append(rule.ref())
+    return tuple(refs)
+
+
+def _flag_discrepancies(book: Rulebook, day: dt.date, rec: Mapping[str, Any],
+                        crime: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A record's crime flags against the flags the rules derive for its crime. Only a record
+    that carries ``flags`` (even ``[]``) is compared: an export without them says nothing."""
+    given = rec.get("flags")
+    if not isinstance(given, list) or "flags" not in crime:
+        return []
+    derived = {(f["flag"], f.get("strand")): f for f in crime["flags"]}
+    recorded = {(f.get("flag"), f.get("strand")) for f in given if isinstance(f, Mapping)}
+    ref = str(rec["ref"])
+    out: list[dict[str, Any]] = []
+    for key in sorted(set(derived) - recorded, key=str):
+        rules = tuple(derived[key]["rules"])
+        out.append({"kind": "flag_missing", "expected": f"flag {_flag_text(key)}",
+                    "found": "flags: " + (", ".join(_flag_text(k) for k in sorted(recorded, key=str)) or "none"),
+                    "explanation": f"Crime {ref}: the rules flag it {_flag_text(key)} and the force's record does "
+                                   f"not; rules: {_rule_ids(rules)}.",
+                    "rules": rules})
+    for key in sorted(recorded - set(derived), key=str):
+        rules = _flag_rules(book, day, key)
+        out.append({"kind": "flag_not_derived", "expected": f"no flag {_flag_text(key)} on the facts stated",
+                    "found": f"flag {_flag_text(key)}",
+                    "explanation": f"Crime {ref}: the force flagged it {_flag_text(key)}; on the facts stated no "
+                                   f"rule gives that flag; rules that would: {_rule_ids(rules)}.",
+                    "rules": rules})
+    return out
+
+
 def compare(
     book: Rulebook,
     raw: Mapping[str, Any],
@@ -588,6 +642,8 @@ def compare(
                 explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
                             f"as one, {cid} {what}; counting rules: {_rule_ids(crules)}.",
                 rules=crules)
+        for kw in _flag_discrepancies(book, day, rec, crime):
+            add(crime=cid, ref=ref, acts=acts, victim=victim, classification=code, **kw)
         result.crimes.append(CrimeTally(in_groups, recorded=True, classified_ok=classified_ok, timely=timely))
 
     # 3. Verdicts on what the force did with each record: cancellation and outcome.

@@ -11,7 +11,9 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
       crime_count: 1
       crimes: [{classification: "44", victim: V1}]        # the exact list of crimes, any order;
                                                           # each entry may also give acts,
-                                                          # suspects, victim_kind
+                                                          # suspects, victim_kind, and flags
+                                                          # (the exact list: [domestic_abuse,
+                                                          # "hate_crime:race"], [] for none)
       not_recorded: [{act: A1, victim: V1, reason: ..., record_as: N100, refer_to: ...}]
       undetermined: [{act: A1, victim: V1, facts_needed: [/victims/0/confirms_crime]}]
       absorbed: [{act: A2, victim: V1, classification: "8N", into_classification: "34B"}]
@@ -99,9 +101,17 @@ def _subset(entry: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
                 return False
         elif key == "into_classification":
             continue
+        elif key == "flags":
+            if flag_names(entry.get("flags", [])) != sorted(value):
+                return False
         elif entry.get(key) != value:
             return False
     return True
+
+
+def flag_names(flags: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A crime's flags as a case writes them: ``domestic_abuse``, ``hate_crime:race``."""
+    return sorted(f"{f['flag']}:{f['strand']}" if f.get("strand") else str(f["flag"]) for f in flags)
 
 
 def _match_list(label: str, got: Sequence[Mapping[str, Any]], want: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -135,6 +145,7 @@ def decisive_rules(decision: Mapping[str, Any]) -> set[str]:
     ids = set()
     for c in decision["crimes"]:
         ids |= {r["id"] for r in c["rules"]}
+        ids |= {r["id"] for f in c.get("flags", []) for r in f["rules"]}
     for n in decision["not_recorded"]:
         ids |= {r["id"] for r in n["rules"]}
     for a in decision["absorbed"]:

@@ -377,6 +377,7 @@ def evaluate(
 
     decision = _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
     decision["findings"] = _findings(book, incident_outcomes, allegations)
+    _attach_flags(book, decision, allegations)
     decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
         r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
     if "force_record" in facts:
@@ -427,6 +428,31 @@ def _findings(book: Rulebook, incident_outcomes: Mapping[str, Outcome], allegati
             add(a.act_outcomes, {"act": a.act["id"], "victim": None})
         add(a.outcomes, {"act": a.act["id"], "victim": a.victim_id})
     return out
+
+
+def _attach_flags(book: Rulebook, decision: dict[str, Any], allegations: Sequence[Allegation]) -> None:
+    """Give each recorded crime the crime flags (pipeline ``flags``) of the allegations it covers:
+    one entry per flag and strand, with every rule that gives it."""
+    names = book.pipeline.get("flags", [])
+    if not names:
+        return
+    by_pair = {(a.act["id"], a.victim_id): a for a in allegations}
+    relied: set[str] = set()
+    for crime in decision["crimes"]:
+        found: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for c in crime["covers"]:
+            outcomes = by_pair[(c["act"], c["victim"])].outcomes
+            for name in names:
+                o = outcomes.get(name)
+                for rule, value, _rows in (o.contributions if o is not None and o.state == "value" else ()):
+                    entry = found.setdefault((value.get("flag"), value.get("strand")),
+                                             {"flag": value.get("flag"), "strand": value.get("strand"), "rules": []})
+                    if all(r["id"] != rule.id for r in entry["rules"]):
+                        entry["rules"].append(rule.ref())
+                    if rule.verification != "verified":
+                        relied.add(rule.id)
+        crime["flags"] = sorted(found.values(), key=lambda f: (str(f["flag"]), str(f["strand"] or "")))
+    decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | relied)
 
 
 _MATCH_ORDER = ("recorded", "absorbed", "undetermined", "not_recorded")

@@ -39,6 +39,19 @@ def _because(rules: list[Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def _flag_lines(crime: Mapping[str, Any]) -> list[str]:
+    """The crime's Home Office crime flags, each with the rules that give it."""
+    if "flags" not in crime:
+        return []
+    if not crime["flags"]:
+        return ["      flags: none on the facts given"]
+    out = []
+    for f in crime["flags"]:
+        out.append(f"      flag {f['flag']}" + (f" ({f['strand']})" if f.get("strand") else ""))
+        out.extend("  " + line for line in _because(f["rules"]))
+    return out
+
+
 def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebook | None = None) -> str:
     lines: list[str] = []
     rb = decision["rulebook"]
@@ -56,6 +69,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             lines.append(f"  {c['id']}  {cls['code']} {cls['name']} [{cls['category']}]")
             lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
             lines.extend(_because(c["rules"]))
+            lines.extend(_flag_lines(c))
     if decision["absorbed"]:
         lines.append("")
         lines.append("Counted within another crime")

@@ -659,13 +659,18 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         elif scope_of[name] != scope:
             problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
 
-    for role in ("findings", "verdicts"):
-        wanted = {"findings": ("act", "allegation", "incident"), "verdicts": ("recorded_crime",)}[role]
+    for role in ("findings", "flags", "verdicts"):
+        wanted = {"findings": ("act", "allegation", "incident"), "flags": ("allegation",),
+                  "verdicts": ("recorded_crime",)}[role]
         for name in pipeline.get(role, []):
             if name not in raw_decisions:
                 problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
             elif scope_of[name] not in wanted:
                 problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {' or '.join(wanted)}"))
+    for name in pipeline.get("flags", []):
+        if name in raw_decisions and "flag" not in raw_decisions[name][0]["outputs"]:
+            d, rel, line = raw_decisions[name]
+            problems.append(Problem(rel, line, f"decision {name!r} is one of the pipeline's flags and needs an output 'flag'"))
     for role, output in (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),
                          ("deadline", "due"), ("timeliness", "met")):
         name = pipeline.get(role)
