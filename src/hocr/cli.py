@@ -284,6 +284,7 @@ def serve(
     eval_threads: Annotated[int | None, _opt("Threads evaluating, per worker [4].")] = None,
     max_in_flight: Annotated[int | None, _opt("Requests handled at once, per worker, before a 503 [64].")] = None,
     read_timeout: Annotated[float | None, _opt("Seconds to wait for the next part of a body before a 408 [10].")] = None,
+    header_timeout: Annotated[float | None, _opt("Seconds from a request's first byte to the end of its headers before a 408 [10].")] = None,
     access_log: Annotated[bool, typer.Option(help="Log method, route, status and time of each request to standard error.")] = True,
 ) -> None:
     """Serve decisions over HTTP (Starlette on uvicorn): POST an incident to /v1/check; the API is
@@ -299,6 +300,7 @@ def serve(
             max_body=max_body, max_batch_body=max_batch_body, max_batch_items=max_batch_items,
             max_depth=max_depth, max_acts=max_acts, max_victims=max_victims, eval_timeout=eval_timeout,
             eval_threads=eval_threads, max_in_flight=max_in_flight, read_timeout=read_timeout,
+            header_timeout=header_timeout,
         )
     except ValueError as exc:
         _err(f"hocr: {exc}")

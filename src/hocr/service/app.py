@@ -44,19 +44,36 @@ UNREADABLE = (OverflowError, RecursionError, ValueError, UnicodeError)
 
 
 class Service:
-    """The state every request shares: the rulebook, the limits, the pool and the decision log."""
+    """The state every request shares: the rulebook, the limits, the pool and the decision log.
+
+    The pool and the log are opened on first use and closed at shutdown (and opened again if the
+    app is started again, as a test client does for each session)."""
 
     def __init__(self, book: Rulebook, config: ServiceConfig):
         self.book = book
         self.config = config
-        self.pool = EvaluationPool(config.eval_threads, config.eval_timeout, config.retry_after)
-        self.log = DecisionLog(config.decision_log, book.info()) if config.decision_log else None
         self.openapi = openapi_document(ENDPOINTS, book.hash[:19], f"Decisions of {book.edition}")
+        self._pool: EvaluationPool | None = None
+        self._log: DecisionLog | None = None
+
+    @property
+    def pool(self) -> EvaluationPool:
+        if self._pool is None:
+            self._pool = EvaluationPool(self.config.eval_threads, self.config.eval_timeout, self.config.retry_after)
+        return self._pool
+
+    @property
+    def log(self) -> DecisionLog | None:
+        if self._log is None and self.config.decision_log:
+            self._log = DecisionLog(self.config.decision_log, self.book.info())
+        return self._log
 
     def close(self) -> None:
-        self.pool.close()
-        if self.log is not None:
-            self.log.close()
+        pool, log, self._pool, self._log = self._pool, self._log, None, None
+        if pool is not None:
+            pool.close()
+        if log is not None:
+            log.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,8 +325,9 @@ def create_app(book: Rulebook, config: ServiceConfig | None = None, routes: Sequ
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        guard.stopping = False
         yield
-        guard.stopping = True
+        guard.stopping = True  # uvicorn has let the requests in flight finish
         service.close()
 
     app = Starlette(

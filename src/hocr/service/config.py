@@ -30,6 +30,7 @@ class ServiceConfig:
     eval_threads: int = 4  # the bounded pool that evaluates off the event loop
     max_in_flight: int = 64  # requests being handled at once; beyond: 503 with Retry-After
     read_timeout: float = 10.0  # between two parts of a request body
+    header_timeout: float = 10.0  # from a request's first byte to the end of its headers
     retry_after: int = 1  # seconds, in the Retry-After of a 503
     rules: str | None = None  # a rulebook folder (default: the shipped one)
     decision_log: str | None = None  # a JSONL file, appended to

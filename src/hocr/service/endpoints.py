@@ -25,7 +25,8 @@ ENDPOINTS = (
         "Decide many incidents: a JSON array answered with {results}, or NDJSON answered line by line",
         {200: ("One result per item, with its index: its decision or its problems", ref("service.batch"))},
         body={"application/json": {"type": "array", "items": ref("incident")}, NDJSON: ref("incident")},
-        params=(AS_OF, TRACE), errors=BODY_ERRORS, other_media={200: (NDJSON,)},
+        params=(AS_OF, TRACE), errors=BODY_ERRORS,
+        other_media={200: {NDJSON: {**BATCH_ITEM, "description": "NDJSON: one such object a line"}}},
     ),
     Endpoint(
         "GET", "/v1/classifications/{code}", "classification",
@@ -45,5 +46,5 @@ ENDPOINTS = (
     Endpoint("GET", "/openapi.json", "openapi", "This document",
              {200: ("The OpenAPI 3.1 document", {"type": "object"})}),
     Endpoint("GET", "/docs", "docs", "The API described as a page, with a form to try /v1/check",
-             {200: ("A page", None)}, other_media={200: (HTML,)}),
+             {200: ("A page", None)}, other_media={200: {HTML: {"type": "string"}}}),
 )

@@ -50,7 +50,7 @@ class Endpoint:
     body: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # media type -> schema
     params: Sequence[Param] = ()
     errors: Sequence[int] = ()  # error statuses (bodies: service.errors)
-    other_media: Mapping[int, Sequence[str]] = field(default_factory=dict)  # extra response media types
+    other_media: Mapping[int, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)  # status -> media -> schema
 
 
 def ref(component: str) -> dict[str, str]:
@@ -104,8 +104,8 @@ def _responses(e: Endpoint) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, (what, schema) in e.responses.items():
         content = _json(schema)
-        for media in e.other_media.get(status, ()):
-            content[media] = {"schema": dict(schema or {})}
+        for media, other in e.other_media.get(status, {}).items():
+            content[media] = {"schema": dict(other)}
         out[str(status)] = {"description": what, **({"content": content} if content else {})}
     for status in e.errors:
         answer: dict[str, Any] = {"description": ERROR_STATUSES[status], "content": _json(ERRORS)}

@@ -5,21 +5,28 @@
   answer is the service's JSON error.
 * uvicorn has no deadline for the request line and headers, so a client sending them a byte at a
   time holds a connection for ever. Here a request whose headers are not complete within
-  ``HEADER_TIMEOUT`` seconds of their first byte is answered 408 and the connection closed.
+  ``header_timeout`` seconds of their first byte is answered 408 and the connection closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from functools import cache
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-HEADER_TIMEOUT = 10.0
+from .config import config_from_env
+
 NOT_HTTP = "the request is not valid HTTP/1.1 (for example a Content-Length that is not a non-negative whole number)"
-TOO_SLOW = f"the request's headers did not arrive within {HEADER_TIMEOUT:g} s"
+
+
+@cache
+def header_timeout() -> float:
+    """``header_timeout`` of the configuration this process was started with."""
+    return config_from_env().header_timeout
 
 
 def _error(message: str) -> bytes:
@@ -54,7 +61,7 @@ class GuardedH11Protocol(H11Protocol):
         super().data_received(data)
         if self._waiting_for_headers() and self._header_timer is None and not self.transport.is_closing():
             self._timed_cycle = self.cycle
-            self._header_timer = self.loop.call_later(HEADER_TIMEOUT, self._headers_too_slow)
+            self._header_timer = self.loop.call_later(header_timeout(), self._headers_too_slow)
         elif not self._waiting_for_headers() and self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
@@ -63,7 +70,7 @@ class GuardedH11Protocol(H11Protocol):
         self._header_timer = None
         if self.cycle is self._timed_cycle and self._waiting_for_headers() and not self.transport.is_closing():
             self.logger.warning("a request's headers were too slow: connection closed")
-            self._send_error(408, "Request Timeout", TOO_SLOW)
+            self._send_error(408, "Request Timeout", f"the request's headers did not arrive within {header_timeout():g} s (header_timeout)")
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:
