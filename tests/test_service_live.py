@@ -14,81 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from live_server import REPO, Server, free_port, post, raw, start, status_and_json, stop
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "examples" / "recorded-late.json").read_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    stderr: Path
-
-    def log(self) -> str:
-        return self.stderr.read_text(errors="replace")
-
-
-def start(tmp: Path, *flags: str) -> Server:
-    port = free_port()
-    stderr = tmp / f"stderr-{port}.txt"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hocr", "serve", "--port", str(port), *flags],
-        stdout=subprocess.DEVNULL, stderr=stderr.open("wb"), env=env, cwd=REPO,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if b" 200 " in raw(port, b"GET /v1/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 5):
-                return Server(process, port, stderr)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"the service did not start: {stderr.read_text()}")
-
-
-def stop(server: Server) -> int:
-    server.process.send_signal(signal.SIGTERM)
-    return server.process.wait(timeout=40)
-
-
-def raw(port: int, data: bytes, wait: float = 10, then: bytes = b"", pause: float = 0) -> bytes:
-    """Send ``data`` (then, after ``pause`` s, ``then``) and read until the server closes or
-    ``wait`` seconds pass."""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
-        s.sendall(data)
-        if then:
-            time.sleep(pause)
-            s.sendall(then)
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except TimeoutError:
-            pass
-        return out
-
-
-def post(path: str, body: bytes, extra: str = "") -> bytes:
-    head = f"POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
-    return head.encode() + body
-
-
-def status_and_json(answer: bytes) -> tuple[int, object]:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body) if body else None
 
 
 @pytest.fixture(scope="module")
