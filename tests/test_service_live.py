@@ -99,3 +99,14 @@ def test_a_bad_limit_is_refused_before_serving(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "hocr", "serve", "--port", str(free_port())],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2 and "HOCR_SERVICE_MAX_BODY" in done.stderr
+
+
+def test_a_port_in_use_is_refused_before_serving() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        done = subprocess.run([sys.executable, "-m", "hocr", "serve", "--port", str(port)],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2 and "cannot serve" in done.stderr

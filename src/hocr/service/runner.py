@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -65,12 +66,22 @@ def uvicorn_config(config: ServiceConfig, host: str, port: int, workers: int, ac
     )
 
 
+def check_bind(host: str, port: int) -> None:
+    """Raise OSError now if ``host:port`` cannot be listened on (uvicorn would exit 3 with a log line)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        probe.listen(1)
+
+
 def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
           access_log: bool = True) -> None:
     """Run until SIGTERM or SIGINT (Ctrl-C)."""
     book = load_rulebook(config.rules)  # fail here, before binding, if the rulebook does not load
     if config.decision_log:
         open(config.decision_log, "a").close()  # an OSError here, before binding, if it cannot be written
+    check_bind(host, port)
     sys.stderr.write(f"hocr: serving {book.edition} ({book.hash[:19]}) on http://{host}:{port}/ "
                      f"with {workers} worker{'s' if workers != 1 else ''} (API at /docs)\n")
     logging.getLogger("hocr.service").debug("limits: %s", config)
