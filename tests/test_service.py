@@ -171,6 +171,11 @@ def test_openapi_references_the_project_schemas(client: TestClient) -> None:
     assert all(r.startswith('"#/components/schemas/') for r in refs)
 
 
+def test_openapi_is_a_valid_openapi_3_1_document(client: TestClient) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(client.get("/openapi.json").json())
+
+
 def test_docs_page_is_offline(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200 and "/v1/check/batch" in page.text

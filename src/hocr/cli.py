@@ -267,6 +267,13 @@ def _opt(help_text: str) -> Any:
     return typer.Option(help=help_text, show_default=False)
 
 
+def _limit(name: str, help_text: str) -> Any:
+    """A limit's option, its default read from the service's configuration."""
+    from .service.config import ServiceConfig
+
+    return _opt(f"{help_text} (default {getattr(ServiceConfig, name)}).")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
@@ -274,17 +281,17 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (uvicorn's own worker model).")] = 1,
     rules: RulesOption = None,
     decision_log: Annotated[Path | None, _opt("Append a JSON line for every decision to this file (personal data masked).")] = None,
-    max_body: Annotated[int | None, _opt("Largest body of one incident, in bytes [1000000].")] = None,
-    max_batch_body: Annotated[int | None, _opt("Largest batch body, in bytes [20000000].")] = None,
-    max_batch_items: Annotated[int | None, _opt("Most incidents in one batch [1000].")] = None,
-    max_depth: Annotated[int | None, _opt("Deepest JSON nesting [32].")] = None,
-    max_acts: Annotated[int | None, _opt("Most acts in one incident [200].")] = None,
-    max_victims: Annotated[int | None, _opt("Most victims in one incident [200].")] = None,
-    eval_timeout: Annotated[float | None, _opt("Seconds one evaluation may take before a 503 [10].")] = None,
-    eval_threads: Annotated[int | None, _opt("Threads evaluating, per worker [4].")] = None,
-    max_in_flight: Annotated[int | None, _opt("Requests handled at once, per worker, before a 503 [64].")] = None,
-    read_timeout: Annotated[float | None, _opt("Seconds to wait for the next part of a body before a 408 [10].")] = None,
-    header_timeout: Annotated[float | None, _opt("Seconds from a request's first byte to the end of its headers before a 408 [10].")] = None,
+    max_body: Annotated[int | None, _limit("max_body", "Largest body of one incident, in bytes")] = None,
+    max_batch_body: Annotated[int | None, _limit("max_batch_body", "Largest batch body, in bytes")] = None,
+    max_batch_items: Annotated[int | None, _limit("max_batch_items", "Most incidents in one batch")] = None,
+    max_depth: Annotated[int | None, _limit("max_depth", "Deepest JSON nesting")] = None,
+    max_acts: Annotated[int | None, _limit("max_acts", "Most acts in one incident")] = None,
+    max_victims: Annotated[int | None, _limit("max_victims", "Most victims in one incident")] = None,
+    eval_timeout: Annotated[float | None, _limit("eval_timeout", "Seconds one evaluation may take before a 503")] = None,
+    eval_threads: Annotated[int | None, _limit("eval_threads", "Threads evaluating, per worker")] = None,
+    max_in_flight: Annotated[int | None, _limit("max_in_flight", "Requests handled at once, per worker, before a 503")] = None,
+    read_timeout: Annotated[float | None, _limit("read_timeout", "Seconds to wait for the next part of a body before a 408")] = None,
+    header_timeout: Annotated[float | None, _limit("header_timeout", "Seconds from a request's first byte to the end of its headers before a 408")] = None,
     access_log: Annotated[bool, typer.Option(help="Log method, route, status and time of each request to standard error.")] = True,
 ) -> None:
     """Serve decisions over HTTP (Starlette on uvicorn): POST an incident to /v1/check; the API is

@@ -3,8 +3,9 @@
 Each line holds the decision id (also sent to the client as ``X-Decision-Id``), the time, the
 rulebook's name, edition and hash, a hash of the input, the outcome, the ids of the rules the
 decision rests on, and the input with its personal data masked. Masking is always on: a value is
-kept only when the incident schema confines it to a closed set (an enumeration, a pattern such as
-an id, a code or a time, a number or a yes/no), except dates of birth; every free-text string
+kept only when the incident schema confines its field to a closed form (an enumeration, a pattern
+such as an id or a time, a number or a yes/no) and the value has that form, except names and dates
+of birth; every free-text string
 (names, addresses, descriptions, notes, roles, forces) and everything the schema does not know is
 replaced by ``"***"``. The input hash is over the exact bytes received, so a force can prove which
 input a line describes from its own copy without the log holding it.
@@ -16,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Mapping
@@ -39,13 +41,19 @@ def _resolve(node: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str,
     return node
 
 
-def _closed(node: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
-    """Whether the schema confines a string here to a closed form (enum, const, pattern)."""
+def _fits(node: Mapping[str, Any], value: str | float, schema: Mapping[str, Any]) -> bool:
+    """Whether the schema confines this field to a closed form (enum, const, pattern, number)
+    and ``value`` has that form: only then is the value free of personal data."""
     node = _resolve(node, schema)
-    if "enum" in node or "const" in node or "pattern" in node:
-        return True
     branches = node.get("anyOf") or node.get("oneOf") or ()
-    return bool(branches) and all(_closed(b, schema) for b in branches)
+    if branches:
+        return any(_fits(b, value, schema) for b in branches)
+    if isinstance(value, int | float):
+        return node.get("type") in ("integer", "number")
+    if "enum" in node or "const" in node:
+        return value in node.get("enum", [node.get("const")])
+    pattern = node.get("pattern")
+    return isinstance(pattern, str) and len(value) <= 64 and re.search(pattern, value) is not None
 
 
 def _child(node: Mapping[str, Any] | None, key: str | int, schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -69,17 +77,19 @@ def mask(data: Any, node: Mapping[str, Any] | None = None, key: str | int | None
     if isinstance(key, str) and key in ALWAYS_MASKED:
         return MASK
     if isinstance(data, dict):
-        return {
-            (k if _child(node, k, schema) is not None else MASK): mask(v, _child(node, k, schema), k, schema)
-            for k, v in data.items()
-        }
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            sub = _child(node, k, schema)
+            if sub is None:
+                out[MASK] = MASK  # a key the schema does not know: it and its value
+            else:
+                out[k] = mask(v, sub, k, schema)
+        return out
     if isinstance(data, list):
         return [mask(v, _child(node, i, schema), i, schema) for i, v in enumerate(data)]
     if isinstance(data, bool) or data is None:
         return data
-    if isinstance(data, int | float):
-        return data if node is not None else MASK
-    if isinstance(data, str) and node is not None and _closed(node, schema) and data.isascii() and len(data) <= 64:
+    if isinstance(data, str | int | float) and node is not None and _fits(node, data, schema):
         return data
     return MASK
 
