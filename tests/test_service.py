@@ -197,7 +197,7 @@ def test_requests_beyond_the_in_flight_limit_get_503(book: Rulebook, monkeypatch
 
     release = threading.Event()
     real = service_app.evaluate
-    monkeypatch.setattr(service_app, "evaluate", lambda *a, **k: (release.wait(10), real(*a, **k))[1])
+    monkeypatch.setattr(service_app, "evaluate", lambda *a, **k: (release.wait(60), real(*a, **k))[1])
     statuses: list[int] = []
     with TestClient(create_app(book, ServiceConfig(max_in_flight=2))) as c:
         def send() -> None:
@@ -206,13 +206,14 @@ def test_requests_beyond_the_in_flight_limit_get_503(book: Rulebook, monkeypatch
         threads = [threading.Thread(target=send) for _ in range(2)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while c.get("/v1/health").json()["in_flight"] < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert c.get("/v1/health").json()["in_flight"] == 2
         third = c.post("/v1/check", content=json.dumps(example()))
         release.set()
         for t in threads:
-            t.join(10)
+            t.join(60)
     assert third.status_code == 503 and third.headers["retry-after"] == "1"
     assert "max_in_flight" in third.json()["errors"][0]["message"]
     assert statuses == [200, 200]
@@ -226,3 +227,17 @@ def test_configuration_from_environment_and_flags() -> None:
         config_from_env({"HOCR_SERVICE_MAX_BODY": "lots"})
     with pytest.raises(ValueError, match="max_depth"):
         config_from_env({}, max_depth=0)
+
+
+def test_an_unexpected_error_is_a_500_that_repeats_nothing(book: Rulebook, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    from hocr.service import app as service_app
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Jayne Planted of 3 Elm Road")
+
+    monkeypatch.setattr(service_app, "evaluate", fail)
+    with TestClient(create_app(book), raise_server_exceptions=False) as c:
+        r = c.post("/v1/check", content=json.dumps(example()))
+    assert r.status_code == 500 and r.json()["errors"][0]["message"] == "internal error (please report it)"
+    assert "RuntimeError" in caplog.text and "Planted" not in caplog.text and "Elm" not in r.text

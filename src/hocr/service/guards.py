@@ -64,28 +64,25 @@ class Guard:
 
         try:
             await self._admit(scope, receive, sending)
+        except Exception as exc:  # noqa: BLE001 - answered and logged by type only
+            log.error("internal error: %s on %s", type(exc).__name__, route_name(self.app, scope))
+            if not status["code"]:
+                await _send_json(sending, 500, {"errors": [{"pointer": "", "message": "internal error (please report it)"}]})
         finally:
             access.info('%s %s %s %.1f ms', scope["method"], route_name(self.app, scope), status["code"],
                         (time.monotonic() - started) * 1000)
 
     async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] not in ALWAYS_ANSWERED and self.in_flight >= self.config.max_in_flight:
+        if scope["path"] in ALWAYS_ANSWERED:  # neither refused nor counted
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.config.max_in_flight:
             limit = self.config.max_in_flight
             await _send_json(send, 503, {"errors": [{"pointer": "", "message": f"the service is handling {limit} requests (max_in_flight); try again"}]},
                              {"Retry-After": str(self.config.retry_after)})
             return
         self.in_flight += 1
-        started = {"sent": False}
-
-        async def sending(message: Message) -> None:
-            started["sent"] = started["sent"] or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, receive, sending)
-        except Exception as exc:  # noqa: BLE001 - answered and logged by type only
-            log.error("internal error: %s on %s", type(exc).__name__, route_name(self.app, scope))
-            if not started["sent"]:
-                await _send_json(send, 500, {"errors": [{"pointer": "", "message": "internal error (please report it)"}]})
+            await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
