@@ -241,3 +241,9 @@ def test_an_unexpected_error_is_a_500_that_repeats_nothing(book: Rulebook, monke
         r = c.post("/v1/check", content=json.dumps(example()))
     assert r.status_code == 500 and r.json()["errors"][0]["message"] == "internal error (please report it)"
     assert "RuntimeError" in caplog.text and "Planted" not in caplog.text and "Elm" not in r.text
+
+
+def test_numbers_json_does_not_have_are_refused(client: TestClient) -> None:
+    for body in (b'{"id": NaN}', b'{"id": -Infinity}', b'{"id": ' + b"9" * 41 + b"}"):
+        r = client.post("/v1/check", content=body)
+        assert r.status_code == 400 and "not valid JSON" in r.json()["errors"][0]["message"], body[:20]

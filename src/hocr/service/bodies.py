@@ -22,6 +22,7 @@ from .errors import ServiceError
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
+MAX_DIGITS = 40  # no field of an incident needs more
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _STEP = bytes.maketrans(b"[]{}", b"\x01\x02\x01\x02")
 
@@ -90,11 +91,27 @@ def parse_json(data: bytes, config: ServiceConfig, pointer: str = "") -> Any:
     except UnicodeDecodeError as exc:
         raise ServiceError(400, f"the body is not UTF-8 (byte {exc.start})", pointer) from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise ServiceError(400, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", pointer) from None
-    except (ValueError, RecursionError):  # a number of thousands of digits
-        raise ServiceError(400, "not valid JSON: a number is too long to read", pointer) from None
+    except _NotJson as exc:
+        raise ServiceError(400, f"not valid JSON: {exc}", pointer) from None
+    except (ValueError, RecursionError):  # pragma: no cover - bounded above
+        raise ServiceError(400, "not valid JSON", pointer) from None
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise _NotJson(f"an integer of more than {MAX_DIGITS} digits")
+    return int(digits)
 
 
 def check_size(data: Any, config: ServiceConfig, pointer: str = "") -> None:

@@ -23,7 +23,7 @@ class ServiceConfig:
     max_body: int = 1_000_000  # one incident
     max_batch_body: int = 20_000_000  # a whole batch (JSON array or NDJSON stream)
     max_batch_items: int = 1_000
-    max_depth: int = 32  # the incident schema nests about 6 deep
+    max_depth: int = 24  # the incident schema nests 7 deep; the library's own bound is 24 too
     max_acts: int = 200
     max_victims: int = 200
     eval_timeout: float = 10.0  # answer 503 when one evaluation takes longer
