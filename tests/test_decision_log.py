@@ -28,16 +28,20 @@ def test_mask_keeps_closed_forms_and_masks_free_text() -> None:
     assert masked["id"] == MASK and masked["notes"] == MASK
     assert masked["report"] == {"received_at": "2024-02-12T09:00", "channel": "online",
                                 "reporter": {"type": "third_party", "role": MASK}}
-    assert masked["victims"][0] == {"id": "V1", "kind": "person", "name": MASK, "age": 40,
+    assert masked["victims"][0] == {"id": "id1", "kind": "person", "name": MASK, "age": 40,
                                     "date_of_birth": MASK, "traceable": True}
     assert masked["acts"][0]["description"] == MASK and masked["acts"][0]["location"]["description"] == MASK
-    assert masked["acts"][0]["occurred_at"] == "2024-02-11" and masked["acts"][0]["victims"] == ["V1"]
+    # ids are pseudonyms, the same id by the same pseudonym
+    assert masked["acts"][0]["id"] == "id2" and masked["acts"][0]["victims"] == ["id1"]
+    assert masked["acts"][0]["occurred_at"] == "2024-02-11"
     assert masked[MASK] == MASK and "Ann" not in json.dumps(masked) and "Elm" not in json.dumps(masked)
 
 
 def test_mask_masks_a_value_that_does_not_fit_its_field() -> None:
-    masked = mask({"victims": [{"kind": "Ann Smith", "age": "Ann Smith", "id": "Ann Smith lives here"}], "acts": 5})
-    assert "Ann" not in json.dumps(masked)
+    masked = mask({"victims": [{"kind": "Ann Smith", "age": "Ann Smith", "id": "Ann.Smith"}], "acts": 5,
+                   "report": {"received_at": "1984-13-02T10:00"}})
+    assert "Ann" not in json.dumps(masked) and "1984" not in json.dumps(masked)
+    assert masked["acts"] == MASK and masked["victims"][0]["id"] == "id1"
 
 
 def test_a_line_holds_the_outcome_and_the_rules(tmp_path: Path, book: Rulebook) -> None:

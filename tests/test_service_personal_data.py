@@ -193,6 +193,10 @@ def test_the_decision_log_has_a_line_for_every_evaluated_input(outputs: dict[str
     assert {"decision_id", "time", "rulebook", "input_hash", "outcome", "rule_ids", "input"} <= set(lines[0])
     decided = [x for x in lines if x["outcome"]["status"] != "invalid"]
     assert decided and all(x["rule_ids"] for x in decided)
-    assert decided[0]["input"]["victims"][0] == {"id": "V1", "kind": "person", "name": "***", "date_of_birth": "***", "age": 52}
+    victim = decided[0]["input"]["victims"][0]
+    assert victim == {"id": victim["id"], "kind": "person", "name": "***", "date_of_birth": "***", "age": 52}
+    assert victim["id"].startswith("id")
+    refused = [x for x in lines if x["outcome"]["status"] == "invalid" and x["input"] is not None]
+    assert len(refused) >= 2 * len(invalid_variants()), "each invalid incident is logged, masked"
     # the single check, the batch array's and the NDJSON batch's item: the planted incident 3 times
     assert len({x["input_hash"] for x in decided}) <= 2 and len(decided) >= 3

@@ -7,7 +7,8 @@ kept only when the incident schema confines its field to a closed form (an enume
 such as an id or a time, a number or a yes/no) and the value has that form, except names and dates
 of birth; every free-text string
 (names, addresses, descriptions, notes, roles, forces) and everything the schema does not know is
-replaced by ``"***"``. The input hash is over the exact bytes received, so a force can prove which
+replaced by ``"***"``; ids are replaced by pseudonyms (``id1``, ``id2``) that keep the links
+between acts and victims. The input hash is over the exact bytes received, so a force can prove which
 input a line describes from its own copy without the log holding it.
 """
 
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .incident import incident_schema
+from .incident import incident_schema, parse_time
 
 MASK = "***"
 ALWAYS_MASKED = frozenset({"date_of_birth", "name"})  # personal even where the schema confines the form
@@ -35,6 +36,15 @@ def input_hash(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+TIME_DEFS = {"date": "date", "datetime": "datetime", "date_or_datetime": "either"}
+ID_DEF = "id"
+
+
+def _def_name(node: Mapping[str, Any]) -> str | None:
+    ref = node.get("$ref")
+    return str(ref).rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+
 def _resolve(node: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in node:
         node = schema["$defs"][str(node["$ref"]).rsplit("/", 1)[-1]]
@@ -43,7 +53,14 @@ def _resolve(node: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str,
 
 def _fits(node: Mapping[str, Any], value: str | float, schema: Mapping[str, Any]) -> bool:
     """Whether the schema confines this field to a closed form (enum, const, pattern, number)
-    and ``value`` has that form: only then is the value free of personal data."""
+    and ``value`` has that form: only then is the value free of personal data. A date or time
+    must also be one (a pattern admits month 13)."""
+    kind = TIME_DEFS.get(_def_name(node) or "")
+    if kind is not None and isinstance(value, str):
+        try:
+            parse_time(value, kind)
+        except (ValueError, OverflowError):
+            return False
     node = _resolve(node, schema)
     branches = node.get("anyOf") or node.get("oneOf") or ()
     if branches:
@@ -67,31 +84,46 @@ def _child(node: Mapping[str, Any] | None, key: str | int, schema: Mapping[str, 
     return sub if isinstance(sub, Mapping) else None
 
 
-def mask(data: Any, node: Mapping[str, Any] | None = None, key: str | int | None = None,
-         schema: Mapping[str, Any] | None = None) -> Any:
-    """``data`` (an incident, valid or not) with its personal data replaced by ``"***"``.
+class _Masker:
+    """One incident's masking. Ids (which a force may build from a name) are replaced by
+    pseudonyms, ``id1``, ``id2``... in order of first appearance, the same id by the same
+    pseudonym, so the line still shows which act concerns which victim."""
 
-    Object keys the schema does not define are masked too (their value with them)."""
-    schema = incident_schema() if schema is None else schema
-    node = schema if node is None and key is None else node
-    if isinstance(key, str) and key in ALWAYS_MASKED:
-        return MASK
-    if isinstance(data, dict):
+    def __init__(self, schema: Mapping[str, Any]):
+        self.schema = schema
+        self.pseudonyms: dict[str, str] = {}
+
+    def value(self, data: Any, node: Mapping[str, Any] | None, key: str | int | None) -> Any:
+        if isinstance(key, str) and key in ALWAYS_MASKED:
+            return MASK
+        if isinstance(data, dict):
+            return self.mapping(data, node)
+        if isinstance(data, list):
+            return [self.value(v, _child(node, i, self.schema), i) for i, v in enumerate(data)]
+        if isinstance(data, bool) or data is None:
+            return data
+        if node is None or not isinstance(data, str | int | float) or not _fits(node, data, self.schema):
+            return MASK
+        if _def_name(node) == ID_DEF and isinstance(data, str):
+            return self.pseudonyms.setdefault(data, f"id{len(self.pseudonyms) + 1}")
+        return data
+
+    def mapping(self, data: dict[str, Any], node: Mapping[str, Any] | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in data.items():
-            sub = _child(node, k, schema)
+            sub = _child(node, k, self.schema)
             if sub is None:
                 out[MASK] = MASK  # a key the schema does not know: it and its value
             else:
-                out[k] = mask(v, sub, k, schema)
+                out[k] = self.value(v, sub, k)
         return out
-    if isinstance(data, list):
-        return [mask(v, _child(node, i, schema), i, schema) for i, v in enumerate(data)]
-    if isinstance(data, bool) or data is None:
-        return data
-    if isinstance(data, str | int | float) and node is not None and _fits(node, data, schema):
-        return data
-    return MASK
+
+
+def mask(data: Any, schema: Mapping[str, Any] | None = None) -> Any:
+    """``data`` (an incident, valid or not) with its personal data replaced by ``"***"`` and its
+    ids by pseudonyms. Object keys the schema does not define are masked with their values."""
+    schema = incident_schema() if schema is None else schema
+    return _Masker(schema).value(data, schema, None)
 
 
 def rule_ids(decision: Any) -> list[str]:

@@ -119,17 +119,19 @@ def _evaluate(book: Rulebook, data: Any, as_of: dt.date | None, trace: bool) -> 
         raise ServiceError(400, f"the incident cannot be evaluated ({type(exc).__name__})") from None
 
 
-async def decide(service: Service, body: bytes, as_of: dt.date | None, trace: bool,
-                 pointer: str = "") -> tuple[Any, dict[str, Any]]:
-    """Parse, bound and evaluate one incident's bytes: (the parsed data, its decision)."""
-    cfg = service.config
-    data = bodies.parse_json(body, cfg, pointer)
+def parse_incident(service: Service, body: bytes, pointer: str = "") -> Any:
+    """One incident's bytes parsed and bounded (400 or 413 otherwise, naming nothing of it)."""
+    data = bodies.parse_json(body, service.config, pointer)
     try:
-        bodies.check_text(data, cfg, pointer)
+        bodies.check_text(data, service.config, pointer)
     except ServiceError as exc:
         raise ServiceError(exc.status, "", problems=scrubbed(exc.problems, data), headers=exc.headers) from None
-    decision = await service.pool.run(lambda: _evaluate(service.book, data, as_of, trace))
-    return data, decision
+    return data
+
+
+async def decide(service: Service, data: Any, as_of: dt.date | None, trace: bool) -> dict[str, Any]:
+    """The decision for parsed data, evaluated on the pool."""
+    return await service.pool.run(lambda: _evaluate(service.book, data, as_of, trace))
 
 
 def record(service: Service, body: bytes, data: Any, decision: dict[str, Any] | None,
@@ -159,9 +161,10 @@ async def check(request: Request) -> Response:
     body = await bodies.read_body(request, service.config)
     data: Any = None
     try:
-        data, decision = await decide(service, body, as_of, trace)
+        data = parse_incident(service, body)
+        decision = await decide(service, data, as_of, trace)
     except ServiceError as exc:
-        if exc.status in (400, 413) and service.log is not None:
+        if exc.status < 500:  # a refused input is logged; an answer out of time is not a decision
             record(service, body, data, None, exc, "/v1/check")
         raise
     decision_id = record(service, body, data, decision, None, "/v1/check")
@@ -175,9 +178,11 @@ async def batch_item(service: Service, index: int, line: bytes, as_of: dt.date |
     try:
         if len(line) > service.config.max_body:
             raise ServiceError(413, f"item {index} is {len(line)} bytes; the limit is {service.config.max_body} (max_body)", pointer)
-        data, decision = await decide(service, line, as_of, trace, pointer)
+        data = parse_incident(service, line, pointer)
+        decision = await decide(service, data, as_of, trace)
     except ServiceError as exc:
-        record(service, line, data, None, exc, "/v1/check/batch", index)
+        if exc.status < 500:
+            record(service, line, data, None, exc, "/v1/check/batch", index)
         return {"index": index, "status": exc.status, **error_body(exc.problems)}
     decision_id = record(service, line, data, decision, None, "/v1/check/batch", index)
     return {"index": index, "status": 200, "decision_id": decision_id, "decision": decision}
