@@ -247,3 +247,17 @@ def test_numbers_json_does_not_have_are_refused(client: TestClient) -> None:
     for body in (b'{"id": NaN}', b'{"id": -Infinity}', b'{"id": ' + b"9" * 41 + b"}"):
         r = client.post("/v1/check", content=body)
         assert r.status_code == 400 and "not valid JSON" in r.json()["errors"][0]["message"], body[:20]
+
+
+def test_more_routes_can_be_added_behind_the_same_guard(book: Rulebook) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("a page")
+
+    app = create_app(book, ServiceConfig(), routes=[Route("/training", page)])
+    with TestClient(app) as c:
+        assert c.get("/training").text == "a page"
+        assert c.get("/v1/health").status_code == 200
