@@ -261,3 +261,12 @@ def test_more_routes_can_be_added_behind_the_same_guard(book: Rulebook) -> None:
     with TestClient(app) as c:
         assert c.get("/training").text == "a page"
         assert c.get("/v1/health").status_code == 200
+
+
+def test_an_overlong_ndjson_line_is_refused_and_the_next_keeps_its_index(book: Rulebook) -> None:
+    with TestClient(create_app(book, ServiceConfig(max_body=2000))) as c:
+        long_line = b'{"id": "' + b"x" * 10_000 + b'"}'
+        parts = iter([long_line[:3000], long_line[3000:], b"\n" + json.dumps(example()).encode() + b"\n"])
+        r = c.post("/v1/check/batch", content=parts, headers=NDJSON)
+    out = [json.loads(line) for line in r.text.splitlines()]
+    assert [(x["index"], x["status"]) for x in out] == [(0, 413), (1, 200)]

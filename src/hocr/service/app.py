@@ -228,18 +228,24 @@ def json_items(service: Service, body: bytes) -> list[bytes]:
 
 
 async def stream_lines(request: Request, service: Service) -> AsyncIterator[bytes]:
-    """The lines of an NDJSON body as they arrive (a line over ``max_body`` is cut there, and
-    its item refused as too large)."""
+    """The lines of an NDJSON body as they arrive. A line over ``max_body`` is given as its first
+    ``max_body`` + 1 bytes (so its item is refused as too large) and the rest of it is dropped
+    unread into memory, so the next line keeps its number."""
     cfg = service.config
-    pending = b""
+    pending, skipping = b"", False
     async for part in bodies.body_parts(request, cfg.max_batch_body, cfg.read_timeout, "max_batch_body"):
+        if skipping:
+            cut = part.find(b"\n")
+            if cut < 0:
+                continue
+            part, skipping = part[cut + 1:], False
         pending += part
         *complete, pending = pending.split(b"\n")
         for line in complete:
             yield line
         if len(pending) > cfg.max_body:
-            yield pending  # refused as too large, whatever follows
-            pending = b""
+            yield pending[: cfg.max_body + 1]
+            pending, skipping = b"", True
     if pending:
         yield pending
 
