@@ -263,16 +263,60 @@ def rules_show(
     typer.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else catalogue.render_show(info), nl=False)
 
 
+def _opt(help_text: str) -> Any:
+    return typer.Option(help=help_text, show_default=False)
+
+
+def _limit(name: str, help_text: str) -> Any:
+    """A limit's option, its default read from the service's configuration."""
+    from .service.config import ServiceConfig
+
+    return _opt(f"{help_text} (default {getattr(ServiceConfig, name)}).")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (uvicorn's own worker model).")] = 1,
     rules: RulesOption = None,
+    decision_log: Annotated[Path | None, _opt("Append a JSON line for every decision to this file (personal data masked).")] = None,
+    max_body: Annotated[int | None, _limit("max_body", "Largest body of one incident, in bytes")] = None,
+    max_batch_body: Annotated[int | None, _limit("max_batch_body", "Largest batch body, in bytes")] = None,
+    max_batch_items: Annotated[int | None, _limit("max_batch_items", "Most incidents in one batch")] = None,
+    max_depth: Annotated[int | None, _limit("max_depth", "Deepest JSON nesting")] = None,
+    max_acts: Annotated[int | None, _limit("max_acts", "Most acts in one incident")] = None,
+    max_victims: Annotated[int | None, _limit("max_victims", "Most victims in one incident")] = None,
+    eval_timeout: Annotated[float | None, _limit("eval_timeout", "Seconds one evaluation may take before a 503")] = None,
+    eval_threads: Annotated[int | None, _limit("eval_threads", "Threads evaluating, per worker")] = None,
+    max_in_flight: Annotated[int | None, _limit("max_in_flight", "Requests handled at once, per worker, before a 503")] = None,
+    read_timeout: Annotated[float | None, _limit("read_timeout", "Seconds to wait for the next part of a body before a 408")] = None,
+    header_timeout: Annotated[float | None, _limit("header_timeout", "Seconds from a request's first byte to the end of its headers before a 408")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log method, route, status and time of each request to standard error.")] = True,
 ) -> None:
-    """Serve decisions over local HTTP: POST an incident to /v1/check."""
+    """Serve decisions over HTTP (Starlette on uvicorn): POST an incident to /v1/check; the API is
+    described at /docs and /openapi.json. Every limit can also be set as HOCR_SERVICE_<NAME>."""
+    from .service import config_from_env
     from .service import serve as run_service
 
-    run_service(_load(rules), host, port)
+    _load(rules)  # a rulebook that does not load is exit 4, before anything listens
+    try:
+        config = config_from_env(
+            rules=str(rules.resolve()) if rules else None,
+            decision_log=str(decision_log.resolve()) if decision_log else None,
+            max_body=max_body, max_batch_body=max_batch_body, max_batch_items=max_batch_items,
+            max_depth=max_depth, max_acts=max_acts, max_victims=max_victims, eval_timeout=eval_timeout,
+            eval_threads=eval_threads, max_in_flight=max_in_flight, read_timeout=read_timeout,
+            header_timeout=header_timeout,
+        )
+    except ValueError as exc:
+        _err(f"hocr: {exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    try:
+        run_service(config, host, port, workers, access_log)
+    except OSError as exc:  # the port is taken, the log cannot be opened
+        _err(f"hocr: cannot serve: {exc.strerror or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
 
 
 @app.command()
