@@ -29,7 +29,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .conditions import (
@@ -45,6 +45,9 @@ from .conditions import (
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
+from .presumptions import presume as presume_facts
+from .presumptions import with_answer
+from .provisional import add_presumptions
 from .tables import Row, TableConflict
 
 DECISION_FORMAT = "hocr.decision.v1"
@@ -296,24 +299,47 @@ def evaluate(
     incident: Mapping[str, Any] | Incident,
     as_of: dt.date | None = None,
     trace: bool = False,
+    presume: bool = True,
 ) -> dict[str, Any]:
     """Evaluate one incident under the rules in force on ``as_of`` (default: the report date).
+
+    Facts the incident does not give are filled by the rulebook's presumptions (unless
+    ``presume`` is false); the decision lists those that mattered and marks crimes whose
+    classification rests on them as provisional.
 
     Raises :class:`InvalidIncident` for bad input and :class:`EvaluationError` for a rulebook
     fault; otherwise returns a decision conforming to ``schemas/decision.schema.json``."""
     inc = incident if isinstance(incident, Incident) else check_incident(incident)
-    facts = inc.facts
-    received: dt.datetime = facts["report"]["received_at"]
+    received: dt.datetime = inc.facts["report"]["received_at"]
     day = as_of or received.astimezone(LONDON).date()
-    pipeline = book.pipeline
-
     if day < book.starts:
         raise InvalidIncident([InputProblem(
             "/report/received_at" if as_of is None else "",
             f"no rules are in force on {day}: the rulebook starts on {book.starts} (the NCRS)",
         )])
-    _check_codes(book, facts, day)
+    _check_codes(book, inc.facts, day)
+    if not presume:
+        return _decide_incident(book, inc, day, trace)
+    filled, applied = presume_facts(book.presumptions, inc.facts, day)
+    decision = _decide_incident(book, replace(inc, facts=filled), day, trace)
+    return add_presumptions(book, inc, day, decision, applied, _alternative_decider(book, inc, day))
 
+
+def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date) -> Any:
+    """Decide the incident again with one presumed fact stated otherwise (the other presumptions
+    still filling what stays unsaid)."""
+
+    def decide_with(pointer: str, value: Any) -> dict[str, Any]:
+        filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
+        return _decide_incident(book, replace(inc, facts=filled), day, False)
+
+    return decide_with
+
+
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool) -> dict[str, Any]:
+    """The decision on the incident's facts as they stand (presumed facts already filled)."""
+    facts = inc.facts
+    pipeline = book.pipeline
     base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
     decision_trace: list[dict[str, Any]] = []
 
