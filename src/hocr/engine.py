@@ -329,9 +329,12 @@ def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date) -> Any:
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
     still filling what stays unsaid)."""
 
-    def decide_with(pointer: str, value: Any) -> dict[str, Any]:
+    def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
-        return _decide_incident(book, replace(inc, facts=filled), day, False)
+        try:
+            return _decide_incident(book, replace(inc, facts=filled), day, False)
+        except EvaluationError:
+            return None  # a fault of the rulebook on that answer only: reported as a warning
 
     return decide_with
 

@@ -56,6 +56,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             lines.append(f"  {c['id']}  {cls['code']} {cls['name']} [{cls['category']}]")
             lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
             lines.extend(_because(c["rules"]))
+            lines.extend(_provisional(c))
     if decision["absorbed"]:
         lines.append("")
         lines.append("Counted within another crime")
@@ -83,6 +84,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             for f in u["facts_needed"]:
                 question = f" {f['question']}" if f["question"] else ""
                 lines.append(f"    - {f['pointer']} ({f['entity']}):{question}")
+    lines.extend(_presumed(decision.get("presumptions", [])))
     d = decision.get("deadline")
     if d:
         lines.append("")
@@ -140,7 +142,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
     if explain and "trace" in decision:
         lines.append("")
         lines.extend(render_trace(decision["trace"]))
-        changes = what_would_change(decision, book)
+        changes = presumption_changes(decision) + what_would_change(decision, book)
         if changes:
             lines.append("")
             lines.append("What would change this")
@@ -177,6 +179,46 @@ def render_trace(trace: list[Mapping[str, Any]]) -> list[str]:
             for f in r["facts"]:
                 lines.append(f"        . {_fact_text(f)}")
     return lines
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "given" if value else "none"
+    return str(value)
+
+
+def _provisional(crime: Mapping[str, Any]) -> list[str]:
+    """A provisional crime's re-classification questions: '(field): (answer) gives (code)'."""
+    if not crime.get("provisional"):
+        return []
+    out = ["      PROVISIONAL classification: re-classify when known"]
+    for r in crime["reclassify_if"]:
+        cls = r["classification"]
+        out.append(f"        {r['field']} ({r['entity']}): {_answer_text(r['answer'])} gives {cls['code']} {cls['name']}")
+    return out
+
+
+def _presumed(presumptions: list[Mapping[str, Any]]) -> list[str]:
+    """The presumptions the decision rests on, each with what the other answers would give."""
+    if not presumptions:
+        return []
+    out = ["", "Presumed (the report does not say)"]
+    for p in presumptions:
+        out.append(f"  {p['field']} ({p['entity']}) = {_answer_text(p['value'])}: {p['id']} [{p['verification']}]")
+        out.append(f"      {p['citation']}")
+        for alt in p["alternatives"]:
+            out.append(f"      if {_answer_text(alt['value'])}: {alt['summary']}")
+    return out
+
+
+def presumption_changes(decision: Mapping[str, Any]) -> list[str]:
+    """'What would change this' for presumed facts: each other answer and what it would give
+    (from the decision's presumptions, which were decided again with that answer)."""
+    return [f"[{p['entity']}] {p['field']} = {_answer_text(alt['value'])} instead of the presumed "
+            f"{_answer_text(p['value'])} ({p['id']}) would give: {alt['summary']}"
+            for p in decision.get("presumptions", []) for alt in p["alternatives"]]
 
 
 def what_would_change(decision: Mapping[str, Any], book: Rulebook | None) -> list[str]:

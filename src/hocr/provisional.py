@@ -19,7 +19,7 @@ from typing import Any
 from .incident import Incident, question_for
 from .presumptions import Applied
 
-Decider = Callable[[str, Any], dict[str, Any]]
+Decider = Callable[[str, Any], "dict[str, Any] | None"]  # None: the rulebook fails on that answer
 
 
 def outcome_of(decision: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -49,7 +49,7 @@ def _answer(value: Any, other: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _used(applied: Sequence[Applied], decision: Mapping[str, Any], decide_with: Decider) -> list[tuple[Applied, list[tuple[Any, dict[str, Any]]]]]:
+def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Decider) -> list[tuple[Applied, list[tuple[Any, dict[str, Any]]]]]:
     """Each presumption with the other answers that would change the decision (and what they give)."""
     mine = outcome_of(decision)
     used = []
@@ -57,6 +57,10 @@ def _used(applied: Sequence[Applied], decision: Mapping[str, Any], decide_with: 
         changed = []
         for alt in a.presumption.alternatives:
             other = decide_with(a.pointer, alt)
+            if other is None:
+                decision["warnings"].append(f"{a.pointer}: the rulebook cannot decide the answer {alt!r} on this date "
+                                            "(a rule gives a classification not in force); it is not offered as an alternative")
+                continue
             if outcome_of(other) != mine:
                 changed.append((alt, other))
         if changed:
