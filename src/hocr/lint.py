@@ -1496,7 +1496,7 @@ def lint(root: str | Path | None = None) -> LintResult:
     try:
         load_rulebook(base)
     except RulebookError as exc:
-        load_problems = [Finding(p.file, p.line or 0, "HOCR-L000", p.message) for p in exc.problems]
+        load_problems = [Finding(p.file, p.line or 0, p.code, p.message) for p in exc.problems]
     model = read_model(base, checked=not load_problems)  # a loaded rulebook passed the schema
     linter = Linter(model)
     linter.run()
