@@ -352,7 +352,11 @@ def check_principal(book: Rulebook, decision: Mapping[str, Any]) -> None:
 def check_in_force(book: Rulebook, decision: Mapping[str, Any]) -> None:
     """The as-of date selects exactly the rules in force on that date (traced decision)."""
     day = dt.date.fromisoformat(decision["as_of"])
+    presumptions = {p.id: p for p in book.presumptions}
     for entry in decision["trace"]:
+        if entry["decision"] == "(presumptions)":
+            assert all(presumptions[r["rule"]].in_force(day) for r in entry["rules"]), entry["rules"]
+            continue
         considered = {r["rule"] for r in entry["rules"]}
         expected = {r.id for r in book.decisions[entry["decision"]].rules if r.in_force(day)}
         assert considered == expected, (entry["decision"], entry["scope"], sorted(considered ^ expected))

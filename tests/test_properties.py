@@ -135,6 +135,11 @@ def _without_pointers(decision: dict[str, Any]) -> str:
     for u in d["undetermined"]:
         for f in u["facts_needed"]:
             f.pop("pointer")
+    for p in d.get("presumptions", []):
+        p.pop("pointer")
+    for c in d["crimes"]:
+        for r in c.get("reclassify_if", []):
+            r.pop("pointer")
     return json.dumps(d, sort_keys=True)
 
 

@@ -9,6 +9,7 @@ came out false or unknown). Nothing is re-evaluated.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -368,6 +369,9 @@ def render_rulebook(book: Rulebook) -> str:
     for classes in book.classifications.values():
         for c in classes:
             by_file.setdefault(c.file, []).append(c)
+    for p in book.presumptions:
+        by_file.setdefault(p.file, []).append(p)
+
     def part(file: str) -> tuple[int, str]:
         top = file.split("/")[0]
         return ({"ncrs": 0, "general": 1, "classifications": 2}.get(top, 3), file)
@@ -378,6 +382,8 @@ def render_rulebook(book: Rulebook) -> str:
         for item in items:
             if hasattr(item, "decision"):
                 out += _render_rule(item)
+            elif hasattr(item, "alternatives"):
+                out += _render_presumption(item)
             else:
                 out += _render_classification(item)
     return "\n".join(out).rstrip() + "\n"
@@ -417,6 +423,26 @@ def _render_rule(rule: Any) -> list[str]:
             cells = [_cell_text(row["when"].get(n, "-")) for n in names]
             vals = [_expr_text(row["then"][k]).strip("`") if k in row["then"] else "" for k in outs]
             out.append(f"| {row['id']} | " + " | ".join(cells) + " | " + " | ".join(vals) + " |")
+    out.append("")
+    return out
+
+
+def _render_presumption(p: Any) -> list[str]:
+    span = f"from {p.in_force_from}" + (f" to {p.in_force_to}" if p.in_force_to else "")
+    out = [
+        f"### Presumption: {p.title}",
+        "",
+        f"`{p.id}` presumes `{p.fact}` = `{json.dumps(p.value)}` when the report does not say; in force {span}; **{p.verification}**.",
+        "",
+        " ".join(p.summary.split()),
+        "",
+        f"Source: {p.citation}.",
+        "Other answers: " + ", ".join(f"`{json.dumps(a)}`" for a in p.alternatives) + ".",
+    ]
+    if p.notes:
+        out.append(f"Note: {' '.join(p.notes.split())}")
+    if "when" in p.raw:
+        out += ["", "Applies when:"] + condition_text(p.raw["when"])
     out.append("")
     return out
 

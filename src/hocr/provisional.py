@@ -13,6 +13,7 @@ it gives. Nothing here evaluates rules itself: ``decide_with(pointer, value)`` d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -89,7 +90,7 @@ def _reclassifications(crime: Mapping[str, Any], used: Sequence[tuple[Applied, l
 
 def _trace_entry(applied: Sequence[Applied]) -> dict[str, Any]:
     return {
-        "decision": "presumptions",
+        "decision": "(presumptions)",  # not a decision name: those have no brackets
         "scope": "incident",
         "state": "value" if applied else "absent",
         "rule": None,
@@ -116,10 +117,13 @@ def add_presumptions(book: Any, inc: Incident, day: Any, decision: dict[str, Any
         entries.append({**a.presumption.ref(), "pointer": a.pointer, "entity": entity, "field": fld,
                         "question": question_for(a.pointer), "value": a.presumption.value,
                         "alternatives": [_answer(alt, other) for alt, other in changed]})
+    # In order of presumption and entity id, so that the order of the incident's lists does not matter.
+    entries.sort(key=lambda e: (e["id"], e["entity"]))
     decision["presumptions"] = entries
     provisional = []
     for crime in decision["crimes"]:
-        crime["reclassify_if"] = _reclassifications(crime, used, facts)
+        crime["reclassify_if"] = sorted(_reclassifications(crime, used, facts),
+                                        key=lambda r: (r["presumption"], r["entity"], json.dumps(r["answer"])))
         crime["provisional"] = bool(crime["reclassify_if"])
         if crime["provisional"]:
             provisional.append(crime)
