@@ -87,7 +87,7 @@ def retranslate(path: Path, book: Any, shared: dict[str, str], write: bool) -> l
         return [f"{path}: {len(blocks)} '- name:' lines for {len(cases)} cases; not changed"]
     out_lines: list[str] = lines[: blocks[0][0]] if blocks else lines
     report = []
-    for case, (start, end) in zip(cases, blocks):
+    for case, (start, end) in zip(cases, blocks, strict=True):
         block = "".join(lines[start:end])
         new, dropped = _drop(block, case_words(case, shared))
         if dropped:

@@ -128,13 +128,7 @@ class PathResolver:
             if type(value) is Unknown:
                 return UNDETERMINED, value.missing
             for key in rest:
-                if type(value) is dict:
-                    value = value.get(key, MISSING)
-                    if value is MISSING:
-                        return MISSING, _pointer(scope, root, rest)
-                    if type(value) is Unknown:
-                        return UNDETERMINED, value.missing
-                elif isinstance(value, Mapping):
+                if type(value) is dict or isinstance(value, Mapping):
                     value = value.get(key, MISSING)
                     if value is MISSING:
                         return MISSING, _pointer(scope, root, rest)

@@ -36,7 +36,13 @@ from .conditions import (
     compile_expr,
     value_key,
 )
-from .presumptions import UNSAFE_CODE, Presumption, answers_for, compile_presumption, unsafe_presumptions
+from .presumptions import (
+    UNSAFE_CODE,
+    Presumption,
+    answers_for,
+    compile_presumption,
+    unsafe_presumptions,
+)
 from .tables import Table, compile_table
 
 _VERSION = "0.1.0"

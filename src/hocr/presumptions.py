@@ -22,7 +22,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conditions import Cond, PathResolver, RuleCompileError, Scope, Truth, Unknown, always, compile_condition
+from .conditions import (
+    Cond,
+    PathResolver,
+    RuleCompileError,
+    Scope,
+    Truth,
+    Unknown,
+    always,
+    compile_condition,
+)
 
 # The entities a presumption may be about: its fact's root, and where that entity's objects are
 # in the incident (a list of them, or one object).
@@ -39,7 +48,7 @@ class Presumption:
     title: str
     summary: str
     entity: str  # act | victim | suspect
-    field: tuple[str, ...]  # the path within the entity: ("elements", "intent")
+    path: tuple[str, ...]  # the field within the entity: ("elements", "intent")
     value: Any
     alternatives: tuple[Any, ...]  # the other answers (from the incident schema, or given)
     cond: Cond
@@ -54,7 +63,7 @@ class Presumption:
 
     @property
     def fact(self) -> str:
-        return ".".join((self.entity, *self.field))
+        return ".".join((self.entity, *self.path))
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
@@ -92,7 +101,7 @@ def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: 
     cond = compile_condition(raw["when"], resolver) if "when" in raw else always
     inf = raw["in_force"]
     return Presumption(
-        id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, field=tuple(path),
+        id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, path=tuple(path),
         value=raw["value"], alternatives=alternatives, cond=cond,
         in_force_from=to_date(inf["from"]), in_force_to=to_date(inf["to"]) if "to" in inf else None,
         verification=raw["verification"], citation=cite(raw["source"]), file=rel, line=line,
@@ -162,16 +171,16 @@ def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: 
             continue
         plural = ENTITIES[p.entity]
         for index, obj in _entity_objects(filled, p.entity):
-            holder = _holder(obj, p.field)
-            if holder is None or p.field[-1] in holder:
+            holder = _holder(obj, p.path)
+            if holder is None or p.path[-1] in holder:
                 continue
             scope = Scope({"incident": filled, "report": filled.get("report", {}), p.entity: obj}, {})
             if p.cond(scope, None)[0] is not True:
                 continue
             items = list(filled[plural])
-            items[index] = _set(dict(obj), p.field, p.value)
+            items[index] = _set(dict(obj), p.path, p.value)
             filled[plural] = items
-            applied.append(Applied(p, f"/{plural}/{index}/" + "/".join(p.field), str(obj.get("id", index))))
+            applied.append(Applied(p, f"/{plural}/{index}/" + "/".join(p.path), str(obj.get("id", index))))
     return filled, applied
 
 
@@ -213,7 +222,7 @@ def _probe_object(path: Sequence[str], value: Any) -> _Probe:
 
 def probe_scope(p: Presumption, value: Any, roots: Sequence[str]) -> Scope:
     """A scope where every fact is unknown except the presumption's field, set to ``value``."""
-    obj = _probe_object(p.field, value)
+    obj = _probe_object(p.path, value)
     scope_roots: dict[str, Any] = {root: _UNKNOWN for root in roots}
     if p.entity == "suspect":
         scope_roots["incident"] = _Probe({"suspects": [obj]})
