@@ -323,7 +323,7 @@ def test_removing_the_overrides_fails_the_one_outcome_property(rb: Path) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# Presumptions: one that could stop a crime from being recorded is refused (HOCR-L050)
+# Presumptions: one that could stop a crime from being recorded is refused (HOCR-L060)
 # --------------------------------------------------------------------------------------------
 
 UNSAFE_PRESUMPTIONS = [
@@ -349,8 +349,8 @@ def test_a_presumption_that_could_remove_a_crime_is_refused(rb: Path, mutant: di
         })
 
     found = new_findings(rb, add)
-    assert "HOCR-L050" in found, found
-    assert any(mutant["id"] in m for m in found["HOCR-L050"])
+    assert "HOCR-L060" in found, found
+    assert any(mutant["id"] in m for m in found["HOCR-L060"])
     with pytest.raises(RulebookError, match=mutant["id"]):
         load_rulebook(rb)
 

@@ -38,7 +38,7 @@ from .conditions import (
 ENTITIES: Mapping[str, str] = {"act": "acts", "victim": "victims", "suspect": "suspects"}
 # The roots a presumption's condition may read, by entity.
 CONDITION_ROOTS = ("incident", "report")
-UNSAFE_CODE = "HOCR-L050"
+UNSAFE_CODE = "HOCR-L060"
 _UNKNOWN = Unknown(frozenset(("(probe)",)))
 
 
