@@ -71,15 +71,16 @@ def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Dec
 
 def _reclassifications(crime: Mapping[str, Any], used: Sequence[tuple[Applied, list[tuple[Any, dict[str, Any]]]]],
                        facts: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The answers to presumed facts that would record this crime's allegations under another
-    classification, each with that classification."""
+    """The answers to presumed facts that would record this crime, covering the same
+    allegations, under another classification, each with that classification. (An answer that
+    records fewer of them, such as evidence to the contrary, is not a re-classification.)"""
     covers = {(c["act"], c["victim"]) for c in crime["covers"]}
     code = crime["classification"]["code"]
     out = []
     for a, changed in used:
         for alt, other in changed:
             for c in other["crimes"]:
-                if covers & {(x["act"], x["victim"]) for x in c["covers"]} and c["classification"]["code"] != code:
+                if covers == {(x["act"], x["victim"]) for x in c["covers"]} and c["classification"]["code"] != code:
                     entity, fld = _entity(facts, a.pointer)
                     out.append({"presumption": a.presumption.id, "pointer": a.pointer, "entity": entity, "field": fld,
                                 "question": question_for(a.pointer), "presumed": a.presumption.value, "answer": alt,
