@@ -70,6 +70,7 @@ CHECKS: Mapping[str, tuple[str, str, str]] = {
     "HOCR-L040": ("error", "no-citation", "a rule, table row or classification without a citation (source, or a placeholder section)"),
     "HOCR-L041": ("error", "section-not-in-edition", "a citation of a section that the cited edition does not have"),
     "HOCR-L050": ("error", "unreachable-classification", "a classification that no rule can give on any day it is in force"),
+    "HOCR-L060": ("error", "presumption-removes-crime", "a presumption whose value could stop a crime from being recorded (also a load error)"),
     "HOCR-N001": ("note", "not-analysed", "a part the linter could not analyse statically (not a finding; the check is incomplete there)"),
 }
 
