@@ -499,11 +499,6 @@ def _assault(**elements: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def shipped() -> Rulebook:
-    return load_rulebook(data_path("rules"))
-
-
 def test_serious_injury_and_unknown_intent_is_one_crime_8n_provisional(shipped: Rulebook) -> None:
     d = evaluate(shipped, _assault(injury="serious"))
     assert d["status"] == "decided" and d["crime_count"] == 1 and not d["undetermined"]
