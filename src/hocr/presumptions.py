@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +26,14 @@ from .conditions import (
     Cond,
     PathResolver,
     RuleCompileError,
+    RuleRuntimeError,
     Scope,
     Truth,
     Unknown,
     always,
     compile_condition,
 )
+from .tables import TableConflict
 
 # The entities a presumption may be about: its fact's root, and where that entity's objects are
 # in the incident (a list of them, or one object).
@@ -86,8 +88,11 @@ class Applied:
 # --------------------------------------------------------------------------------------------
 
 
-def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: Any, cite: Any, to_date: Any) -> Presumption:
-    """One presumption from its (defaults-merged) YAML mapping. Raises RuleCompileError."""
+def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: Callable[[str], tuple[Any, ...]],
+                        cite: Callable[[Any], str], to_date: Callable[[str], dt.date]) -> Presumption:
+    """One presumption from its (defaults-merged) YAML mapping: ``domain_of`` gives the answers
+    the incident schema allows at a pointer, ``cite`` a source's citation line. Raises
+    RuleCompileError."""
     root, *path = str(raw["fact"]).split(".")
     if root not in ENTITIES or not path:
         raise RuleCompileError(f"presumption {raw['id']!r}: the fact must be a field of {', '.join(ENTITIES)} (got {raw['fact']!r})")
@@ -245,7 +250,7 @@ def _possible(rule: Any, scope: Scope, withholds: Any) -> tuple[Truth, Truth]:
     each row is taken on its own (a sound over-approximation of the hit policy)."""
     try:
         tv, _ = rule.cond(scope, None)
-    except Exception:  # a probe value the rule cannot compare: no conclusion about this rule
+    except (RuleRuntimeError, TypeError):  # a probe value the rule cannot compare: no conclusion
         return None, None
     if tv is False:
         return False, False
@@ -253,7 +258,7 @@ def _possible(rule: Any, scope: Scope, withholds: Any) -> tuple[Truth, Truth]:
         return (tv, False) if withholds(rule.raw_then) else (False, tv)
     try:
         _, row_log = rule.table.evaluate(scope, None)
-    except Exception:
+    except (RuleRuntimeError, TypeError, TableConflict):
         return None, None
     truth = dict(row_log)
     bad: Truth = False
