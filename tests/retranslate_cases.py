@@ -41,6 +41,18 @@ DROPS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"constable|officer|emergency|paramedic|firefight|nurse|role|member of the public", re.I)),
     ("stranger", re.compile(r",? ?relationship_to_victim: stranger"),
      re.compile(r"stranger|relationship|partner|acquaint|known to", re.I)),
+    ("attempt", re.compile(r"^[ \t]*attempt: false[ \t]*\n", re.M),
+     re.compile(r"attempt|tried|trying|complet", re.I)),
+    ("from_person", re.compile(r",? ?\bfrom_person: false"),
+     re.compile(r"person|pocket|snatch|carried|worn", re.I)),
+    ("by_employee", re.compile(r",? ?\bby_employee: false"),
+     re.compile(r"employ|staff|worker", re.I)),
+    ("from_shop", re.compile(r",? ?\bfrom_shop: false"),
+     re.compile(r"shop|store|retail|stall|supermarket", re.I)),
+    ("armed", re.compile(r",? ?\barmed: false"),
+     re.compile(r"armed|weapon|knife|gun|firearm|aggravated", re.I)),
+    ("distraction", re.compile(r",? ?\bdistraction: false"),
+     re.compile(r"distraction|trick|pretend|bogus|false statement|posing", re.I)),
 ]
 
 
@@ -70,12 +82,18 @@ def _drop(block: str, words: str) -> tuple[str, list[str]]:
     for label, pattern, stated in DROPS:
         if stated.search(words):
             continue
-        out = pattern.sub("", block)
+        out = _tidy(pattern.sub("", block))
         if out != block:
             dropped.append(label)
             block = out
-    # A flow mapping left empty by the drops (`elements: {kind: assault}` stays; `{}` would not).
     return block, dropped
+
+
+def _tidy(text: str) -> str:
+    """Mend a flow mapping whose first key, or a key starting a continued line, was dropped."""
+    text = text.replace("{, ", "{")
+    text = re.sub(r",(\s+), ", r",\1", text)
+    return re.sub(r",(\s+)\}", "}", text)
 
 
 def retranslate(path: Path, book: Any, shared: dict[str, str], write: bool) -> list[str]:
