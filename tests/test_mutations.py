@@ -332,6 +332,9 @@ UNSAFE_PRESUMPTIONS = [
     # Silence taken as contrary evidence: the credible-evidence rule would stop the record.
     {"id": "mutant.presume.contrary-evidence", "fact": "act.contrary_evidence",
      "value": [{"kind": "verifiable_fact", "immediately_available": True}], "alternatives": [[]]},
+    # Silence taken as "not vulnerable": one row of a recording rule (record without confirmation)
+    # is ruled out, though the rule's other row still could apply.
+    {"id": "mutant.presume.not-vulnerable", "fact": "victim.vulnerable", "value": False},
     # Silence about the conduct taken as "no offence": no classification, so no crime.
     {"id": "mutant.presume.no-offence", "fact": "act.elements.kind", "value": "no_offence"},
 ]

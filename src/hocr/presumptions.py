@@ -244,33 +244,22 @@ class Unsafe:
     message: str
 
 
-def _possible(rule: Any, scope: Scope, withholds: Any) -> tuple[Truth, Truth]:
-    """Whether the rule can apply in the probe scope, for its withholding and its recording
-    conclusions: (truth of a withholding conclusion, truth of a recording conclusion). With a table,
-    each row is taken on its own (a sound over-approximation of the hit policy)."""
+def _conclusions(rule: Any, scope: Scope, withholds: Callable[[Mapping[str, Any]], bool]) -> dict[str, tuple[bool, Truth]]:
+    """Each conclusion of the rule (its ``then``, or each table row) in the probe scope: whether
+    it withholds a record, and whether it can apply (None: it may). Rows are taken one by one, a
+    sound over-approximation of the hit policy. A probe value the rule cannot compare leaves
+    every conclusion possible."""
+    thens = {"then": rule.raw_then} if rule.table is None else {f"row {r.id}": r.raw_then for r in rule.table.rows}
     try:
         tv, _ = rule.cond(scope, None)
-    except (RuleRuntimeError, TypeError):  # a probe value the rule cannot compare: no conclusion
-        return None, None
-    if tv is False:
-        return False, False
-    if rule.table is None:
-        return (tv, False) if withholds(rule.raw_then) else (False, tv)
-    try:
-        _, row_log = rule.table.evaluate(scope, None)
+        rows = dict(rule.table.evaluate(scope, None)[1]) if rule.table is not None and tv is not False else {}
     except (RuleRuntimeError, TypeError, TableConflict):
-        return None, None
-    truth = dict(row_log)
-    bad: Truth = False
-    good: Truth = False
-    for row in rule.table.rows:
-        t = truth.get(row.id, False)
-        t = None if (t is True and tv is None) else t
-        if withholds(row.raw_then):
-            bad = True if t is True or bad is True else (None if t is None else bad)
-        else:
-            good = True if t is True or good is True else (None if t is None else good)
-    return bad, good
+        return {name: (withholds(then), None) for name, then in thens.items()}
+    out: dict[str, tuple[bool, Truth]] = {}
+    for name, then in thens.items():
+        t: Truth = tv if rule.table is None or tv is False else rows.get(name[4:], False)
+        out[name] = (withholds(then), None if (t is True and tv is None) else t)
+    return out
 
 
 def unsafe_presumptions(book: Any) -> list[Unsafe]:
@@ -278,24 +267,28 @@ def unsafe_presumptions(book: Any) -> list[Unsafe]:
     would give (see the module's docstring). ``book`` is a loaded Rulebook."""
     found: list[Unsafe] = []
     for decision, withholds in _guarded_decisions(book):
-        # A recording rule ruled out may leave the allegation unrecorded; a classification rule
-        # ruled out only gives another classification (a withholding one is caught above).
+        # A recording conclusion ruled out may leave the allegation unrecorded; a classification
+        # ruled out only gives another classification (a withholding one is caught as such).
         records = decision.name == book.pipeline["recording"]
         roots = _roots_for(book, decision.scope)
         for p in book.presumptions:
             for rule in decision.rules:
-                if not _overlaps(rule, p):
-                    continue
-                under = _possible(rule, probe_scope(p, p.value, roots), withholds)
-                for alt in p.alternatives:
-                    other = _possible(rule, probe_scope(p, alt, roots), withholds)
-                    if under[0] is not False and other[0] is False:
-                        found.append(Unsafe(p, rule.id, f"presumption {p.id!r} ({p.fact} = {p.value!r}) leaves rule {rule.id!r} able to withhold a record, which the answer {alt!r} rules out; a presumption must never stop a crime from being recorded"))
-                        break
-                    if records and under[1] is False and other[1] is not False:
-                        found.append(Unsafe(p, rule.id, f"presumption {p.id!r} ({p.fact} = {p.value!r}) rules out rule {rule.id!r}, which records with the answer {alt!r}; a presumption must never stop a crime from being recorded"))
-                        break
+                if _overlaps(rule, p):
+                    found.extend(_unsafe_for(p, rule, roots, withholds, records))
     return found
+
+
+def _unsafe_for(p: Presumption, rule: Any, roots: Sequence[str], withholds: Any, records: bool) -> list[Unsafe]:
+    under = _conclusions(rule, probe_scope(p, p.value, roots), withholds)
+    for alt in p.alternatives:
+        other = _conclusions(rule, probe_scope(p, alt, roots), withholds)
+        for name, (bad, truth) in under.items():
+            where = f"rule {rule.id!r}" + (f" ({name})" if name != "then" else "")
+            if bad and truth is not False and other[name][1] is False:
+                return [Unsafe(p, rule.id, f"presumption {p.id!r} ({p.fact} = {p.value!r}) leaves {where} able to withhold a record, which the answer {alt!r} rules out; a presumption must never stop a crime from being recorded")]
+            if records and not bad and truth is False and other[name][1] is not False:
+                return [Unsafe(p, rule.id, f"presumption {p.id!r} ({p.fact} = {p.value!r}) rules out {where}, which records with the answer {alt!r}; a presumption must never stop a crime from being recorded")]
+    return []
 
 
 def _overlaps(rule: Any, p: Presumption) -> bool:
