@@ -544,7 +544,7 @@ def test_the_trace_starts_with_what_was_presumed(shipped: Rulebook) -> None:
     d = evaluate(shipped, _assault(injury="serious"), trace=True)
     first = d["trace"][0]
     assert first["decision"] == "(presumptions)" and first["scope"] == "incident"
-    assert {e["pointer"] for e in first["value"]} == {"/acts/0/contrary_evidence", "/acts/0/elements/intent",
+    assert {e["pointer"] for e in first["value"]} == {"/acts/0/attempt", "/acts/0/contrary_evidence", "/acts/0/elements/intent",
                                                       "/acts/0/elements/racially_or_religiously_aggravated", "/victims/0/role"}
     untraced = evaluate(shipped, _assault(injury="serious"))
     d.pop("trace")
