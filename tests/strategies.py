@@ -336,7 +336,16 @@ def check_needed_facts_are_missing(decision: Mapping[str, Any], incident: Mappin
     """An allegation is undetermined only for facts the incident does not give."""
     for u in decision["undetermined"]:
         for f in u["facts_needed"]:
+            if _several_victims(incident, f["pointer"]):
+                continue  # a rule reads the act's one victim: the act must be split, one per victim
             assert not pointer_present(incident, f["pointer"]), (f["pointer"], u)
+
+
+def _several_victims(incident: Mapping[str, Any], pointer: str) -> bool:
+    parts = pointer.split("/")
+    if len(parts) != 4 or parts[1] != "acts" or parts[3] != "victims":
+        return False
+    return len(incident["acts"][int(parts[2])].get("victims", [])) > 1
 
 
 def check_principal(book: Rulebook, decision: Mapping[str, Any]) -> None:
@@ -352,7 +361,11 @@ def check_principal(book: Rulebook, decision: Mapping[str, Any]) -> None:
 def check_in_force(book: Rulebook, decision: Mapping[str, Any]) -> None:
     """The as-of date selects exactly the rules in force on that date (traced decision)."""
     day = dt.date.fromisoformat(decision["as_of"])
+    presumptions = {p.id: p for p in book.presumptions}
     for entry in decision["trace"]:
+        if entry["decision"] == "(presumptions)":
+            assert all(presumptions[r["rule"]].in_force(day) for r in entry["rules"]), entry["rules"]
+            continue
         considered = {r["rule"] for r in entry["rules"]}
         expected = {r.id for r in book.decisions[entry["decision"]].rules if r.in_force(day)}
         assert considered == expected, (entry["decision"], entry["scope"], sorted(considered ^ expected))

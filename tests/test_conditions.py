@@ -68,7 +68,7 @@ def test_literal_true_false_and_unknown_leaves() -> None:
         ([F, U1], (False, frozenset())),
         ([U1, F], (False, frozenset())),  # false wins even after an unknown
         ([T, U1], (None, frozenset({P1}))),
-        ([U1, T, U2], (None, frozenset({P1, P2}))),
+        ([U1, T, U2], (None, frozenset({P1}))),  # only the first open part is asked (issue 11)
         ([U1, U2, F], (False, frozenset())),
     ],
 )
@@ -84,7 +84,7 @@ def test_all_is_kleene_conjunction(parts: list[dict[str, Any]], expected: Any) -
         ([U1, T], (True, frozenset())),  # true wins even after an unknown
         ([T, U1], (True, frozenset())),
         ([F, U1], (None, frozenset({P1}))),
-        ([U1, F, U2], (None, frozenset({P1, P2}))),
+        ([U1, F, U2], (None, frozenset({P1}))),  # only the first open part is asked (issue 11)
     ],
 )
 def test_any_is_kleene_disjunction(parts: list[dict[str, Any]], expected: Any) -> None:
@@ -98,9 +98,9 @@ def test_not_swaps_true_and_false_and_keeps_unknown() -> None:
     assert cond({"not": {"not": U2}}) == (None, frozenset({P2}))
 
 
-def test_nested_logic_collects_missing_facts_from_every_open_branch() -> None:
+def test_nested_logic_asks_for_the_first_open_branch() -> None:
     node = {"any": [{"all": [T, U1]}, {"not": U2}, F]}
-    assert cond(node) == (None, frozenset({P1, P2}))
+    assert cond(node) == (None, frozenset({P1}))
     # Once the facts are given, the result is decided and nothing is missing.
     sc = scope(act={"first_unknown": 1, "second_unknown": 5})
     assert cond(node, sc) == (True, NO_MISSING)

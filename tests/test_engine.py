@@ -482,3 +482,70 @@ def test_presence_guard_leaves_out_rules_whose_required_fact_is_absent(tbook: Ru
     assert ids(e=0) == ["pres.rule"]
     assert run(tbook, "pres", e=0).state == "undetermined"
     assert run(tbook, "pres", k=1).state == "undetermined"  # no rule applies: the gap is reported
+
+
+# --------------------------------------------------------------------------------------------
+# Presumptions and provisional classification (issue 11), on the shipped rulebook
+# --------------------------------------------------------------------------------------------
+
+def _assault(**elements: Any) -> dict[str, Any]:
+    return {
+        "schema_version": "1", "id": "P1",
+        "report": {"received_at": "2024-06-03T10:00", "received_by_force": "Thames Valley Police",
+                   "reporter": {"type": "victim"}},
+        "victims": [{"id": "V1", "kind": "person"}],
+        "acts": [{"id": "A1", "elements": {"kind": "assault", **elements},
+                  "location": {"force": "Thames Valley Police", "in_england_and_wales": True}, "victims": ["V1"]}],
+    }
+
+
+def test_serious_injury_and_unknown_intent_is_one_crime_8n_provisional(shipped: Rulebook) -> None:
+    d = evaluate(shipped, _assault(injury="serious"))
+    assert d["status"] == "decided" and d["crime_count"] == 1 and not d["undetermined"]
+    (crime,) = d["crimes"]
+    assert crime["classification"]["code"] == "8N" and crime["provisional"] is True
+    answers = {(r["field"], json.dumps(r["answer"])): r["classification"]["code"] for r in crime["reclassify_if"]}
+    assert answers[("elements/intent", '"serious_harm"')] == "5D"
+
+
+def test_without_presumptions_the_same_report_is_undetermined(shipped: Rulebook) -> None:
+    d = evaluate(shipped, _assault(injury="serious"), presume=False)
+    assert d["status"] == "undetermined" and d["crime_count"] == 0
+    assert "presumptions" not in d and "provisional" not in (d["crimes"] or [{}])[0]
+
+
+def test_a_stated_fact_is_never_presumed_even_when_it_equals_the_presumed_value(shipped: Rulebook) -> None:
+    stated = evaluate(shipped, _assault(injury="minor", intent="none"))
+    assert "vap.presume.no-intent-stated" not in {p["id"] for p in stated["presumptions"]}
+    assert all(r["field"] != "elements/intent" for r in stated["crimes"][0]["reclassify_if"])
+
+
+def test_presumptions_are_listed_with_what_each_other_answer_gives(shipped: Rulebook) -> None:
+    d = evaluate(shipped, _assault(injury="none"))
+    by_id = {p["id"]: p for p in d["presumptions"]}
+    evidence = by_id["ncrs.presume.no-contrary-evidence"]
+    assert evidence["pointer"] == "/acts/0/contrary_evidence" and evidence["value"] == []
+    (alt,) = evidence["alternatives"]
+    assert alt["crimes"] == [] and alt["not_recorded"][0]["reason"] == "credible-evidence-to-contrary"
+    assert {a["value"] for a in by_id["ncrs.presume.not-aggravated"]["alternatives"]} == {True}
+    assert d["unverified_rules"] == sorted(d["unverified_rules"]) and "vap.presume.no-intent-stated" in d["unverified_rules"]
+
+
+def test_a_presumption_that_changes_nothing_is_not_listed(shipped: Rulebook) -> None:
+    theft = _assault()
+    theft["acts"][0]["classification"] = "48"
+    del theft["acts"][0]["elements"]
+    d = evaluate(shipped, theft)
+    assert [p["id"] for p in d["presumptions"]] == ["ncrs.presume.no-contrary-evidence"]
+    assert d["crimes"][0]["provisional"] is False
+
+
+def test_the_trace_starts_with_what_was_presumed(shipped: Rulebook) -> None:
+    d = evaluate(shipped, _assault(injury="serious"), trace=True)
+    first = d["trace"][0]
+    assert first["decision"] == "(presumptions)" and first["scope"] == "incident"
+    assert {e["pointer"] for e in first["value"]} == {"/acts/0/attempt", "/acts/0/contrary_evidence", "/acts/0/elements/intent",
+                                                      "/acts/0/elements/racially_or_religiously_aggravated", "/victims/0/role"}
+    untraced = evaluate(shipped, _assault(injury="serious"))
+    d.pop("trace")
+    assert d == untraced

@@ -502,6 +502,40 @@ def test_a_classification_in_force_before_any_rule(tmp_path: Path) -> None:
     assert "'1A'" in f.message
 
 
+# ---- presumptions -----------------------------------------------------------------------
+
+
+PRESUMPTION = f"""
+defaults:
+  source: {{document: "{GR}", edition: April 2022, section: National Crime Recording Standard}}
+  in_force: {{from: "2002-04-01"}}
+  verification: unverified
+presumptions:
+  - id: t.presume
+    title: t
+    summary: s
+    fact: FACT
+    value: VALUE
+"""
+
+
+def test_a_presumption_that_could_withhold_a_record(tmp_path: Path) -> None:
+    withhold = rule("t.not-confirmed", "recording", "{fact: victim.confirms_crime, equals: false}",
+                    "{outcome: not_recorded, reason: not-confirmed}", extra="overrides: [t.victim, t.other]")
+    root = book(tmp_path, rules_file(withhold))
+    (root / "presume.yaml").write_text(PRESUMPTION.replace("FACT", "victim.confirms_crime").replace("VALUE", "false"))
+    (f,) = found(root, "HOCR-L060")
+    assert "t.presume" in f.message and "t.not-confirmed" in f.message and f.file == "presume.yaml"
+
+
+def test_a_presumption_that_only_records_is_quiet(tmp_path: Path) -> None:
+    withhold = rule("t.not-confirmed", "recording", "{fact: victim.confirms_crime, equals: false}",
+                    "{outcome: not_recorded, reason: not-confirmed}", extra="overrides: [t.victim, t.other]")
+    root = book(tmp_path, rules_file(withhold))
+    (root / "presume.yaml").write_text(PRESUMPTION.replace("FACT", "victim.confirms_crime").replace("VALUE", "true"))
+    assert found(root, "HOCR-L060") == []
+
+
 # ---- the command --------------------------------------------------------------------------
 
 

@@ -320,3 +320,51 @@ def test_removing_the_overrides_fails_the_one_outcome_property(rb: Path) -> None
         find(S.incidents(book), violates, settings=FIND)
     except NoSuchExample:
         pytest.fail("no incident showed the conflict")
+
+
+# --------------------------------------------------------------------------------------------
+# Presumptions: one that could stop a crime from being recorded is refused (HOCR-L060)
+# --------------------------------------------------------------------------------------------
+
+UNSAFE_PRESUMPTIONS = [
+    # Silence taken as "the victim does not confirm": a third-party report would not be recorded.
+    {"id": "mutant.presume.not-confirmed", "fact": "victim.confirms_crime", "value": False},
+    # Silence taken as contrary evidence: the credible-evidence rule would stop the record.
+    {"id": "mutant.presume.contrary-evidence", "fact": "act.contrary_evidence",
+     "value": [{"kind": "verifiable_fact", "immediately_available": True}], "alternatives": [[]]},
+    # Silence taken as "not vulnerable": one row of a recording rule (record without confirmation)
+    # is ruled out, though the rule's other row still could apply.
+    {"id": "mutant.presume.not-vulnerable", "fact": "victim.vulnerable", "value": False},
+    # Silence about the conduct taken as "no offence": no classification, so no crime.
+    {"id": "mutant.presume.no-offence", "fact": "act.elements.kind", "value": "no_offence"},
+]
+
+
+@pytest.mark.parametrize("mutant", UNSAFE_PRESUMPTIONS, ids=lambda m: m["id"])
+def test_a_presumption_that_could_remove_a_crime_is_refused(rb: Path, mutant: dict[str, Any]) -> None:
+    def add(root: Path) -> None:
+        presumption = {"title": "A mutant presumption", "summary": "Takes silence the wrong way.", **mutant}
+        write(root / "ncrs" / "mutant-presumptions.yaml", {
+            "defaults": {"in_force": {"from": "2002-04-01"}, "verification": "unverified",
+                         "source": {"document": "Home Office Counting Rules for Recorded Crime: General Rules",
+                                    "edition": "April 2022", "section": "National Crime Recording Standard"}},
+            "presumptions": [presumption],
+        })
+
+    found = new_findings(rb, add)
+    assert "HOCR-L060" in found, found
+    assert any(mutant["id"] in m for m in found["HOCR-L060"])
+    with pytest.raises(RulebookError, match=mutant["id"]):
+        load_rulebook(rb)
+
+
+def test_the_shipped_presumptions_are_accepted_and_a_safe_mutant_too(rb: Path) -> None:
+    # The control: a presumption that only changes a classification (not a record) loads.
+    write(rb / "ncrs" / "mutant-presumptions.yaml", {
+        "defaults": {"in_force": {"from": "2002-04-01"}, "verification": "unverified",
+                     "source": {"document": "Home Office Counting Rules for Recorded Crime: General Rules",
+                                "edition": "April 2022", "section": "B Classification and Re-classification"}},
+        "presumptions": [{"id": "mutant.presume.not-armed", "title": "No weapon mentioned", "summary": "Not armed.",
+                          "fact": "act.elements.armed", "value": False}],
+    })
+    assert {p.id for p in load_rulebook(rb).presumptions} >= {"mutant.presume.not-armed", "vap.presume.no-intent-stated"}

@@ -22,7 +22,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hocr.engine import evaluate
+from hocr.incident import check_incident
 from hocr.loader import load_rulebook
+from hocr.presumptions import presume
+from hocr.provisional import outcome_of
 
 REPO = Path(__file__).resolve().parent.parent
 # HOCR_PROPERTY_RULES runs the properties against another rulebook folder (default: the shipped one).
@@ -132,6 +135,11 @@ def _without_pointers(decision: dict[str, Any]) -> str:
     for u in d["undetermined"]:
         for f in u["facts_needed"]:
             f.pop("pointer")
+    for p in d.get("presumptions", []):
+        p.pop("pointer")
+    for c in d["crimes"]:
+        for r in c.get("reclassify_if", []):
+            r.pop("pointer")
     return json.dumps(d, sort_keys=True)
 
 
@@ -328,3 +336,63 @@ def test_the_as_of_date_selects_exactly_the_rules_in_force(day_text: str, data: 
     d = evaluate(BOOK, incident, as_of=day, trace=True)
     assert d["as_of"] == day_text
     S.check_in_force(BOOK, d)
+
+
+# --------------------------------------------------------------------------------------------
+# Presumptions (issue 11): filling presumed facts never removes a crime, and only questions
+# whose answer matters are asked.
+# --------------------------------------------------------------------------------------------
+
+
+@GEN_EXAMPLES
+@given(GEN)
+def test_filling_presumed_facts_never_removes_a_crime(incident: dict[str, Any]) -> None:
+    presumed = evaluate(BOOK, incident)
+    unpresumed = evaluate(BOOK, incident, presume=False)
+    # What is recorded on the stated facts alone stays recorded once the silences are filled.
+    assert S.recorded(unpresumed) <= S.recorded(presumed), (unpresumed["summary"], presumed["summary"])
+    assert presumed["crime_count"] >= unpresumed["crime_count"]
+    # And no other answer to a presumed fact records an allegation the presumed answer leaves out.
+    checked = check_incident(copy.deepcopy(incident))
+    day = dt.date.fromisoformat(presumed["as_of"])
+    _, applied = presume(BOOK.presumptions, checked.facts, day)
+    for a in applied:
+        for alt in a.presumption.alternatives:
+            other = copy.deepcopy(incident)
+            S.put(other, a.pointer, copy.deepcopy(alt))
+            stated = evaluate(BOOK, other)
+            assert S.recorded(stated) <= S.recorded(presumed), (a.presumption.id, alt, stated["summary"], presumed["summary"])
+
+
+def _answers(pointer: str) -> list[Any]:
+    node = S.resolve(S.schema_at(pointer))
+    if "enum" in node:
+        return list(node["enum"])
+    if node.get("type") == "boolean":
+        return [True, False]
+    return []
+
+
+@GEN_EXAMPLES
+@given(GEN)
+def test_a_fact_is_asked_only_when_some_answer_to_it_matters(incident: dict[str, Any]) -> None:
+    before = evaluate(BOOK, incident)
+    asked = sorted({f["pointer"] for u in before["undetermined"] for f in u["facts_needed"]})
+    for pointer in asked:
+        answers = _answers(pointer)
+        if not answers:
+            continue  # a free value (a code, a date): its domain cannot be walked here
+        rest = set(asked) - {pointer}
+        mattered = False
+        for value in answers:
+            after_incident = copy.deepcopy(incident)
+            S.put(after_incident, pointer, value)
+            if not S.valid(after_incident):
+                continue
+            after = evaluate(BOOK, after_incident)
+            asked_after = {f["pointer"] for u in after["undetermined"] for f in u["facts_needed"]}
+            # It mattered if the answer changes what is decided, or what else must be asked.
+            if outcome_of(after) != outcome_of(before) or asked_after != rest:
+                mattered = True
+                break
+        assert mattered, f"{pointer} is asked but no answer to it changes anything ({before['summary']})"

@@ -600,14 +600,18 @@ def compare(
             return str(recorded[i].get("reclassified_to") or recorded[i]["classification"])
 
         standing = [i for i in recs if not cancelled[i]] or recs
-        primary = next((i for i in standing if current(i) == code), standing[0])
+        # A provisional crime (classified on presumed facts) is rightly recorded under its class or
+        # under any class an answer to a presumed fact would give (the force may know that fact).
+        acceptable = {code} | {r["classification"]["code"] for r in crime.get("reclassify_if", [])}
+        primary = next((i for i in standing if current(i) == code), None)
+        primary = primary if primary is not None else next((i for i in standing if current(i) in acceptable), standing[0])
         rec = recorded[primary]
         ref = str(rec["ref"])
         found_code = current(primary)
         verdicts = [v for v in matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
         pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
                    and v.get("to") != found_code]
-        classified_ok = found_code == code and not pending
+        classified_ok = found_code in acceptable and not pending
         if not classified_ok:
             vrules = tuple(r for v in pending for r in v.get("rules", []))
             also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"

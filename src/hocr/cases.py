@@ -11,9 +11,12 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
       crime_count: 1
       crimes: [{classification: "44", victim: V1}]        # the exact list of crimes, any order;
                                                           # each entry may also give acts,
-                                                          # suspects, victim_kind, and flags
+                                                          # suspects, victim_kind, flags
                                                           # (the exact list: [domestic_abuse,
-                                                          # "hate_crime:race"], [] for none)
+                                                          # "hate_crime:race"], [] for none),
+                                                          # provisional and reclassify_if:
+                                                          # [{pointer, answer, classification}]
+                                                          # (each must be listed)
       not_recorded: [{act: A1, victim: V1, reason: ..., record_as: N100, refer_to: ...}]
       undetermined: [{act: A1, victim: V1, facts_needed: [/victims/0/confirms_crime]}]
       absorbed: [{act: A2, victim: V1, classification: "8N", into_classification: "34B"}]
@@ -25,6 +28,7 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
         CR1: {match: recorded, crime_classification: "8N",
               verdicts: {cancellation: {verdict: invalid, rule: general.c.some-rule},
                          outcome: {state: undetermined, facts_needed: [/victims/0/supports_action]}}}
+      presumptions: [ncrs.presume.no-contrary-evidence]  # the exact set of presumptions listed
       rules: [ncrs.victim-account]   # rules that must be among those the decision relies on
       error: [/acts/0/classification]  # for bad input: the pointers the errors must name
 
@@ -103,6 +107,10 @@ def _subset(entry: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
             continue
         elif key == "flags":
             if flag_names(entry.get("flags", [])) != sorted(value):
+                return False
+        elif key == "reclassify_if":
+            got_q = {(r["pointer"], json.dumps(r["answer"]), r["classification"]["code"]) for r in entry.get("reclassify_if", [])}
+            if any((w["pointer"], json.dumps(w["answer"]), w["classification"]) not in got_q for w in value):
                 return False
         elif entry.get(key) != value:
             return False
@@ -191,6 +199,10 @@ def compare(decision: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]
         problems += _match_list("findings", found, expect["findings"])
     if "force_record" in expect:
         problems += _compare_force_record(decision, expect["force_record"])
+    if "presumptions" in expect:
+        got_p = sorted({p["id"] for p in decision.get("presumptions", [])})
+        if got_p != sorted(expect["presumptions"]):
+            problems.append(f"presumptions: expected {sorted(expect['presumptions'])}, got {got_p}")
     if "rules" in expect:
         have = decisive_rules(decision)
         for rid in expect["rules"]:

@@ -83,6 +83,7 @@ def check(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Include the trace: every rule considered, with its citation and the facts it read (text or JSON).")] = False,
+    no_presume: Annotated[bool, typer.Option("--no-presume", help="Decide on the stated facts only: apply no presumption (docs/rule-format.md section 16).")] = False,
     rules: RulesOption = None,
 ) -> None:
     """Decide whether, what and by when to record for one incident."""
@@ -96,7 +97,7 @@ def check(
     book = _load(rules)
     try:
         incident = check_incident(parse_json(text, source), source)
-        decision = evaluate(book, incident, as_of=day, trace=trace or explain)
+        decision = evaluate(book, incident, as_of=day, trace=trace or explain, presume=not no_presume)
     except InvalidIncident as exc:
         _err(f"hocr: {source} is not a valid incident ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):")
         for p in exc.problems:

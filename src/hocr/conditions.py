@@ -128,16 +128,12 @@ class PathResolver:
             if type(value) is Unknown:
                 return UNDETERMINED, value.missing
             for key in rest:
-                if type(value) is dict:
+                if type(value) is dict or isinstance(value, Mapping):
                     value = value.get(key, MISSING)
                     if value is MISSING:
                         return MISSING, _pointer(scope, root, rest)
                     if type(value) is Unknown:
                         return UNDETERMINED, value.missing
-                elif isinstance(value, Mapping):
-                    value = value.get(key, MISSING)
-                    if value is MISSING:
-                        return MISSING, _pointer(scope, root, rest)
                 else:
                     raise RuleRuntimeError(f"fact path {path!r}: cannot read {key!r} of {value!r}")
             return value, NO_MISSING
@@ -371,19 +367,21 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
 
 def _junction(parts: tuple[Cond, ...], decisive: bool) -> Cond:
     """``all`` (decisive=False) or ``any`` (decisive=True) in Kleene logic: the decisive value
-    of any part settles it; otherwise it is unknown if any part is, else the other value."""
+    of any part settles it; otherwise it is unknown if any part is, else the other value.
+
+    An unknown junction asks only for what its first unknown part needs: until that part is
+    known, the later parts may not matter at all (a former partner's conduct is asked about only
+    once the act is known to be harassment)."""
 
     def junction(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-        missing: Missing = NO_MISSING
-        unknown = False
+        missing: Missing | None = None
         for p in parts:
             tv, m = p(scope, rec)
             if tv is decisive:
                 return decisive, NO_MISSING
-            if tv is None:
-                unknown = True
-                missing = missing | m
-        return (None, missing) if unknown else (not decisive, NO_MISSING)
+            if tv is None and missing is None:
+                missing = m
+        return (None, missing) if missing is not None else (not decisive, NO_MISSING)
 
     return junction
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .conditions import (
@@ -45,6 +45,9 @@ from .conditions import (
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
+from .presumptions import presume as presume_facts
+from .presumptions import with_answer
+from .provisional import add_presumptions
 from .tables import Row, TableConflict
 
 DECISION_FORMAT = "hocr.decision.v1"
@@ -296,24 +299,54 @@ def evaluate(
     incident: Mapping[str, Any] | Incident,
     as_of: dt.date | None = None,
     trace: bool = False,
+    presume: bool = True,
 ) -> dict[str, Any]:
     """Evaluate one incident under the rules in force on ``as_of`` (default: the report date).
+
+    Facts the incident does not give are filled by the rulebook's presumptions (unless
+    ``presume`` is false); the decision lists those that mattered and marks crimes whose
+    classification rests on them as provisional.
 
     Raises :class:`InvalidIncident` for bad input and :class:`EvaluationError` for a rulebook
     fault; otherwise returns a decision conforming to ``schemas/decision.schema.json``."""
     inc = incident if isinstance(incident, Incident) else check_incident(incident)
-    facts = inc.facts
-    received: dt.datetime = facts["report"]["received_at"]
+    received: dt.datetime = inc.facts["report"]["received_at"]
     day = as_of or received.astimezone(LONDON).date()
-    pipeline = book.pipeline
-
     if day < book.starts:
         raise InvalidIncident([InputProblem(
             "/report/received_at" if as_of is None else "",
             f"no rules are in force on {day}: the rulebook starts on {book.starts} (the NCRS)",
         )])
-    _check_codes(book, facts, day)
+    _check_codes(book, inc.facts, day)
+    if not presume:
+        return _decide_incident(book, inc, day, trace, judge=True)
+    filled, applied = presume_facts(book.presumptions, inc.facts, day)
+    decider = _alternative_decider(book, inc, day)
+    return _decide_incident(book, replace(inc, facts=filled), day, trace, judge=True,
+                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, decider))
 
+
+def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date) -> Any:
+    """Decide the incident again with one presumed fact stated otherwise (the other presumptions
+    still filling what stays unsaid)."""
+
+    def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
+        filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
+        try:
+            return _decide_incident(book, replace(inc, facts=filled), day, False, judge=False)
+        except EvaluationError:
+            return None  # a fault of the rulebook on that answer only: reported as a warning
+
+    return decide_with
+
+
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool, judge: bool,
+                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """The decision on the incident's facts as they stand (presumed facts already filled).
+    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
+    ``judge``, is judged against it."""
+    facts = inc.facts
+    pipeline = book.pipeline
     base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
     decision_trace: list[dict[str, Any]] = []
 
@@ -380,7 +413,9 @@ def evaluate(
     _attach_flags(book, decision, allegations)
     decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
         r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
-    if "force_record" in facts:
+    if complete is not None:
+        complete(decision)
+    if judge and "force_record" in facts:
         def run_one(scope: Scope, label: str) -> dict[str, Outcome]:
             into: dict[str, Outcome] = {}
             run(book.order["recorded_crime"], scope, label, into)
@@ -539,7 +574,7 @@ def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: M
         siblings = sorted(by_crime.get(crime_id, []), key=when) if crime_id else []
         victim_id = rc.get("victim") or (crime["victim"] if crime else None)
         decided: dict[str, Any] = {"status": kind, "crime": crime_id,
-                                   "code": crime["classification"]["code"] if crime and crime["classification"] else None,
+                                   "code": _decided_code(crime, rc),
                                    "other_records": [record["crimes"][j]["ref"] for j in siblings if j != i],
                                    "first_record": bool(siblings) and siblings[0] == i}
         if kind == "not_recorded":
@@ -587,6 +622,18 @@ def _judge_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: M
     unmatched = [c["id"] for c in decision["crimes"] if c["id"] not in by_crime]
     return {"crimes": out_crimes, "decided_crimes_not_in_record": unmatched,
             "incident_records": [_jsonable(r) for r in record.get("incident_records", [])]}
+
+
+def _decided_code(crime: Mapping[str, Any] | None, rc: Mapping[str, Any]) -> str | None:
+    """The classification the rules give the crime a force record stands for. For a provisional
+    crime, a record under a class that an answer to a presumed fact would give is taken as that
+    answer (the force may know the fact): its class is the one decided."""
+    if not crime or not crime["classification"]:
+        return None
+    code: str = crime["classification"]["code"]
+    answers = {r["classification"]["code"] for r in crime.get("reclassify_if", [])}
+    recorded = rc.get("reclassified_to") or rc["classification"]
+    return str(recorded) if recorded in answers else code
 
 
 def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:

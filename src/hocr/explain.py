@@ -9,6 +9,7 @@ came out false or unknown). Nothing is re-evaluated.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
             lines.extend(_because(c["rules"]))
             lines.extend(_flag_lines(c))
+            lines.extend(_provisional(c))
     if decision["absorbed"]:
         lines.append("")
         lines.append("Counted within another crime")
@@ -97,6 +99,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
             for f in u["facts_needed"]:
                 question = f" {f['question']}" if f["question"] else ""
                 lines.append(f"    - {f['pointer']} ({f['entity']}):{question}")
+    lines.extend(_presumed(decision.get("presumptions", [])))
     d = decision.get("deadline")
     if d:
         lines.append("")
@@ -154,7 +157,7 @@ def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebo
     if explain and "trace" in decision:
         lines.append("")
         lines.extend(render_trace(decision["trace"]))
-        changes = what_would_change(decision, book)
+        changes = presumption_changes(decision) + what_would_change(decision, book)
         if changes:
             lines.append("")
             lines.append("What would change this")
@@ -191,6 +194,46 @@ def render_trace(trace: list[Mapping[str, Any]]) -> list[str]:
             for f in r["facts"]:
                 lines.append(f"        . {_fact_text(f)}")
     return lines
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "given" if value else "none"
+    return str(value)
+
+
+def _provisional(crime: Mapping[str, Any]) -> list[str]:
+    """A provisional crime's re-classification questions: '(field): (answer) gives (code)'."""
+    if not crime.get("provisional"):
+        return []
+    out = ["      PROVISIONAL classification: re-classify when known"]
+    for r in crime["reclassify_if"]:
+        cls = r["classification"]
+        out.append(f"        {r['field']} ({r['entity']}): {_answer_text(r['answer'])} gives {cls['code']} {cls['name']}")
+    return out
+
+
+def _presumed(presumptions: list[Mapping[str, Any]]) -> list[str]:
+    """The presumptions the decision rests on, each with what the other answers would give."""
+    if not presumptions:
+        return []
+    out = ["", "Presumed (the report does not say)"]
+    for p in presumptions:
+        out.append(f"  {p['field']} ({p['entity']}) = {_answer_text(p['value'])}: {p['id']} [{p['verification']}]")
+        out.append(f"      {p['citation']}")
+        for alt in p["alternatives"]:
+            out.append(f"      if {_answer_text(alt['value'])}: {alt['summary']}")
+    return out
+
+
+def presumption_changes(decision: Mapping[str, Any]) -> list[str]:
+    """'What would change this' for presumed facts: each other answer and what it would give
+    (from the decision's presumptions, which were decided again with that answer)."""
+    return [f"[{p['entity']}] {p['field']} = {_answer_text(alt['value'])} instead of the presumed "
+            f"{_answer_text(p['value'])} ({p['id']}) would give: {alt['summary']}"
+            for p in decision.get("presumptions", []) for alt in p["alternatives"]]
 
 
 def what_would_change(decision: Mapping[str, Any], book: Rulebook | None) -> list[str]:
@@ -340,6 +383,9 @@ def render_rulebook(book: Rulebook) -> str:
     for classes in book.classifications.values():
         for c in classes:
             by_file.setdefault(c.file, []).append(c)
+    for p in book.presumptions:
+        by_file.setdefault(p.file, []).append(p)
+
     def part(file: str) -> tuple[int, str]:
         top = file.split("/")[0]
         return ({"ncrs": 0, "general": 1, "classifications": 2}.get(top, 3), file)
@@ -350,6 +396,8 @@ def render_rulebook(book: Rulebook) -> str:
         for item in items:
             if hasattr(item, "decision"):
                 out += _render_rule(item)
+            elif hasattr(item, "alternatives"):
+                out += _render_presumption(item)
             else:
                 out += _render_classification(item)
     return "\n".join(out).rstrip() + "\n"
@@ -389,6 +437,26 @@ def _render_rule(rule: Any) -> list[str]:
             cells = [_cell_text(row["when"].get(n, "-")) for n in names]
             vals = [_expr_text(row["then"][k]).strip("`") if k in row["then"] else "" for k in outs]
             out.append(f"| {row['id']} | " + " | ".join(cells) + " | " + " | ".join(vals) + " |")
+    out.append("")
+    return out
+
+
+def _render_presumption(p: Any) -> list[str]:
+    span = f"from {p.in_force_from}" + (f" to {p.in_force_to}" if p.in_force_to else "")
+    out = [
+        f"### Presumption: {p.title}",
+        "",
+        f"`{p.id}` presumes `{p.fact}` = `{json.dumps(p.value)}` when the report does not say; in force {span}; **{p.verification}**.",
+        "",
+        " ".join(p.summary.split()),
+        "",
+        f"Source: {p.citation}.",
+        "Other answers: " + ", ".join(f"`{json.dumps(a)}`" for a in p.alternatives) + ".",
+    ]
+    if p.notes:
+        out.append(f"Note: {' '.join(p.notes.split())}")
+    if "when" in p.raw:
+        out += ["", "Applies when:"] + condition_text(p.raw["when"])
     out.append("")
     return out
 

@@ -70,6 +70,7 @@ CHECKS: Mapping[str, tuple[str, str, str]] = {
     "HOCR-L040": ("error", "no-citation", "a rule, table row or classification without a citation (source, or a placeholder section)"),
     "HOCR-L041": ("error", "section-not-in-edition", "a citation of a section that the cited edition does not have"),
     "HOCR-L050": ("error", "unreachable-classification", "a classification that no rule can give on any day it is in force"),
+    "HOCR-L060": ("error", "presumption-removes-crime", "a presumption whose value could stop a crime from being recorded (also a load error)"),
     "HOCR-N001": ("note", "not-analysed", "a part the linter could not analyse statically (not a finding; the check is incomplete there)"),
 }
 
@@ -1496,7 +1497,7 @@ def lint(root: str | Path | None = None) -> LintResult:
     try:
         load_rulebook(base)
     except RulebookError as exc:
-        load_problems = [Finding(p.file, p.line or 0, "HOCR-L000", p.message) for p in exc.problems]
+        load_problems = [Finding(p.file, p.line or 0, p.code, p.message) for p in exc.problems]
     model = read_model(base, checked=not load_problems)  # a loaded rulebook passed the schema
     linter = Linter(model)
     linter.run()

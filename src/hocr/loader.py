@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,6 +35,13 @@ from .conditions import (
     compile_condition,
     compile_expr,
     value_key,
+)
+from .presumptions import (
+    UNSAFE_CODE,
+    Presumption,
+    answers_for,
+    compile_presumption,
+    unsafe_presumptions,
 )
 from .tables import Table, compile_table
 
@@ -75,6 +83,7 @@ class Problem:
     file: str
     line: int | None
     message: str
+    code: str = "HOCR-L000"  # the lint code it is reported under (hocr rules lint)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -368,6 +377,8 @@ class Rulebook:
     rules: Mapping[str, Rule]
     classifications: Mapping[str, tuple[Classification, ...]]
     files: tuple[str, ...]
+    # What the rulebook takes missing facts to be (hocr.presumptions), in order of id.
+    presumptions: tuple[Presumption, ...] = ()
 
     @cached_property
     def starts(self) -> dt.date:
@@ -550,7 +561,7 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     cache = _cache_file(digest)
     cached = _read_cache(cache)
     if cached is not None:
-        return _assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files])
+        return _with_presumptions(_assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files]), cached)
     problems: list[Problem] = []
     docs: list[tuple[str, Any, Lines]] = []
     for path in files:
@@ -575,7 +586,7 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
         docs.append((rel, data, lines))
     if problems:
         raise RulebookError(problems)
-    book = _assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files])
+    book = _with_presumptions(_assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files]), docs)
     _write_cache(cache, docs)
     return book
 
@@ -845,6 +856,36 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
         files=tuple(files),
     )
+
+
+def _with_presumptions(book: Rulebook, docs: list[tuple[str, Any, Lines]]) -> Rulebook:
+    """The presumptions stage: compile every file's ``presumptions`` (with the file's defaults)
+    and refuse the rulebook if one of them could stop a crime from being recorded."""
+    problems: list[Problem] = []
+    compiled: dict[str, Presumption] = {}
+    for rel, data, lines in docs:
+        defaults = data.get("defaults", {})
+        for i, raw in enumerate(data.get("presumptions", [])):
+            line = line_of(lines, ["presumptions", i]) or 0
+            merged = {**{k: v for k, v in defaults.items() if k in ("source", "in_force", "verification")}, **raw}
+            missing = [k for k in ("source", "in_force", "verification") if k not in merged]
+            if missing:
+                problems.append(Problem(rel, line, f"presumption {raw['id']!r} has no {', '.join(missing)} (set it on the presumption or in the file's defaults)"))
+                continue
+            if raw["id"] in compiled or raw["id"] in book.rules:
+                problems.append(Problem(rel, line, f"duplicate id {raw['id']!r}: presumption ids share the rules' name space"))
+                continue
+            try:
+                compiled[raw["id"]] = compile_presumption(merged, rel, line, answers_for, lambda src: citation(as_sources(src)), _date)
+            except RuleCompileError as exc:
+                problems.append(Problem(rel, line, str(exc)))
+    if problems:
+        raise RulebookError(problems)
+    book = dataclasses.replace(book, presumptions=tuple(compiled[k] for k in sorted(compiled)))
+    unsafe = unsafe_presumptions(book)
+    if unsafe:
+        raise RulebookError([Problem(u.presumption.file, u.presumption.line, u.message, UNSAFE_CODE) for u in unsafe])
+    return book
 
 
 def _guards(when: Any, paths: PathResolver) -> tuple[tuple[str, Expr, frozenset[Any]] | None, tuple[str, Expr] | None]:
