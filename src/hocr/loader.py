@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from . import cache as _disk_cache
 from .conditions import (
     Cond,
     Expr,
@@ -37,7 +37,6 @@ from .conditions import (
 )
 from .tables import Table, compile_table
 
-_VERSION = "0.1.0"
 SCOPES = ("incident", "act", "allegation", "recorded_crime")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
@@ -497,57 +496,36 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
 
 
 def cache_root() -> Path | None:
-    """hocr's cache folder ($HOCR_CACHE_DIR, else $XDG_CACHE_HOME/hocr or ~/.cache/hocr);
-    None when HOCR_NO_CACHE is set. Only derived data lives there; deleting it is always safe."""
-    if os.environ.get("HOCR_NO_CACHE"):
-        return None
-    root = os.environ.get("HOCR_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hocr"
-    )
-    return Path(root)
+    """hocr's cache folder (see :mod:`hocr.cache`); None when HOCR_NO_CACHE is set. Only derived
+    data lives there; deleting it is always safe."""
+    return _disk_cache.root()
 
 
-def _cache_file(digest: str) -> Path | None:
-    """Where the parsed and schema-checked rule files are kept between runs (never the source of
-    truth: the key is the hash of every rule file, the rule schema and this version of hocr)."""
-    root = cache_root()
-    if root is None:
-        return None
+def _cache_key(digest: str) -> str:
+    """The key of the parsed and schema-checked rule files (never the source of truth): the hash
+    of every rule file, the rule schema and this hocr (see hocr.cache.entry_key)."""
     schema = (data_path("schemas") / "rule.schema.json").read_bytes()
-    code = Path(__file__).read_bytes()  # a change to how files are read invalidates the cache
-    key = hashlib.sha256(digest.encode() + b"\0" + schema + b"\0" + code + _VERSION.encode()).hexdigest()
-    return root / f"rules-{key[:32]}.json"
+    return _disk_cache.entry_key("rules", digest, schema)
 
 
-def _read_cache(path: Path | None) -> list[tuple[str, Any, Lines]] | None:
-    if path is None:
+def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
+    payload = _disk_cache.read("rules", key)
+    if payload is None:
         return None
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(payload)
         return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
-    except (OSError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
 
 
-def _write_cache(path: Path | None, docs: list[tuple[str, Any, Lines]]) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Keep the cache small: the newest few rulebooks only.
-        old = sorted(path.parent.glob("rules-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in old[7:]:
-            stale.unlink(missing_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home is fine: the rulebook is simply parsed again next time
+def _write_cache(key: str, docs: list[tuple[str, Any, Lines]]) -> None:
+    payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
+    _disk_cache.write("rules", key, json.dumps(payload).encode())
 
 
 def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
-    cache = _cache_file(digest)
+    cache = _cache_key(digest)
     cached = _read_cache(cache)
     if cached is not None:
         return _assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files])
