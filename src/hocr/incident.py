@@ -90,6 +90,16 @@ _JSON_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a bo
                float: "a number", type(None): "null"}
 
 
+_ECHOABLE = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+
+
+def quoted(value: Any) -> str:
+    """A value for an error message: quoted when it is shaped like an id or a code, otherwise
+    only "the value given" (a value of another shape can be personal data, typed into the wrong
+    field, or text that cannot be written)."""
+    return repr(value) if isinstance(value, str) and _ECHOABLE.fullmatch(value) else "(the value given)"
+
+
 def _kind_name(value: Any) -> str:
     return _JSON_NAMES.get(type(value), f"a Python {type(value).__name__}, not a JSON value")
 
