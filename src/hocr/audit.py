@@ -852,8 +852,9 @@ class Summary:
         return sum(self.lines.values())
 
     def note_duplicate(self, r: LineResult) -> None:
-        """Mark a line whose incident id an earlier line already had (``r.duplicate_of``)."""
-        if r.incident is None:
+        """Mark an evaluated line whose incident id an earlier evaluated line already had
+        (``r.duplicate_of``): both are in the figures, so the incident may be counted twice."""
+        if r.incident is None or r.kind != "evaluated":
             return
         digest = int.from_bytes(hashlib.blake2b(r.incident.encode(), digest_size=8).digest(), "big")
         first = self.first_line.setdefault(digest, r.line)
