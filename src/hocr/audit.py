@@ -705,6 +705,10 @@ def _evaluate_line(book: Rulebook, line: int, data: Any, incident_id: str | None
     except AuditError as exc:
         return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=(f"audit: {exc}",))
     result.status = str(decision["status"])
+    # The incident's id as the outputs show it: only when it is shaped like an id (see safe_id).
+    result.incident = incident_id
+    for d in result.discrepancies:
+        d.incident = incident_id or ""
     return result
 
 
