@@ -486,3 +486,9 @@ def test_the_rulebook_and_validator_caches_use_the_safe_cache(cache_dir: Path) -
     r = hocr("check", str(REPO / "examples" / "victim-report-recorded.json"), env={"HOCR_CACHE_DIR": str(cache_dir)})
     assert r.returncode == 0
     assert b"not using the cache folder" in r.stderr and b"writable by group or others" in r.stderr
+
+
+def test_a_schema_message_quoting_a_long_value_is_shortened(rules_copy: Path) -> None:
+    (rules_copy / "long.yaml").write_text("rules:\n- id: " + "X" * 100_000 + "\n")
+    found = _load_problems(rules_copy)
+    assert found and all(len(m) < 400 for m in found)

@@ -456,8 +456,13 @@ def _schema_problems(data: Any, lines: Lines, rel: str) -> list[Problem]:
         specific = _specific(error)
         path = list(error.absolute_path)
         where = "/" + "/".join(str(p) for p in path) if path else "(top level)"
-        problems.append(Problem(rel, line_of(lines, path), f"at {where}: {specific.message}"))
+        problems.append(Problem(rel, line_of(lines, path), f"at {where}: {_shorten(specific.message)}"))
     return problems
+
+
+def _shorten(message: str, most: int = 300) -> str:
+    """A schema message that quotes a long value, cut to a readable length."""
+    return message if len(message) <= most else message[: most - 1] + "…"
 
 
 def _specific(error: Any) -> Any:
