@@ -32,14 +32,13 @@ import datetime as dt
 import hashlib
 import math
 import multiprocessing
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .engine import EvaluationError, evaluate
-from .incident import LONDON, InvalidIncident, check_incident, parse_json, parse_time
+from .incident import LONDON, InvalidIncident, check_incident, looks_like_id, parse_json, parse_time
 from .loader import Classification, Rulebook, load_rulebook
 
 AUDIT_FORMAT = "hocr.audit.v1"
@@ -101,7 +100,6 @@ ENDINGS: dict[str, str] = {
     "blank": "blank",
 }
 MAX_LINE_BYTES = 8 * 1024 * 1024  # one line (one incident); a longer line is reported, not read
-_ID = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
 
 
 class AuditError(RuntimeError):
@@ -678,7 +676,7 @@ def safe_id(data: Any) -> str | None:
     """The incident's id, when it is a well-formed id (anything else may be personal data, or
     text that cannot be written: it is never repeated)."""
     value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and _ID.fullmatch(value) else None
+    return value if looks_like_id(value) else None
 
 
 def _evaluate_line(book: Rulebook, line: int, data: Any, incident_id: str | None,

@@ -90,14 +90,20 @@ _JSON_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a bo
                float: "a number", type(None): "null"}
 
 
-_ECHOABLE = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+
+
+def looks_like_id(value: Any) -> bool:
+    """Whether a value is shaped like an id or a code (letters, digits and _ . : / -, at most 64):
+    the only values messages and audit outputs repeat. A value of another shape can be personal
+    data typed into the wrong field, or text that cannot be written."""
+    return isinstance(value, str) and _ID_SHAPE.fullmatch(value) is not None
 
 
 def quoted(value: Any) -> str:
-    """A value for an error message: quoted when it is shaped like an id or a code, otherwise
-    only "the value given" (a value of another shape can be personal data, typed into the wrong
-    field, or text that cannot be written)."""
-    return repr(value) if isinstance(value, str) and _ECHOABLE.fullmatch(value) else "(the value given)"
+    """A value for an error message: quoted when it looks like an id or a code, otherwise only
+    "(the value given)"."""
+    return repr(value) if looks_like_id(value) else "(the value given)"
 
 
 def _kind_name(value: Any) -> str:
@@ -148,7 +154,7 @@ class _Walk:
         elif isinstance(value, HugeNumber):
             self.problem(path, f"a number larger than {self.limits.max_number:.0e} in magnitude")
         else:
-            self.problem(path, f"{_kind_name(value)}")
+            self.problem(path, _kind_name(value))
 
     def number(self, value: int | float, path: list[Any]) -> None:
         if isinstance(value, float) and not math.isfinite(value):
