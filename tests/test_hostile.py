@@ -179,6 +179,9 @@ def test_check_limits_is_the_public_first_check() -> None:
         check_limits({"a": [[[[[]]]]]}, LIMITS.__class__(max_depth=3))
     with pytest.raises(InvalidIncident):
         check_incident({"id": float("nan")})
+    with pytest.raises(InvalidIncident) as info:  # a service can give its own limits
+        check_incident(BASE, limits=LIMITS.__class__(max_acts=0))
+    assert [p.pointer for p in info.value.problems] == ["/acts"]
 
 
 # ------------------------------------------------------------------------------------------

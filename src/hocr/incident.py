@@ -506,13 +506,14 @@ def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Itera
             yield data, (*at, head)
 
 
-def check_incident(data: Any, source: str = "<input>", fast: bool = True) -> Incident:
-    """Check an incident against the schema and its own references; normalise its times.
+def check_incident(data: Any, source: str = "<input>", fast: bool = True, limits: Limits = LIMITS) -> Incident:
+    """Check an incident against its limits (:func:`check_limits`), the schema and its own
+    references; normalise its times. Raises :class:`InvalidIncident` and nothing else.
 
     ``fast`` lets the compiled accelerator accept a valid incident without the reference
     validator; set it to False to always use the reference validator."""
     try:
-        check_limits(data)
+        check_limits(data, limits)
     except InvalidIncident as exc:
         raise InvalidIncident(exc.problems, source) from None
     accelerator = _fast_validator() if fast else None
