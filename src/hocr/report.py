@@ -185,6 +185,32 @@ def kinds_chart(counts: Mapping[str, int]) -> str:
     return "".join(parts)
 
 
+def _lines_html(summary: Mapping[str, Any]) -> list[str]:
+    """The report's line accounting: every kind of line, how the lines ended, the duplicate ids
+    and the lines that could not be audited."""
+    lines = summary["lines"]
+    o: list[str] = []
+    o.append("<h2>Every line accounted for</h2>")
+    o.append("<table><tr><th>Lines</th><th>Count</th></tr>")
+    o.append(f"<tr><td>read</td><td>{lines['read']:,}</td></tr>")
+    for k, (label, meaning) in LINE_KINDS.items():
+        o.append(f"<tr><td>{_e(label)}: <span class=\"note\">{_e(meaning)}</span></td><td>{lines[k]:,}</td></tr>")
+    o.append("</table>")
+    o.append(f"<p class=\"note\">{_e(ended_text(summary))}.</p>")
+    for dup in (summary.get("duplicate_ids") or {}).get("listed", []):
+        o.append(f"<p class=\"note\">Line {dup['line']}: incident <code>{_e(dup['incident'])}</code> "
+                 f"repeats the id of line {dup['first_line']}.</p>")
+    if summary["errors"]:
+        o.append("<table><tr><th>Line</th><th>Incident</th><th>Why it could not be audited</th></tr>")
+        for e in summary["errors"]:
+            o.append(f"<tr><td>{e['line']}</td><td class=\"text\">{_e(e['incident'] or '')}</td>"
+                     f"<td class=\"text\">{_e(LINE_KINDS[e['kind']][0])}: {_e('; '.join(e['problems']))}</td></tr>")
+        o.append("</table>")
+        if summary["errors_not_listed"]:
+            o.append(f"<p class=\"note\">{summary['errors_not_listed']:,} more not listed here (see the errors file).</p>")
+    return o
+
+
 def render_html(summary: Mapping[str, Any], source: str) -> str:
     """A self-contained HTML report for a chief officer: headline figures, charts, tables, the
     discrepancies explained with examples, the lines that could not be audited, and the method."""
@@ -254,25 +280,7 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
                          f"<br><span class=\"note\">{_e(cites)}</span></li>")
             o.append("</ul>")
 
-    lines = summary["lines"]
-    o.append("<h2>Every line accounted for</h2>")
-    o.append("<table><tr><th>Lines</th><th>Count</th></tr>")
-    o.append(f"<tr><td>read</td><td>{lines['read']:,}</td></tr>")
-    for k, (label, meaning) in LINE_KINDS.items():
-        o.append(f"<tr><td>{_e(label)}: <span class=\"note\">{_e(meaning)}</span></td><td>{lines[k]:,}</td></tr>")
-    o.append("</table>")
-    o.append(f"<p class=\"note\">{_e(ended_text(summary))}.</p>")
-    for dup in (summary.get("duplicate_ids") or {}).get("listed", []):
-        o.append(f"<p class=\"note\">Line {dup['line']}: incident <code>{_e(dup['incident'])}</code> "
-                 f"repeats the id of line {dup['first_line']}.</p>")
-    if summary["errors"]:
-        o.append("<table><tr><th>Line</th><th>Incident</th><th>Why it could not be audited</th></tr>")
-        for e in summary["errors"]:
-            o.append(f"<tr><td>{e['line']}</td><td class=\"text\">{_e(e['incident'] or '')}</td>"
-                     f"<td class=\"text\">{_e(LINE_KINDS[e['kind']][0])}: {_e('; '.join(e['problems']))}</td></tr>")
-        o.append("</table>")
-        if summary["errors_not_listed"]:
-            o.append(f"<p class=\"note\">{summary['errors_not_listed']:,} more not listed here (see the errors file).</p>")
+    o.extend(_lines_html(summary))
 
     o.append("<h2>Method</h2><ul class=\"note\">"
              "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
