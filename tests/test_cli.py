@@ -102,14 +102,14 @@ def test_invalid_json() -> None:
 @pytest.mark.parametrize(
     ("mutate", "pointer", "words"),
     [
-        (lambda d: d["victims"][0].update(age="thirty"), "/victims/0/age", "not of type 'integer'"),
+        (lambda d: d["victims"][0].update(age="thirty"), "/victims/0/age", "expected an integer, not"),
         (lambda d: d["acts"][0].update(colour="red"), "/acts/0", "'colour' was unexpected"),
         (lambda d: d["report"].pop("received_at"), "/report", "'received_at' is a required property"),
         (lambda d: d["report"]["reporter"].update(type="neighbour"), "/report/reporter/type", "is not one of"),
         (lambda d: d["acts"][0].update(classification="XYZ"), "/acts/0/classification", "unknown classification 'XYZ'"),
         (lambda d: d["acts"][0].update(classification="8R"), "/acts/0/classification", "not in force on 2014"),
         (lambda d: d["report"].update(received_at="04/03/2024 08:10"), "/report/received_at", "not a date and time"),
-        (lambda d: d["report"].update(received_at="2024-02-30T08:10"), "/report/received_at", "day is out of range"),
+        (lambda d: d["report"].update(received_at="2024-02-30T08:10"), "/report/received_at", "out of range"),
         (lambda d: d["report"].update(received_at="2024-03-31T01:30"), "/report/received_at", "does not exist in UK local time"),
         (lambda d: d["acts"][0].update(victims=["V9"]), "/acts/0/victims/0", "no victim with id 'V9'"),
     ],

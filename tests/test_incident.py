@@ -78,7 +78,8 @@ def test_valid_incident() -> None:
 def test_wrong_type() -> None:
     p = only(incident(lambda d: d["victims"][0].update(age="thirty")))
     assert p.pointer == "/victims/0/age"
-    assert "'thirty' is not of type 'integer'" in p.message
+    assert p.message == "expected an integer, not a string"
+    assert "thirty" not in p.message  # values are never repeated: they can be personal data
 
 
 def test_unknown_key_in_nested_object() -> None:
@@ -104,20 +105,20 @@ def test_missing_required() -> None:
 def test_bad_enum() -> None:
     p = only(incident(lambda d: d["report"]["reporter"].update(type="alien")))
     assert p.pointer == "/report/reporter/type"
-    assert "'alien' is not one of" in p.message
+    assert "is not one of" in p.message and "alien" not in p.message
     assert "'third_party'" in p.message
 
 
 def test_bad_date_pattern() -> None:
     p = only(incident(lambda d: d["victims"][0].update(date_of_birth="10/05/2000")))
     assert p.pointer == "/victims/0/date_of_birth"
-    assert p.message == "'10/05/2000' is not a date (expected YYYY-MM-DD)"
+    assert p.message == "not a date (expected YYYY-MM-DD)"
 
 
 def test_bad_datetime_pattern() -> None:
     p = only(incident(lambda d: d["report"].update(received_at="04/03/2024 08:10")))
     assert p.pointer == "/report/received_at"
-    assert "'04/03/2024 08:10' is not a date and time" in p.message
+    assert p.message.startswith("not a date and time (expected YYYY-MM-DDTHH:MM")
 
 
 def test_date_that_does_not_exist() -> None:
@@ -233,7 +234,7 @@ def test_naive_time_with_space_and_seconds() -> None:
 def test_non_existent_local_time_is_an_error_naming_its_pointer() -> None:
     p = only(incident(lambda d: d["report"].update(received_at="2024-03-31T01:30")))
     assert p.pointer == "/report/received_at"
-    assert "'2024-03-31T01:30' does not exist in UK local time" in p.message
+    assert p.message.startswith("this time does not exist in UK local time")
 
 
 def test_non_existent_local_time_in_a_list_item() -> None:

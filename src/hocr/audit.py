@@ -18,15 +18,18 @@ The statistics follow HMICFRS's crime data integrity arithmetic (see docs/audit.
   annual recorded crime ``R``;
 * timeliness, classification accuracy, cancellation and outcome accuracy.
 
-Memory does not grow with the file: lines are streamed, only counters (and a bounded number of
+Memory hardly grows with the file: lines are streamed, only counters (and a bounded number of
 examples and errors) are kept, and each discrepancy is handed to a callback as soon as it is
-found. With ``workers > 1`` lines are evaluated in worker processes, each with the rulebook
-compiled once, in order, with a bounded number of chunks in flight; the results are the same.
+found; the one thing kept per line is a 64-bit digest of its incident id, to report duplicate
+ids (about 100 bytes a line). With ``workers > 1`` lines are evaluated in worker processes, each
+with the rulebook compiled once, in order, with a bounded number of chunks in flight; the results
+are the same. No line, however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import multiprocessing
 from collections import deque
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .engine import EvaluationError, evaluate
-from .incident import LONDON, InvalidIncident, check_incident, parse_json, parse_time
+from .incident import LONDON, InvalidIncident, check_incident, looks_like_id, parse_json, parse_time
 from .loader import Classification, Rulebook, load_rulebook
 
 AUDIT_FORMAT = "hocr.audit.v1"
@@ -95,7 +98,17 @@ LINE_KINDS: dict[str, tuple[str, str]] = {
     "invalid_incident": ("invalid incident", "not a valid incident for the audit: schema, times, references, "
                          "classification codes, or no force record"),
     "rulebook_error": ("rulebook error", "a rule failed on it, or two rules conflict on it"),
+    "internal_error": ("internal error", "hocr itself failed on it (a bug: please report it); the audit went on"),
 }
+# How each line ended, in four words (and blank): every line read is exactly one of these.
+ENDINGS: dict[str, str] = {
+    "decided": "evaluated: every allegation decided",
+    "undetermined": "evaluated: some allegation needs more facts",
+    "invalid": "not a valid incident for the audit (invalid JSON, too long, not UTF-8, schema, limits, ...)",
+    "error": "a rulebook error or an internal error",
+    "blank": "blank",
+}
+MAX_LINE_BYTES = 8 * 1024 * 1024  # one line (one incident); a longer line is reported, not read
 
 
 class AuditError(RuntimeError):
@@ -339,9 +352,22 @@ class LineResult:
     outcomes: list[Judgement] = field(default_factory=list)
     discrepancies: list[Discrepancy] = field(default_factory=list)
     undetermined: int = 0  # allegations and crime records the rules could not judge
+    status: str | None = None  # the decision's status, for an evaluated line
+    duplicate_of: int | None = None  # the first line with the same incident id, if any
+
+    @property
+    def ending(self) -> str:
+        """How the line ended: a key of ENDINGS."""
+        if self.kind == "evaluated":
+            return "undetermined" if self.status == "undetermined" else "decided"
+        if self.kind == "blank":
+            return "blank"
+        return "invalid" if self.kind in ("invalid_json", "invalid_incident") else "error"
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"line": self.line, "result": self.kind, "incident": self.incident}
+        out: dict[str, Any] = {"line": self.line, "result": self.kind, "ended": self.ending, "incident": self.incident}
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
         if self.kind != "evaluated":
             out["problems"] = list(self.problems)
             return out
@@ -682,18 +708,39 @@ def compare(
 # --------------------------------------------------------------------------------------------
 
 
+class Unreadable(str):
+    """A line that could not be read as text: the reason stands in for its text."""
+
+
 def audit_line(book: Rulebook, line: int, text: str | None, groups: Sequence[GroupSpec]) -> LineResult:
-    """Evaluate and compare one JSONL line (None: a line that is not UTF-8 text); never raises
-    for bad input: a bad line is its own result."""
-    if text is None:
-        return LineResult(line=line, kind="invalid_json", problems=("/: not UTF-8 text",))
+    """Evaluate and compare one JSONL line (None or :class:`Unreadable`: a line that could not be
+    read as text); never raises: a bad line, and even a bug hocr hits on a line, is that line's
+    result, and the audit goes on."""
+    if text is None or isinstance(text, Unreadable):
+        return LineResult(line=line, kind="invalid_json", problems=(f"/: {text or 'not UTF-8 text'}",))
     if not text.strip():
         return LineResult(line=line, kind="blank")
     try:
         data = parse_json(text)
     except InvalidIncident as exc:
         return LineResult(line=line, kind="invalid_json", problems=tuple(str(p) for p in exc.problems))
-    incident_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    incident_id = safe_id(data)
+    try:
+        return _evaluate_line(book, line, data, incident_id, groups)
+    except Exception as exc:  # a bug: recorded on its line, with no text from the incident
+        return LineResult(line=line, kind="internal_error", incident=incident_id, problems=(
+            f"internal error: {type(exc).__name__} (please report this line to hocr's maintainers)",))
+
+
+def safe_id(data: Any) -> str | None:
+    """The incident's id, when it is a well-formed id (anything else may be personal data, or
+    text that cannot be written: it is never repeated)."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if looks_like_id(value) else None
+
+
+def _evaluate_line(book: Rulebook, line: int, data: Any, incident_id: str | None,
+                   groups: Sequence[GroupSpec]) -> LineResult:
     try:
         inc = check_incident(data)
         force = data.get("force_record")
@@ -712,9 +759,15 @@ def audit_line(book: Rulebook, line: int, text: str | None, groups: Sequence[Gro
             f"{c['scope']}, {c['decision']}: rules {', '.join(c['rules'])} all apply with no override between them"
             for c in decision["conflicts"]))
     try:
-        return compare(book, data, decision, groups, line)
+        result = compare(book, data, decision, groups, line)
     except AuditError as exc:
         return LineResult(line=line, kind="rulebook_error", incident=incident_id, problems=(f"audit: {exc}",))
+    result.status = str(decision["status"])
+    # The incident's id as the outputs show it: only when it is shaped like an id (see safe_id).
+    result.incident = incident_id
+    for d in result.discrepancies:
+        d.incident = incident_id or ""
+    return result
 
 
 _STATE: dict[str, Any] = {}
@@ -731,15 +784,35 @@ def _work(chunk: list[tuple[int, str | None]]) -> list[LineResult]:
     return [audit_line(book, n, text, groups) for n, text in chunk]
 
 
-def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, int]]:
-    """(line number, text or None when not UTF-8, bytes read so far) for each line."""
+def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text, bytes read so far) for each line; the text is an :class:`Unreadable`
+    reason for a line that is not UTF-8 or is longer than ``max_bytes`` (the rest of such a line
+    is skipped without being kept, so memory stays bounded)."""
     pos = 0
-    for n, raw in enumerate(stream, start=1):
+    n = 0
+    while True:
+        raw = stream.readline(max_bytes + 1)
+        if not raw:
+            return
+        n += 1
         pos += len(raw)
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            pos += _skip_rest(stream, max_bytes)
+            yield n, Unreadable(f"the line is longer than {max_bytes:,} bytes"), pos
+            continue
         try:
             yield n, raw.decode("utf-8").rstrip("\r\n"), pos
         except UnicodeDecodeError:
-            yield n, None, pos
+            yield n, Unreadable("not UTF-8 text"), pos
+
+
+def _skip_rest(stream: IO[bytes], size: int) -> int:
+    skipped = 0
+    while True:
+        part = stream.readline(size)
+        skipped += len(part)
+        if not part or part.endswith(b"\n"):
+            return skipped
 
 
 def _chunks(lines: Iterator[tuple[int, str | None, int]], size: int,
@@ -826,6 +899,11 @@ class Summary:
     errors_not_listed: int = 0
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tallies: list[GroupTally] = field(default_factory=list)
+    ended: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDINGS, 0))
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_lines: int = 0
+    # The first line of each incident id, by a 64-bit digest of the id (about 100 bytes a line).
+    first_line: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.tallies:
@@ -835,8 +913,24 @@ class Summary:
     def read(self) -> int:
         return sum(self.lines.values())
 
+    def note_duplicate(self, r: LineResult) -> None:
+        """Mark an evaluated line whose incident id an earlier evaluated line already had
+        (``r.duplicate_of``): both are in the figures, so the incident may be counted twice."""
+        if r.incident is None or r.kind != "evaluated":
+            return
+        digest = int.from_bytes(hashlib.blake2b(r.incident.encode(), digest_size=8).digest(), "big")
+        first = self.first_line.setdefault(digest, r.line)
+        if first == r.line:
+            return
+        r.duplicate_of = first
+        self.duplicate_lines += 1
+        if len(self.duplicates) < self.max_errors:
+            self.duplicates.append({"line": r.line, "incident": r.incident, "first_line": first})
+
     def add(self, r: LineResult) -> None:
         self.lines[r.kind] += 1
+        self.ended[r.ending] += 1
+        self.note_duplicate(r)
         if r.kind == "blank":
             return
         if r.kind != "evaluated":
@@ -926,6 +1020,8 @@ class Summary:
         return {
             "format": AUDIT_FORMAT,
             "lines": {"read": self.read, **self.lines},
+            "ended": {"read": self.read, **self.ended},
+            "duplicate_ids": {"lines": self.duplicate_lines, "listed": self.duplicates},
             "incidents": {
                 "evaluated": self.lines["evaluated"],
                 "correct": self.incidents_correct,

@@ -25,7 +25,7 @@ import typer
 
 from .engine import EvaluationError, evaluate
 from .explain import render_rulebook, render_text
-from .incident import InvalidIncident, check_incident, parse_json
+from .incident import LIMITS, InvalidIncident, check_incident, parse_json
 from .loader import RulebookError, data_path, load_rulebook
 
 
@@ -76,6 +76,25 @@ def _parse_as_of(value: str | None) -> dt.date | None:
         raise typer.Exit(Exit.INVALID_INPUT) from None
 
 
+def _read_incident(file: str, source: str) -> str:
+    """The incident's text (at most LIMITS.max_json_chars bytes are read: more is refused)."""
+    most = LIMITS.max_json_chars
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read(most + 1)
+        else:
+            with open(file, "rb") as f:
+                data = f.read(most + 1)
+        if len(data) > most:
+            _err(f"hocr: {source} is longer than {most:,} bytes, the limit for one incident")
+            raise typer.Exit(Exit.INVALID_INPUT)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc)
+        _err(f"hocr: cannot read {source}: {reason}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+
+
 @app.command()
 def check(
     file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
@@ -89,11 +108,7 @@ def check(
     """Decide whether, what and by when to record for one incident."""
     day = _parse_as_of(as_of)
     source = "<stdin>" if file == "-" else file
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _err(f"hocr: cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
-        raise typer.Exit(Exit.INVALID_INPUT) from None
+    text = _read_incident(file, source)
     book = _load(rules)
     try:
         incident = check_incident(parse_json(text, source), source)
@@ -176,7 +191,7 @@ def audit(
 ) -> None:
     """Audit a force's crime recording: every incident's record checked against the rules."""
     from .audit import EXIT_BELOW, groups_with, parse_annual, parse_group
-    from .report import AuditOptions, audit_to_files, render_table
+    from .report import AuditOptions, OutputError, audit_to_files, render_table
 
     try:
         specs = groups_with([parse_group(g) for g in group or []])
@@ -200,6 +215,9 @@ def audit(
         ), book.info())
     except OSError as exc:
         _err(f"hocr: {getattr(exc, 'filename', None) or source}: {exc.strerror or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    except OutputError as exc:
+        _err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     finally:
         if stream is not sys.stdin.buffer:

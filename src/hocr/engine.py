@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import incident as _incident
 from .conditions import (
     MISSING,
     NO_MISSING,
@@ -643,7 +644,7 @@ def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None
         if offence is not None and "classification" not in act and not book.codes_for_offence(offence["statute"], offence["section"], day):
             problems.append(InputProblem(
                 f"/acts/{i}/offence",
-                f"no classification in force on {day} covers {offence['statute']} s{offence['section']}; "
+                f"no classification in force on {day} covers the offence given (its statute and section); "
                 "name the classification instead (the offences each covers are in docs/rulebook.md)",
             ))
         code = act.get("classification")
@@ -651,10 +652,10 @@ def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None
             continue
         entries = book.classifications.get(code)
         if not entries:
-            problems.append(InputProblem(f"/acts/{i}/classification", f"unknown classification {code!r}: no such code in the rulebook (the codes are listed in docs/rulebook.md)"))
+            problems.append(InputProblem(f"/acts/{i}/classification", f"unknown classification {_incident.quoted(code)}: no such code in the rulebook (the codes are listed in docs/rulebook.md)"))
         elif book.classification(code, day) is None:
             spans = ", ".join(f"{c.in_force_from} to {c.in_force_to or 'now'}" for c in entries)
-            problems.append(InputProblem(f"/acts/{i}/classification", f"classification {code!r} is not in force on {day} (in force {spans})"))
+            problems.append(InputProblem(f"/acts/{i}/classification", f"classification {_incident.quoted(code)} is not in force on {day} (in force {spans})"))
     if problems:
         raise InvalidIncident(problems)
 

@@ -9,13 +9,11 @@ absolute times, so 24 hours across a clock change is 24 real hours.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import hashlib
 import json
 import marshal
-import os
-import sys
+import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,7 +23,8 @@ from zoneinfo import ZoneInfo
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from .loader import cache_root, data_path
+from . import cache as _disk_cache
+from .loader import data_path
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -61,6 +60,176 @@ class Incident:
         return str(self.raw["id"])
 
 
+# --------------------------------------------------------------------------------------------
+# Limits: what any incident must be before anything else looks at it (docs/hardening.md)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on an incident's size and shape. A real incident has a handful of acts; these are
+    far above that and keep the worst case to well under a second (docs/hardening.md)."""
+
+    max_depth: int = 24  # containers inside containers (the schema needs 7)
+    max_nodes: int = 100_000  # values in all (shared objects count each time they appear)
+    max_items: int = 1_000  # items in any one list
+    max_string: int = 10_000  # characters in any one text
+    max_acts: int = 200
+    max_victims: int = 200
+    max_suspects: int = 200
+    max_allegations: int = 2_000  # act-victim pairs (an act without victims counts once)
+    max_number: int = 10**15  # the largest magnitude of a number
+    max_json_chars: int = 5_000_000  # the JSON text of one incident
+
+
+LIMITS = Limits()
+YEARS = (1800, 2999)  # dates and times outside these years are refused (docs/hardening.md)
+_TOO_MANY_PROBLEMS = 20
+
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+               float: "a number", type(None): "null"}
+
+
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+
+
+def looks_like_id(value: Any) -> bool:
+    """Whether a value is shaped like an id or a code (letters, digits and _ . : / -, at most 64):
+    the only values messages and audit outputs repeat. A value of another shape can be personal
+    data typed into the wrong field, or text that cannot be written."""
+    return isinstance(value, str) and _ID_SHAPE.fullmatch(value) is not None
+
+
+def quoted(value: Any) -> str:
+    """A value for an error message: quoted when it looks like an id or a code, otherwise only
+    "(the value given)"."""
+    return repr(value) if looks_like_id(value) else "(the value given)"
+
+
+def _kind_name(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), f"a Python {type(value).__name__}, not a JSON value")
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string can be written as UTF-8 (a lone surrogate cannot)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Walk:
+    """One pass over the incident as a tree: depth, size, types, text and numbers."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.nodes = 0
+        self.problems: list[InputProblem] = []
+        self.ancestors: set[int] = set()
+
+    def problem(self, path: list[Any], message: str) -> None:
+        if len(self.problems) < _TOO_MANY_PROBLEMS:
+            self.problems.append(InputProblem(pointer(path), message))
+
+    def visit(self, value: Any, path: list[Any]) -> None:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            if self.nodes == self.limits.max_nodes + 1:
+                self.problem([], f"the incident has more than {self.limits.max_nodes:,} values")
+            return
+        if isinstance(value, (dict, list)):
+            self.container(value, path)
+        elif isinstance(value, str):
+            if len(value) > self.limits.max_string:
+                self.problem(path, f"text longer than {self.limits.max_string:,} characters")
+            elif not _is_text(value):
+                self.problem(path, "text that is not valid Unicode (a lone surrogate): it cannot be written as UTF-8")
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, (int, float)):
+            self.number(value, path)
+        elif isinstance(value, HugeNumber):
+            self.problem(path, f"a number larger than {self.limits.max_number:.0e} in magnitude")
+        else:
+            self.problem(path, _kind_name(value))
+
+    def number(self, value: int | float, path: list[Any]) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, "not a finite number")
+        elif abs(value) > self.limits.max_number:
+            self.problem(path, f"a number larger than {self.limits.max_number:.0e} in magnitude")
+
+    def container(self, value: dict[Any, Any] | list[Any], path: list[Any]) -> None:
+        if id(value) in self.ancestors:
+            self.problem(path, "the object contains itself (a cycle)")
+            return
+        if len(path) >= self.limits.max_depth:
+            self.problem(path, f"nested more than {self.limits.max_depth} levels deep")
+            return
+        if not (isinstance(value, dict) or type(value) is list):
+            self.problem(path, _kind_name(value))
+            return
+        self.ancestors.add(id(value))
+        try:
+            if isinstance(value, list):
+                if len(value) > self.limits.max_items:
+                    self.problem(path, f"more than {self.limits.max_items:,} items")
+                    return
+                for i, item in enumerate(value):
+                    self.visit(item, [*path, i])
+                return
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    self.problem(path, f"a property name that is {_kind_name(key)}, not text")
+                elif len(key) > 200 or not _is_text(key):
+                    self.problem(path, "a property name that is too long or not valid Unicode")
+                else:
+                    self.visit(item, [*path, key])
+        finally:
+            self.ancestors.discard(id(value))
+
+
+def check_limits(data: Any, limits: Limits = LIMITS) -> None:
+    """Check that ``data`` is a JSON value an incident can be, within ``limits``: nested at most
+    ``max_depth`` deep, no cycles, only JSON types (text that is valid Unicode, finite numbers
+    of bounded size), bounded lists and texts, and at most so many acts, victims, suspects and
+    allegations. Raises :class:`InvalidIncident` naming each field that is over; never raises
+    anything else, whatever ``data`` is. Cheap (one pass); :func:`check_incident` calls it first,
+    and a service can call it on parsed JSON before anything else."""
+    walk = _Walk(limits)
+    walk.visit(data, [])
+    if not walk.problems and isinstance(data, dict):
+        _count_problems(data, limits, walk)
+    if walk.problems:
+        raise InvalidIncident(walk.problems)
+
+
+def _count_problems(data: Mapping[str, Any], limits: Limits, walk: _Walk) -> None:
+    for kind, most in (("acts", limits.max_acts), ("victims", limits.max_victims), ("suspects", limits.max_suspects)):
+        items = data.get(kind)
+        if isinstance(items, list) and len(items) > most:
+            walk.problem([kind], f"more than {most:,} {kind} (the limit for one incident)")
+    acts = data.get("acts")
+    if isinstance(acts, list):
+        pairs = sum(max(1, len(a["victims"])) if isinstance(a, dict) and isinstance(a.get("victims"), list) else 1
+                    for a in acts)
+        if pairs > limits.max_allegations:
+            walk.problem(["acts"], f"more than {limits.max_allegations:,} allegations (act and victim pairs)")
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of checked JSON data as a tree: an object that appears twice is copied twice, so
+    normalising one place never changes another."""
+    if isinstance(value, dict):
+        return {k: _tree_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree_copy(v) for v in value]
+    return value
+
+
 @cache
 def incident_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((data_path("schemas") / "incident.schema.json").read_text())
@@ -80,34 +249,15 @@ def _fast_validator() -> Callable[[Any], Any] | None:
     """A compiled accelerator for the common case of a valid incident (fastjsonschema, about 15
     times faster than the reference validator). It only ever says "valid": whenever it objects,
     or is not installed, the reference validator (jsonschema) decides and words the errors.
-    The generated code is cached as bytecode beside the rulebook cache."""
+    The generated code is kept as bytecode in hocr's cache, which only ever runs an entry it
+    can trust (owned by the user, keyed by this hocr and the schema, verified: hocr.cache)."""
     try:
         import fastjsonschema
     except ImportError:  # pragma: no cover - optional speed-up
         return None
     schema = dict(incident_schema())
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    text = json.dumps(schema, sort_keys=True)
-    key = hashlib.sha256(f"{text}|{sys.version}|{fastjsonschema.VERSION}".encode()).hexdigest()[:32]
-    cache_dir = cache_root()
-    target = cache_dir / f"incident-validator-{key}.bin" if cache_dir else None
-    code_obj = None
-    if target is not None and target.exists():
-        try:
-            code_obj = marshal.loads(target.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            code_obj = None
-    if code_obj is None:
-        source = fastjsonschema.compile_to_code(schema, use_default=False)
-        code_obj = compile(source, "<hocr incident validator>", "exec")
-        if target is not None:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(marshal.dumps(code_obj))
-                os.replace(tmp, target)
-            except OSError:
-                pass
+    code_obj = _validator_code(schema, fastjsonschema)
     namespace: dict[str, Any] = {}
     exec(code_obj, namespace)  # our own generated validator, compiled from our own schema
     entry = "validate_" + "".join(c if c.isalnum() else "_" for c in schema["$id"])
@@ -126,18 +276,64 @@ def _fast_validator() -> Callable[[Any], Any] | None:
     return fast
 
 
+def _validator_code(schema: Mapping[str, Any], fastjsonschema: Any) -> Any:
+    """The validator's bytecode: from the cache when a trusted entry exists, else compiled."""
+    text = json.dumps(schema, sort_keys=True)
+    key = _disk_cache.entry_key("incident-validator", text, str(fastjsonschema.VERSION))
+    payload = _disk_cache.read("incident-validator", key)
+    if payload is not None:
+        try:
+            return marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            pass
+    source = fastjsonschema.compile_to_code(dict(schema), use_default=False)
+    code_obj = compile(source, "<hocr incident validator>", "exec")
+    _disk_cache.write("incident-validator", key, marshal.dumps(code_obj))
+    return code_obj
+
+
 def pointer(path: Sequence[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def parse_json(text: str, source: str = "<input>") -> Any:
+def _no_constant(name: str) -> Any:
+    raise _JsonLimit(f"{name} is not a JSON number")
+
+
+class _JsonLimit(ValueError):
+    pass
+
+
+class HugeNumber:
+    """An integer in JSON text too long to be converted (kept so that :func:`check_limits` can
+    name its field)."""
+
+    def __repr__(self) -> str:
+        return "<a number with too many digits>"
+
+
+def _json_int(digits: str) -> int | HugeNumber:
+    return int(digits) if len(digits) <= 40 else HugeNumber()
+
+
+def parse_json(text: str, source: str = "<input>", limits: Limits = LIMITS) -> Any:
+    """Parse JSON text; every failure is :class:`InvalidIncident` (too long, nested too deeply,
+    NaN or Infinity, an integer with too many digits, or not JSON at all)."""
+    def refuse(message: str) -> InvalidIncident:
+        return InvalidIncident([InputProblem("", message)], source)
+
+    if len(text) > limits.max_json_chars:
+        raise refuse(f"the JSON text is longer than {limits.max_json_chars:,} characters")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant, parse_int=_json_int)
     except json.JSONDecodeError as exc:
-        raise InvalidIncident(
-            [InputProblem("", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")],
-            source,
-        ) from exc
+        raise refuse(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except _JsonLimit as exc:
+        raise refuse(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise refuse(f"nested too deeply (more than {limits.max_depth} levels)") from None
+    except ValueError:  # pragma: no cover - integers are converted by _json_int
+        raise refuse("a number has too many digits") from None
 
 
 def _schema_problems(data: Any) -> list[InputProblem]:
@@ -145,24 +341,69 @@ def _schema_problems(data: Any) -> list[InputProblem]:
     for error in sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         specific = best_match(error.context) if error.context else error
         path = list(specific.absolute_path) if error.context else list(error.absolute_path)
-        message = specific.message
-        schema_of = specific.schema if isinstance(specific.schema, Mapping) else {}
-        pattern = str(schema_of.get("pattern", "")) if specific.validator == "pattern" else ""
-        if pattern.startswith("^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]"):
-            message = (
-                f"{specific.instance!r} is not a date and time "
-                "(expected YYYY-MM-DDTHH:MM, optionally with seconds and a UTC offset)"
-            )
-        elif pattern == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$":
-            message = f"{specific.instance!r} is not a date (expected YYYY-MM-DD)"
-        elif error.validator == "anyOf" and error.context and all(
-            str(e.schema.get("pattern", "")).startswith("^[0-9]{4}")  # type: ignore[union-attr]
-            for e in error.context
-            if e.validator == "pattern"
-        ) and any(e.validator == "pattern" for e in error.context):
-            message = f"{error.instance!r} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)"
+        if error.validator == "anyOf" and _all_time_patterns(error):
+            message = "not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)"
+        else:
+            message = schema_message(specific)
         problems.append(InputProblem(pointer(path), message))
     return problems
+
+
+def _all_time_patterns(error: Any) -> bool:
+    patterns = [e for e in error.context if e.validator == "pattern"]
+    return bool(patterns) and all(str(e.schema.get("pattern", "")).startswith("^[0-9]{4}") for e in patterns)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_TYPE_NAMES = {"string": "text", "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "object": "an object", "array": "an array", "null": "null"}
+
+
+def schema_message(error: Any) -> str:
+    """What a schema error means, in words that never repeat the value given: a value can be
+    personal data (a name typed into the wrong field), so only the field and what was expected
+    are said. Property names are repeated only when they look like property names."""
+    kind, want, schema = error.validator, error.validator_value, error.schema
+    if kind == "type":
+        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in ([want] if isinstance(want, str) else want))
+        return f"expected {wanted}, not {_kind_name(error.instance)}"
+    if kind == "enum":
+        return f"the value given is not one of {want}"
+    if kind == "const":
+        return f"the value given is not {want!r}"
+    if kind == "pattern":
+        return _pattern_message(str(want))
+    if kind == "additionalProperties":
+        allowed = set(schema.get("properties", {})) if isinstance(schema, Mapping) else set()
+        extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, Mapping) else []
+        named = [k for k in extra if isinstance(k, str) and _SAFE_NAME.fullmatch(k)]
+        shown = ", ".join(repr(k) for k in named) + (" and others" if len(named) < len(extra) and named else "")
+        verb = "were" if len(extra) > 1 else "was"
+        return f"Additional properties are not allowed ({shown or 'a property'} {verb} unexpected)"
+    bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+              "exclusiveMaximum": "less than"}
+    if kind in bounds:
+        return f"must be {bounds[kind]} {want}"
+    sizes = {"minLength": ("at least", "character"), "maxLength": ("at most", "character"),
+             "minItems": ("at least", "item"), "maxItems": ("at most", "item")}
+    if kind in sizes:
+        how, unit = sizes[kind]
+        return f"must have {how} {want} {unit}{'s' if want != 1 else ''}"
+    if kind == "uniqueItems":
+        return "the items must all be different"
+    if kind == "required":
+        return str(error.message)  # names the missing property, from the schema
+    return f"not valid here (the schema's {kind!r} check)"
+
+
+def _pattern_message(pattern: str) -> str:
+    if pattern.startswith("^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]"):
+        return "not a date and time (expected YYYY-MM-DDTHH:MM, optionally with seconds and a UTC offset)"
+    if pattern == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$":
+        return "not a date (expected YYYY-MM-DD)"
+    if pattern == "^[A-Za-z0-9_.:/-]+$":
+        return "not an id (letters, digits and _ . : / - only)"
+    return f"does not have the expected form ({pattern})"
 
 
 _TIME_KINDS = {"#/$defs/datetime": "datetime", "#/$defs/date": "date", "#/$defs/date_or_datetime": "either"}
@@ -194,23 +435,49 @@ def time_fields() -> tuple[tuple[tuple[str, ...], str], ...]:
     return tuple(found)
 
 
+class TimeError(ValueError):
+    """A date or time that cannot be used; the message never repeats the value."""
+
+
 def parse_time(text: str, kind: str) -> tuple[dt.date | dt.datetime, str | None]:
-    """Parse a date or date-time; naive times are Europe/London. Returns (value, warning)."""
+    """Parse a date or date-time; naive times are Europe/London. Returns (value, warning).
+
+    Raises :class:`TimeError` (a ValueError) for a date or time that does not exist, or one
+    outside the years in ``YEARS``."""
     if kind in ("date", "either") and len(text) == 10:
-        return dt.date.fromisoformat(text), None
-    value = dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise TimeError("not a date that exists: the day or month is out of range (expected YYYY-MM-DD)") from None
+        _check_year(day.year)
+        return day, None
+    try:
+        value = dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
+    except ValueError:
+        raise TimeError("not a date and time that exists: a part of it is out of range (expected "
+                        "YYYY-MM-DDTHH:MM, optionally with seconds and a UTC offset)") from None
+    _check_year(value.year)
     if value.tzinfo is not None:
         return value.astimezone(dt.UTC), None
+    return _london(value, text)
+
+
+def _check_year(year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise TimeError(f"the year is outside {YEARS[0]}-{YEARS[1]}, the years hocr accepts")
+
+
+def _london(value: dt.datetime, text: str) -> tuple[dt.datetime, str | None]:
+    """A naive time read as UK local time, held in UTC (so that adding hours adds real hours:
+    aware arithmetic in one zone is wall-clock arithmetic in Python)."""
     first = value.replace(tzinfo=LONDON, fold=0)
     second = value.replace(tzinfo=LONDON, fold=1)
     round_trip = first.astimezone(dt.UTC).astimezone(LONDON).replace(tzinfo=None)
     if round_trip != value:
-        raise ValueError(
-            f"{text!r} does not exist in UK local time (the clocks went forward then); "
+        raise TimeError(
+            "this time does not exist in UK local time (the clocks went forward then); "
             "give a UTC offset or a time that exists"
         )
-    # Held in UTC, so that adding hours is adding real hours (aware arithmetic in one zone is
-    # wall-clock arithmetic in Python).
     if first.utcoffset() != second.utcoffset():
         return first.astimezone(dt.UTC), (
             f"{text!r} happened twice in UK local time (the clocks went back); "
@@ -239,23 +506,28 @@ def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Itera
             yield data, (*at, head)
 
 
-def check_incident(data: Any, source: str = "<input>", fast: bool = True) -> Incident:
-    """Check an incident against the schema and its own references; normalise its times.
+def check_incident(data: Any, source: str = "<input>", fast: bool = True, limits: Limits = LIMITS) -> Incident:
+    """Check an incident against its limits (:func:`check_limits`), the schema and its own
+    references; normalise its times. Raises :class:`InvalidIncident` and nothing else.
 
     ``fast`` lets the compiled accelerator accept a valid incident without the reference
     validator; set it to False to always use the reference validator."""
+    try:
+        check_limits(data, limits)
+    except InvalidIncident as exc:
+        raise InvalidIncident(exc.problems, source) from None
     accelerator = _fast_validator() if fast else None
     problems = [] if accelerator is not None and accelerator(data) else _schema_problems(data)
     if problems:
         raise InvalidIncident(problems, source)
-    facts = copy.deepcopy(data)
+    facts = _tree_copy(data)
     warnings: list[str] = []
     for path, kind in time_fields():
         for container, at in _locate(facts, path):
             key = at[-1]
             try:
                 value, warning = parse_time(container[key], kind)
-            except ValueError as exc:
+            except TimeError as exc:
                 problems.append(InputProblem(pointer(at), str(exc)))
                 continue
             container[key] = value

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from . import cache as _disk_cache
 from .conditions import (
     Cond,
     Expr,
@@ -45,7 +46,6 @@ from .presumptions import (
 )
 from .tables import Table, compile_table
 
-_VERSION = "0.1.0"
 SCOPES = ("incident", "act", "allegation", "recorded_crime")
 # Fact roots each scope offers besides the decisions visible there.
 SCOPE_ROOTS: Mapping[str, tuple[str, ...]] = {
@@ -148,16 +148,46 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
         loader.dispose()
 
 
+MAX_FILE_BYTES = 512 * 1024  # one rule file (the largest shipped is about 110 KB)
+MAX_RULEBOOK_BYTES = 16 * 1024 * 1024  # every rule file together
+MAX_FILES = 2_000
+MAX_YAML_DEPTH = 64  # mappings and lists inside each other
+_PLAIN_TAGS = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
+def _check_node(loader: Any, node: Any, path: tuple[Any, ...]) -> None:
+    """Refuse what plain YAML data does not need: explicit tags (``!!python/...``, ``!!binary``,
+    ``!!set``, custom ``!tags``) on any node, and nesting beyond MAX_YAML_DEPTH."""
+    line = node.start_mark.line + 1
+    if len(path) > MAX_YAML_DEPTH:
+        raise YamlError(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
+    if isinstance(node, yaml.ScalarNode):
+        plain = node.style is None or node.style == ""
+        implied = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+        allowed = {implied, "tag:yaml.org,2002:str"}
+    else:
+        allowed = {_PLAIN_TAGS[type(node)]}
+    if node.tag not in allowed:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise YamlError(line, f"the tag {tag[:60]} is not allowed in rule files: write plain YAML (text, "
+                              "numbers, true/false, lists and mappings) without tags")
+
+
 def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> Any:
     # An alias makes the parser hand back the same node twice: refuse it before expanding
     # anything, so an alias bomb costs nothing.
     if id(node) in seen:
         raise YamlError(_alias_line(loader), "aliases (*name) are not allowed in rule files")
     seen.add(id(node))
+    _check_node(loader, node, path)
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            _check_node(loader, key_node, path)
             key = loader.construct_object(key_node)
             if not isinstance(key, str):
                 raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
@@ -167,7 +197,10 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
-    return loader.construct_object(node)
+    value = loader.construct_object(node)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise YamlError(node.start_mark.line + 1, "not a finite number (.inf and .nan are not allowed)")
+    return value
 
 
 def _alias_line(loader: Any) -> int | None:
@@ -434,8 +467,13 @@ def _schema_problems(data: Any, lines: Lines, rel: str) -> list[Problem]:
         specific = _specific(error)
         path = list(error.absolute_path)
         where = "/" + "/".join(str(p) for p in path) if path else "(top level)"
-        problems.append(Problem(rel, line_of(lines, path), f"at {where}: {specific.message}"))
+        problems.append(Problem(rel, line_of(lines, path), f"at {where}: {_shorten(specific.message)}"))
     return problems
+
+
+def _shorten(message: str, most: int = 300) -> str:
+    """A schema message that quotes a long value, cut to a readable length."""
+    return message if len(message) <= most else message[: most - 1] + "…"
 
 
 def _specific(error: Any) -> Any:
@@ -508,87 +546,129 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
 
 
 def cache_root() -> Path | None:
-    """hocr's cache folder ($HOCR_CACHE_DIR, else $XDG_CACHE_HOME/hocr or ~/.cache/hocr);
-    None when HOCR_NO_CACHE is set. Only derived data lives there; deleting it is always safe."""
-    if os.environ.get("HOCR_NO_CACHE"):
-        return None
-    root = os.environ.get("HOCR_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hocr"
-    )
-    return Path(root)
+    """hocr's cache folder (see :mod:`hocr.cache`); None when HOCR_NO_CACHE is set. Only derived
+    data lives there; deleting it is always safe."""
+    return _disk_cache.root()
 
 
-def _cache_file(digest: str) -> Path | None:
-    """Where the parsed and schema-checked rule files are kept between runs (never the source of
-    truth: the key is the hash of every rule file, the rule schema and this version of hocr)."""
-    root = cache_root()
-    if root is None:
-        return None
+def _cache_key(digest: str) -> str:
+    """The key of the parsed and schema-checked rule files (never the source of truth): the hash
+    of every rule file, the rule schema and this hocr (see hocr.cache.entry_key)."""
     schema = (data_path("schemas") / "rule.schema.json").read_bytes()
-    code = Path(__file__).read_bytes()  # a change to how files are read invalidates the cache
-    key = hashlib.sha256(digest.encode() + b"\0" + schema + b"\0" + code + _VERSION.encode()).hexdigest()
-    return root / f"rules-{key[:32]}.json"
+    return _disk_cache.entry_key("rules", digest, schema)
 
 
-def _read_cache(path: Path | None) -> list[tuple[str, Any, Lines]] | None:
-    if path is None:
+def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
+    payload = _disk_cache.read("rules", key)
+    if payload is None:
         return None
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(payload)
         return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
-    except (OSError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
 
 
-def _write_cache(path: Path | None, docs: list[tuple[str, Any, Lines]]) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Keep the cache small: the newest few rulebooks only.
-        old = sorted(path.parent.glob("rules-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in old[7:]:
-            stale.unlink(missing_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home is fine: the rulebook is simply parsed again next time
+def _write_cache(key: str, docs: list[tuple[str, Any, Lines]]) -> None:
+    payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
+    _disk_cache.write("rules", key, json.dumps(payload).encode())
 
 
 def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
-    cache = _cache_file(digest)
+    cache = _cache_key(digest)
     cached = _read_cache(cache)
     if cached is not None:
         return _with_presumptions(_assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files]), cached)
-    problems: list[Problem] = []
+    problems: list[Problem] = _size_problems(base, files)
+    if problems:
+        raise RulebookError(problems)
     docs: list[tuple[str, Any, Lines]] = []
     for path in files:
         rel = path.relative_to(base).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(rel, None, f"cannot read: {exc}"))
-            continue
-        try:
-            data, lines = load_yaml(text)
-        except YamlError as exc:
-            problems.append(Problem(rel, exc.line, f"invalid YAML: {exc}"))
-            continue
-        if data is None:
-            problems.append(Problem(rel, None, "the file is empty"))
-            continue
-        schema_problems = _schema_problems(data, lines, rel)
-        if schema_problems:
-            problems.extend(schema_problems)
-            continue
-        docs.append((rel, data, lines))
+        found = _read_rule_file(path, rel)
+        if isinstance(found, list):
+            problems.extend(found)
+        else:
+            docs.append((rel, *found))
     if problems:
         raise RulebookError(problems)
     book = _with_presumptions(_assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files]), docs)
     _write_cache(cache, docs)
     return book
+
+
+def _size_problems(base: Path, files: Sequence[Path]) -> list[Problem]:
+    """Refuse a rulebook too big to be read quickly, before reading any of it."""
+    if len(files) > MAX_FILES:
+        return [Problem(str(base), None, f"{len(files):,} rule files; a rulebook may have at most {MAX_FILES:,}")]
+    problems: list[Problem] = []
+    total = 0
+    for path in files:
+        size = path.stat().st_size
+        total += size
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(path.relative_to(base).as_posix(), None,
+                                    f"the file is {size:,} bytes; a rule file may be at most {MAX_FILE_BYTES:,} "
+                                    "bytes (split it into several files)"))
+    if total > MAX_RULEBOOK_BYTES and not problems:
+        problems.append(Problem(str(base), None, f"the rule files come to {total:,} bytes; a rulebook may be at "
+                                                 f"most {MAX_RULEBOOK_BYTES:,}"))
+    return problems
+
+
+def _read_rule_file(path: Path, rel: str) -> tuple[Any, Lines] | list[Problem]:
+    """One rule file read, parsed and checked against the schema and its own dates; or its
+    problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(rel, None, f"cannot read: {exc}")]
+    try:
+        data, lines = load_yaml(text)
+    except YamlError as exc:
+        return [Problem(rel, exc.line, f"invalid YAML: {exc}")]
+    except RecursionError:
+        return [Problem(rel, None, "invalid YAML: nested too deeply")]
+    if data is None:
+        return [Problem(rel, None, "the file is empty")]
+    problems = _schema_problems(data, lines, rel) or _in_force_problems(data, lines, rel)
+    return problems or (data, lines)
+
+
+def _in_force_problems(data: Any, lines: Lines, rel: str, path: tuple[Any, ...] = ()) -> list[Problem]:
+    """Every ``in_force`` in the file: real dates, and ``from`` no later than ``to`` (a reversed
+    range would leave the rule in force on no day at all, silently)."""
+    problems: list[Problem] = []
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            problems.extend(_in_force_problems(item, lines, rel, (*path, i)))
+        return problems
+    if not isinstance(data, dict):
+        return problems
+    for key, value in data.items():
+        if key == "in_force" and isinstance(value, dict):
+            problems.extend(_date_range_problems(value, lines, rel, (*path, key)))
+        else:
+            problems.extend(_in_force_problems(value, lines, rel, (*path, key)))
+    return problems
+
+
+def _date_range_problems(value: Mapping[str, Any], lines: Lines, rel: str, path: tuple[Any, ...]) -> list[Problem]:
+    where = "/" + "/".join(str(p) for p in path)
+    days: dict[str, dt.date] = {}
+    problems = []
+    for end in ("from", "to"):
+        if isinstance(value.get(end), str):
+            try:
+                days[end] = _date(value[end])
+            except ValueError:
+                problems.append(Problem(rel, line_of(lines, [*path, end]),
+                                        f"at {where}/{end}: {value[end]!r} is not a date that exists"))
+    if "from" in days and "to" in days and days["from"] > days["to"]:
+        problems.append(Problem(rel, line_of(lines, path),
+                                f"at {where}: in force from {days['from']} to {days['to']}: the range is reversed "
+                                "(from must be on or before to)"))
+    return problems
 
 
 def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files: list[str]) -> Rulebook:

@@ -19,6 +19,7 @@ from typing import IO, Any
 from .audit import (
     BUILTIN_GROUPS,
     CSV_COLUMNS,
+    ENDINGS,
     KINDS,
     LINE_KINDS,
     GroupSpec,
@@ -63,6 +64,14 @@ def lines_text(lines: Mapping[str, int]) -> str:
     return f"{lines['read']:,} read = {parts}"
 
 
+def ended_text(summary: Mapping[str, Any]) -> str:
+    """How the lines ended, and the duplicate ids: 'Ended: 10 read = 7 decided + ...'."""
+    ended = summary.get("ended") or {}
+    parts = " + ".join(f"{ended.get(k, 0):,} {k}" for k in ENDINGS)
+    dup = (summary.get("duplicate_ids") or {}).get("lines", 0)
+    return f"Ended: {ended.get('read', 0):,} read = {parts}; {dup:,} line(s) repeat an earlier incident id"
+
+
 def render_table(summary: Mapping[str, Any], source: str) -> str:
     """The summary as plain text for a terminal."""
     out = [f"hocr audit: {source}"]
@@ -70,6 +79,7 @@ def render_table(summary: Mapping[str, Any], source: str) -> str:
         rb = summary["rulebook"]
         out.append(f"  rulebook: {rb['edition']} ({rb['hash'][:19]}…)")
     out.append(f"Lines: {lines_text(summary['lines'])}")
+    out.append(ended_text(summary))
     inc = summary["incidents"]
     out.append(
         f"Incidents: {inc['evaluated']:,} evaluated: {inc['correct']:,} correct, "
@@ -175,6 +185,32 @@ def kinds_chart(counts: Mapping[str, int]) -> str:
     return "".join(parts)
 
 
+def _lines_html(summary: Mapping[str, Any]) -> list[str]:
+    """The report's line accounting: every kind of line, how the lines ended, the duplicate ids
+    and the lines that could not be audited."""
+    lines = summary["lines"]
+    o: list[str] = []
+    o.append("<h2>Every line accounted for</h2>")
+    o.append("<table><tr><th>Lines</th><th>Count</th></tr>")
+    o.append(f"<tr><td>read</td><td>{lines['read']:,}</td></tr>")
+    for k, (label, meaning) in LINE_KINDS.items():
+        o.append(f"<tr><td>{_e(label)}: <span class=\"note\">{_e(meaning)}</span></td><td>{lines[k]:,}</td></tr>")
+    o.append("</table>")
+    o.append(f"<p class=\"note\">{_e(ended_text(summary))}.</p>")
+    for dup in (summary.get("duplicate_ids") or {}).get("listed", []):
+        o.append(f"<p class=\"note\">Line {dup['line']}: incident <code>{_e(dup['incident'])}</code> "
+                 f"repeats the id of line {dup['first_line']}.</p>")
+    if summary["errors"]:
+        o.append("<table><tr><th>Line</th><th>Incident</th><th>Why it could not be audited</th></tr>")
+        for e in summary["errors"]:
+            o.append(f"<tr><td>{e['line']}</td><td class=\"text\">{_e(e['incident'] or '')}</td>"
+                     f"<td class=\"text\">{_e(LINE_KINDS[e['kind']][0])}: {_e('; '.join(e['problems']))}</td></tr>")
+        o.append("</table>")
+        if summary["errors_not_listed"]:
+            o.append(f"<p class=\"note\">{summary['errors_not_listed']:,} more not listed here (see the errors file).</p>")
+    return o
+
+
 def render_html(summary: Mapping[str, Any], source: str) -> str:
     """A self-contained HTML report for a chief officer: headline figures, charts, tables, the
     discrepancies explained with examples, the lines that could not be audited, and the method."""
@@ -244,21 +280,7 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
                          f"<br><span class=\"note\">{_e(cites)}</span></li>")
             o.append("</ul>")
 
-    lines = summary["lines"]
-    o.append("<h2>Every line accounted for</h2>")
-    o.append("<table><tr><th>Lines</th><th>Count</th></tr>")
-    o.append(f"<tr><td>read</td><td>{lines['read']:,}</td></tr>")
-    for k, (label, meaning) in LINE_KINDS.items():
-        o.append(f"<tr><td>{_e(label)}: <span class=\"note\">{_e(meaning)}</span></td><td>{lines[k]:,}</td></tr>")
-    o.append("</table>")
-    if summary["errors"]:
-        o.append("<table><tr><th>Line</th><th>Incident</th><th>Why it could not be audited</th></tr>")
-        for e in summary["errors"]:
-            o.append(f"<tr><td>{e['line']}</td><td class=\"text\">{_e(e['incident'] or '')}</td>"
-                     f"<td class=\"text\">{_e(LINE_KINDS[e['kind']][0])}: {_e('; '.join(e['problems']))}</td></tr>")
-        o.append("</table>")
-        if summary["errors_not_listed"]:
-            o.append(f"<p class=\"note\">{summary['errors_not_listed']:,} more not listed here (see the errors file).</p>")
+    o.extend(_lines_html(summary))
 
     o.append("<h2>Method</h2><ul class=\"note\">"
              "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
@@ -330,47 +352,106 @@ class AuditOptions:
     err: IO[str] = sys.stderr
 
 
+class OutputError(ValueError):
+    """An output path that would lose the audit or its input."""
+
+
+def check_outputs(opts: AuditOptions) -> None:
+    """Refuse, before any line is read, output paths that would lose the audit or its input: the
+    input file itself, one path given twice, a folder, or a missing folder. (Opening each file for
+    writing, in :func:`audit_to_files`, then refuses an unwritable one.) Raises OutputError."""
+    given = [(name, path) for name, path in (("--csv", opts.csv_path), ("--html", opts.html_path),
+                                              ("--errors", opts.errors_path), ("--results", opts.results_path))
+             if path is not None]
+    seen: dict[str, str] = {}
+    source = os.path.realpath(opts.source) if opts.source not in ("-", "<stdin>") else None
+    for name, path in given:
+        real = os.path.realpath(path)
+        if real == source:
+            raise OutputError(f"{name} {path}: is the input file; choose another path")
+        if real in seen:
+            raise OutputError(f"{name} {path}: the same file as {seen[real]}; give each output its own path")
+        seen[real] = name
+        if path.is_dir():
+            raise OutputError(f"{name} {path}: is a folder; give a file path")
+        if not path.parent.is_dir():
+            raise OutputError(f"{name} {path}: the folder {path.parent} does not exist")
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: text beginning with =, +, -, @ (or a
+    tab or carriage return) gets a leading apostrophe, as OWASP advises."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+class _Outputs:
+    """The files an audit writes as lines come; all opened before the first line is read."""
+
+    def __init__(self, opts: AuditOptions, stack: ExitStack):
+        def open_text(path: Path | None, **kw: Any) -> IO[str] | None:
+            return stack.enter_context(path.open("w", encoding="utf-8", **kw)) if path is not None else None
+
+        self.opts = opts
+        csv_file = open_text(opts.csv_path, newline="")
+        self.writer = csv.writer(csv_file) if csv_file is not None else None
+        if self.writer is not None:
+            self.writer.writerow(CSV_COLUMNS)
+        self.errors = open_text(opts.errors_path)
+        self.results = open_text(opts.results_path)
+        self.html = open_text(opts.html_path)
+        self.bar = _progress_bar(opts)
+
+    def line(self, r: LineResult) -> None:
+        if r.kind not in ("evaluated", "blank"):
+            self._bad_line(r)
+        if r.duplicate_of is not None:
+            self._say(f"hocr: {self.opts.source}:{r.line} (incident {r.incident}): duplicate incident id "
+                      f"(first on line {r.duplicate_of})\n")
+            if self.errors is not None:
+                self.errors.write(json.dumps({"line": r.line, "kind": "duplicate_id", "incident": r.incident,
+                                              "first_line": r.duplicate_of}) + "\n")
+        if self.writer is not None:
+            for d in r.discrepancies:
+                self.writer.writerow([neutralise(c) for c in csv_row(d)])
+        if self.results is not None:
+            self.results.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+
+    def _bad_line(self, r: LineResult) -> None:
+        who = f" (incident {r.incident})" if r.incident else ""
+        self._say(f"hocr: {self.opts.source}:{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems) + "\n")
+        if self.errors is not None:
+            self.errors.write(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
+                                          "problems": list(r.problems)}, ensure_ascii=False) + "\n")
+
+    def _say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.done()
+        self.opts.err.write(text)
+
+
+def _progress_bar(opts: AuditOptions) -> Progress | None:
+    if not opts.progress:
+        return None
+    try:
+        total: int | None = os.fstat(opts.stream.fileno()).st_size or None
+    except (OSError, ValueError, io.UnsupportedOperation):
+        total = None
+    return Progress(total, opts.err)
+
+
 def audit_to_files(opts: AuditOptions, book_info: Mapping[str, str]) -> dict[str, Any]:
     """Run the audit, writing each discrepancy (CSV), bad line (standard error and the errors
-    file) and line result as it comes; then write the HTML report. Returns the JSON summary."""
+    file) and line result as it comes; then the HTML report. Every output is checked and opened
+    before the first line is read (OutputError or OSError). Returns the JSON summary."""
+    check_outputs(opts)
     with ExitStack() as stack:
-        writer = None
-        if opts.csv_path is not None:
-            f = stack.enter_context(opts.csv_path.open("w", encoding="utf-8", newline=""))
-            writer = csv.writer(f)
-            writer.writerow(CSV_COLUMNS)
-        errors_file = stack.enter_context(opts.errors_path.open("w", encoding="utf-8")) if opts.errors_path else None
-        results_file = stack.enter_context(opts.results_path.open("w", encoding="utf-8")) if opts.results_path else None
-        bar = None
-        if opts.progress:
-            try:
-                total: int | None = os.fstat(opts.stream.fileno()).st_size or None
-            except (OSError, ValueError, io.UnsupportedOperation):
-                total = None
-            bar = Progress(total, opts.err)
-
-        def on_line(r: LineResult) -> None:
-            if r.kind not in ("evaluated", "blank"):
-                if bar is not None:
-                    bar.done()
-                who = f" (incident {r.incident})" if r.incident else ""
-                opts.err.write(f"hocr: {opts.source}:{r.line}{who}: {LINE_KINDS[r.kind][0]}: "
-                               + "; ".join(r.problems) + "\n")
-                if errors_file is not None:
-                    errors_file.write(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
-                                                  "problems": list(r.problems)}, ensure_ascii=False) + "\n")
-            if writer is not None:
-                for d in r.discrepancies:
-                    writer.writerow(csv_row(d))
-            if results_file is not None:
-                results_file.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
-
+        outputs = _Outputs(opts, stack)
         summary = run_audit(opts.stream, rules=opts.rules, groups=opts.groups, workers=opts.workers,
-                            progress=bar, on_line=on_line)
-        if bar is not None:
-            bar.done()
-    out = summary.as_json(opts.annual, opts.wilson_below)
-    out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
-    if opts.html_path is not None:
-        opts.html_path.write_text(render_html(out, opts.source), encoding="utf-8")
+                            progress=outputs.bar, on_line=outputs.line)
+        if outputs.bar is not None:
+            outputs.bar.done()
+        out = summary.as_json(opts.annual, opts.wilson_below)
+        out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
+        if outputs.html is not None:
+            outputs.html.write(render_html(out, opts.source))
     return out

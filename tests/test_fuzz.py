@@ -1,0 +1,72 @@
+"""The fuzz suite: hostile neighbours of valid incidents (tests/hostile_strategies.py) through
+the pipeline of `hocr check` and through the audit, in a derandomised profile of a few hundred
+examples. Every input gives a valid decision or InvalidIncident naming a field; no other
+exception escapes; every output is valid UTF-8. bench/fuzz_deep.py runs the same with 100,000."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hostile_strategies import HOSTILE_LINES, hostile_incidents, outcome_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hocr.audit import BUILTIN_GROUPS, LINE_KINDS, audit_line
+from hocr.incident import InvalidIncident, check_limits
+from hocr.loader import load_rulebook
+
+BOOK = load_rulebook()
+CI = settings.get_profile("hostile-ci")
+
+
+@settings(CI)
+@given(hostile_incidents(BOOK, generated=False))
+def test_worked_cases_made_hostile_give_a_decision_or_invalid(given_input: Any) -> None:
+    assert outcome_of(BOOK, given_input) in ("invalid", "decided", "undetermined", "conflict")
+
+
+@settings(CI, max_examples=120)
+@given(hostile_incidents(BOOK, generated=True))
+def test_generated_incidents_made_hostile_give_a_decision_or_invalid(given_input: Any) -> None:
+    assert outcome_of(BOOK, given_input) in ("invalid", "decided", "undetermined", "conflict")
+
+
+def _as_line(given_input: Any) -> str | None:
+    if isinstance(given_input, bytes):
+        try:
+            return given_input.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(given_input, str):
+        return given_input.replace("\n", " ")
+    try:
+        return json.dumps(given_input)
+    except (ValueError, TypeError, RecursionError):
+        return "{"  # not writable as JSON (a cycle, say): the audit only ever reads text
+
+
+@settings(CI, max_examples=150)
+@given(hostile_incidents(BOOK, generated=False), st.integers(1, 10**6))
+def test_an_audit_line_always_ends_in_a_result(given_input: Any, number: int) -> None:
+    result = audit_line(BOOK, number, _as_line(given_input), BUILTIN_GROUPS)
+    assert result.kind in LINE_KINDS and result.kind != "internal_error", result.problems
+    assert result.line == number
+    for problem in result.problems:
+        problem.encode("utf-8")
+    if result.kind not in ("evaluated", "blank"):
+        assert result.problems
+
+
+@settings(CI, max_examples=100)
+@given(hostile_incidents(BOOK, generated=False))
+def test_check_limits_raises_nothing_but_invalid_incident(given_input: Any) -> None:
+    try:
+        check_limits(given_input)
+    except InvalidIncident as exc:
+        assert all(p.message for p in exc.problems)
+
+
+def test_every_hostile_line_is_invalid_with_a_reason() -> None:
+    for name, line in HOSTILE_LINES.items():
+        assert outcome_of(BOOK, line) == "invalid", name
