@@ -424,3 +424,82 @@ def _months_text(months: float) -> str:
     if months % 12 == 0:
         return f"{months / 12:g} years"
     return f"{months:g} months"
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue against the Home Office list it holds
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListDifference:
+    """One way the catalogue differs from the Home Office list, and the reason the rulebook records."""
+
+    kind: str      # class not on the list, offence not on the list, name, maximum, victim/state, row not placed
+    code: str
+    text: str
+    reason: str    # empty when the rulebook records none (the comparison test fails on it)
+
+
+def list_differences(book: Rulebook) -> list[ListDifference]:
+    """Every difference between the catalogue entries in force on the list's date and the list's
+    rows, each with the reason the rulebook data records for it (a dated end, a stated choice,
+    or the importer's note on a row it could not place)."""
+    held = book.offence_list
+    if held is None:
+        return []
+    rows_by_code: dict[str, list[Mapping[str, Any]]] = {}
+    out: list[ListDifference] = []
+    for row in held.rows:
+        if row["code"] is None or not row["names"]:
+            out.append(ListDifference("row not placed", row["code"] or "-", f"row {row['row']} {row['number']} {row['offence']}",
+                                      row.get("note", "")))
+        if row["code"] is not None:
+            rows_by_code.setdefault(row["code"], []).append(row)
+    for code, entries in sorted(book.classifications.items(), key=lambda kv: code_order(kv[0])):
+        entry = book.classification(code, held.as_of)
+        if entry is None:
+            continue
+        rows = rows_by_code.get(code)
+        if rows is None:
+            out.append(ListDifference("class not on the list", code, f"{code} {entry.name}", entry.list_differences))
+            continue
+        out += _entry_differences(entry, rows, held.as_of)
+    return out
+
+
+def _entry_differences(entry: Classification, rows: Sequence[Mapping[str, Any]], day: dt.date) -> list[ListDifference]:
+    out: list[ListDifference] = []
+    listed = {o.key() for o in entry.offence_entries if o.row is not None}
+    for o in entry.offence_entries:
+        if o.row is None and o.in_force(day) and o.key() not in listed:
+            out.append(ListDifference("offence not on the list", entry.code, f"{entry.code}: {offence_text(o.statute, o.section)}",
+                                      o.not_on_list))
+    name = rows[0]["class"]
+    if _fold(name) != _fold(entry.name):
+        out.append(ListDifference("name", entry.code, f"{entry.code}: {entry.name!r}, the list {name!r}", entry.list_differences))
+    maxima = [m for r in rows if r["max_sentence"] is not None for m in [_months(r["max_sentence"])]]
+    if maxima and max(maxima) != entry.max_sentence_months:
+        out.append(ListDifference("maximum", entry.code, f"{entry.code}: {entry.sentence_text()}, the list's highest "
+                                  f"{_sentence_words(max(rows, key=lambda r: _months(r['max_sentence']) if r['max_sentence'] is not None else -1)['max_sentence'])}",
+                                  entry.list_differences))
+    marks = {r["victim"] for r in rows}
+    fits = ("V" in marks or "S/V" in marks) if entry.victim_based else ("S" in marks or "S/V" in marks)
+    if not fits:
+        out.append(ListDifference("victim/state", entry.code, f"{entry.code}: {'victim' if entry.victim_based else 'state'} based, "
+                                  f"the list {'/'.join(sorted(marks))}", entry.list_differences))
+    return out
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
+
+
+def _months(sentence: Any) -> float:
+    from .loader import _sentence_months
+    return _sentence_months(sentence)
+
+
+def _sentence_words(sentence: Any) -> str:
+    from .offence_list import sentence_words
+    return sentence_words(sentence)

@@ -312,7 +312,7 @@ def offence_names(act_cell: str, section_cell: str, offence: str) -> tuple[tuple
                default=None)
     for i, part in enumerate(parts):
         m = heads[i]
-        statute = re.sub(r"\s+", " ", (m.group(1) if m else part)).strip()
+        statute = statute_name(m.group(1) if m else part)
         own = m.group(2).strip() if m else ""
         if _is_common_law(statute):
             names.append(("Common law", re.sub(r"\s+", " ", offence).strip()))
@@ -324,6 +324,12 @@ def offence_names(act_cell: str, section_cell: str, offence: str) -> tuple[tuple
     unique = tuple(dict.fromkeys(names))
     why = "" if unique else "the list gives no section an incident could name it by"
     return unique, why
+
+
+def statute_name(text: str) -> str:
+    """An act's name as incidents write it: one space between words, ``and`` for ``&``
+    (``Crime & Disorder Act 1998`` -> ``Crime and Disorder Act 1998``)."""
+    return re.sub(r"\s+", " ", text.replace("&", " and ")).strip()
 
 
 def _is_common_law(text: str) -> bool:
@@ -346,6 +352,7 @@ def sections_of(cell: str) -> tuple[str, ...]:
 
 def _numbers(text: str) -> list[str]:
     t = re.sub(r"(\d)\s*\(([A-Z])\)", r"\1\2", text)   # 75(A) -> 75A
+    t = re.sub(r"\b(\d+) ([A-Z]{1,3})(?=\b|\()", r"\1\2", t)   # 139 AA -> 139AA, 3 A(1) -> 3A
     t = re.sub(r"\b(\d+)([a-z])\b", lambda m: m.group(1) + m.group(2).upper(), t)  # 19b -> 19B
     while re.search(r"\([^()]*\)", t):
         t = re.sub(r"\([^()]*\)", " ", t)              # subsections and paragraphs
