@@ -19,6 +19,7 @@ from typing import Any
 
 from .engine import code_order
 from .loader import LIFE_MONTHS, Classification, Rule, Rulebook, citation
+from .offences import Offence
 
 VERIFICATION_ORDER = ("verified", "secondary", "unverified")
 REFERENCE_FILE = Path("classifications") / "reference-list.csv"
@@ -213,7 +214,7 @@ def show(book: Rulebook, code: str, day: dt.date) -> dict[str, Any]:
         "max_sentence_months": shown.max_sentence_months,
         "counting_unit": shown.counting_unit,
         "tags": list(shown.tags),
-        "offences": [_offence(shown, s, n) for s, n in shown.offences],
+        "offences": [_offence(shown, o) for o in shown.offence_entries],
         "verification": shown.verification,
         "citation": citation(shown.sources),
         "sources": [dict(s) for s in shown.sources],
@@ -246,9 +247,7 @@ def render_show(info: Mapping[str, Any]) -> str:
         span = f"from {p['in_force']['from']}" + (f" to {to}" if to else "")
         out.append(f"  {span}: {p['name']}; max {p['max_sentence']}; {p['verification']} ({p['file']})")
     out += ["", "Offences covered:"]
-    out += [f"  {offence_text(o['statute'], o['section'])}"
-            + (f" (maximum {_months_text(o['max_sentence_months'])}, used to rank it as a principal crime)" if "max_sentence_months" in o else "")
-            for o in info["offences"]] or ["  (none listed)"]
+    out += [_offence_line(o) for o in info["offences"]] or ["  (none listed)"]
     for title, key in (("Counting rules naming it", "counting_rules"), ("Other rules naming it", "other_rules")):
         out += ["", f"{title}:"]
         if not info[key]:
@@ -410,12 +409,37 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _offence(entry: Classification, statute: str, section: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"statute": statute, "section": section}
-    months = entry.offence_maxima.get((statute.strip().casefold(), section.strip().casefold()))
+def _offence(entry: Classification, o: Offence) -> dict[str, Any]:
+    """One offence of an entry as ``show`` gives it: the list's number, mode, own maximum and V/S
+    where it comes from the Home Office list; its own dates where they are narrower than the entry's."""
+    out: dict[str, Any] = {"statute": o.statute, "section": o.section}
+    for key, value in (("description", o.description), ("number", o.number), ("mode", o.mode), ("victim", o.victim)):
+        if value:
+            out[key] = value
+    months = o.max_months if o.max_months is not None else entry.offence_maxima.get(o.key())
     if months is not None:
         out["max_sentence_months"] = months
+    if o.in_force_from or o.in_force_to:
+        out["in_force"] = {"from": o.in_force_from.isoformat() if o.in_force_from else None,
+                           "to": o.in_force_to.isoformat() if o.in_force_to else None}
+    if o.row is not None:
+        out["list_row"] = o.row
+    if o.not_on_list:
+        out["not_on_list"] = o.not_on_list
     return out
+
+
+def _offence_line(o: Mapping[str, Any]) -> str:
+    """``  005/01 Offences against the Person Act 1861 s18: Wounding with intent (I, V; maximum life)``."""
+    head = f"  {o['number']} " if "number" in o else "  "
+    text = head + offence_text(o["statute"], o["section"]) + (f": {o['description']}" if o.get("description") else "")
+    marks = [m for m in (o.get("mode"), o.get("victim")) if m]
+    if "max_sentence_months" in o:
+        marks.append(f"maximum {_months_text(o['max_sentence_months'])}")
+    if o.get("in_force"):
+        span = o["in_force"]
+        marks.append(" ".join(x for x in (f"from {span['from']}" if span["from"] else "", f"to {span['to']}" if span["to"] else "") if x))
+    return text + (f" ({'; '.join(marks)})" if marks else "")
 
 
 def _months_text(months: float) -> str:
@@ -456,7 +480,7 @@ def list_differences(book: Rulebook) -> list[ListDifference]:
                                       row.get("note", "")))
         if row["code"] is not None:
             rows_by_code.setdefault(row["code"], []).append(row)
-    for code, entries in sorted(book.classifications.items(), key=lambda kv: code_order(kv[0])):
+    for code in sorted(book.classifications, key=code_order):
         entry = book.classification(code, held.as_of)
         if entry is None:
             continue

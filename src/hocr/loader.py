@@ -35,7 +35,15 @@ from .conditions import (
     compile_expr,
     value_key,
 )
-from .offences import WEEKS_PER_MONTH, Offence, OffenceList, attach_list, hand_written, offence_key, read_list
+from .offences import (
+    WEEKS_PER_MONTH,
+    Offence,
+    OffenceList,
+    attach_list,
+    hand_written,
+    offence_key,
+    read_list,
+)
 from .tables import Table, compile_table
 
 _VERSION = "0.1.0"
