@@ -23,6 +23,7 @@ from .offences import Offence
 
 VERIFICATION_ORDER = ("verified", "secondary", "unverified")
 REFERENCE_FILE = Path("classifications") / "reference-list.csv"
+DATA_FILE_NAME = "classifications/notifiable-offences.yaml"
 
 
 def slug(text: str) -> str:
@@ -329,7 +330,8 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
         "do not edit by hand (a test checks that this file is current).",
         "",
         "Each classification's **verification** says how sure we are of its entry (code, name, category, maximum",
-        "sentence, dates): **verified** = checked against the Home Office rulebook text; **secondary** = seen in a",
+        "sentence, dates): **verified** = checked against a Home Office text (the notifiable offences list for the entries",
+        "in force on its date: see *Against the Home Office list* below); **secondary** = seen in a",
         "secondary source (a third-party copy of an edition, ONS lists, sentencing sources); **unverified** = our best",
         "understanding, not yet checked. A code with several rows has several dated entries (for example a",
         "maximum sentence that changed in law); its status in the coverage table is the least sure of them.",
@@ -385,6 +387,7 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
             f"- Codes old in the reference list but open in the catalogue (see their notes): {', '.join(still) or 'none'}.",
             f"- Codes that changed category over time (counted under each): {', '.join(twice) or 'none'}.",
         ]
+    out += list_section(book)
     for cat in cats:
         out += ["", f"## {cat}", "",
                 "| code | name | ONS group | victim | max sentence | counting unit | in force | verification |",
@@ -394,15 +397,28 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
                 cells = [f"**{c.code}**", c.name, c.group or "-", "yes" if c.victim_based else "no (state)",
                          c.sentence_text(), c.counting_unit or "-", period(c), c.verification]
                 out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise):", ""]
+        out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise; with its own",
+                "dates where an offence joined or left the class; then the number of rows the Home Office list gives it):", ""]
         seen: set[str] = set()
         for c in rows:
             if c.category == cat and c.code not in seen:
                 seen.add(c.code)
-                union = dict.fromkeys(o for e in by_code[c.code] if e.category == cat for o in e.offences)
-                offs = "; ".join(offence_text(s, n) for s, n in union) or "(none listed)"
-                out.append(f"- **{c.code}**: {_cell(offs)}")
+                out.append(f"- **{c.code}**: {_cell(_offences_cell([e for e in by_code[c.code] if e.category == cat]))}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _offences_cell(entries: Sequence[Classification]) -> str:
+    """A code's own offences (each once, with its dates if narrower) and the count of the list's rows."""
+    own = dict.fromkeys(
+        offence_text(o.statute, o.section) + (f" ({period_words(o.in_force_from, o.in_force_to)})" if o.in_force_from or o.in_force_to else "")
+        for e in entries for o in e.offence_entries if o.row is None)
+    rows = len({o.row for e in entries for o in e.offence_entries if o.row is not None})
+    text = "; ".join(own) or "(none of our own)"
+    return text + (f"; and {rows} row{'s' if rows != 1 else ''} of the Home Office list naming an act and section" if rows else "")
+
+
+def period_words(start: dt.date | None, end: dt.date | None) -> str:
+    return " ".join(x for x in (f"from {start}" if start else "", f"to {end}" if end else "") if x)
 
 
 def _cell(text: str) -> str:
@@ -527,3 +543,51 @@ def _months(sentence: Any) -> float:
 def _sentence_words(sentence: Any) -> str:
     from .offence_list import sentence_words
     return sentence_words(sentence)
+
+
+DIFFERENCE_WORDS = {
+    "class not on the list": "entries in force that the list does not have (each kept with a stated reason)",
+    "offence not on the list": "offences an entry holds that the list does not put under its code (a name the list lacks, or a stated choice)",
+    "name": "names that differ from the list's (a stated choice)",
+    "maximum": "class maxima other than the highest of the list's offences (a stated choice: each offence keeps its own maximum)",
+    "victim/state": "victim or state markings that differ from the list's (a stated choice)",
+    "row not placed": "list rows an incident cannot name by act and section, or that name no single class (the importer's note)",
+}
+
+
+def list_section(book: Rulebook) -> list[str]:
+    """The catalogue against the Home Office list the rulebook holds, with counts (docs/classifications.md)."""
+    held = book.offence_list
+    if held is None:
+        return []
+    on_date = [c for es in book.classifications.values() for c in es if c.in_force(held.as_of)]
+    listed = {r["code"] for r in held.rows if r["code"]}
+    verified = [c for c in on_date if c.code in listed and c.verification == "verified"]
+    ended = [c for es in book.classifications.values() for c in es
+             if c.in_force_to is not None and c.in_force_to < held.as_of and c.code not in listed]
+    others = [c for es in book.classifications.values() for c in es if not c.in_force(held.as_of)]
+    named = sum(1 for r in held.rows if r["code"] and r["names"])
+    differences = list_differences(book)
+    out = [
+        "", "## Against the Home Office list", "",
+        f"The rulebook holds the {held.document}, {held.edition} ({held.section}): {len(held.rows)} offence rows in",
+        f"{len(listed)} classifications, in `rules/{DATA_FILE_NAME}` (written by `hocr rules import-offences`). Each row",
+        f"is an offence of the entry of its code in force on {held.as_of}; {named} rows can be named by act and section.",
+        "",
+        f"- **Verified by the list**: {len(verified)} of the {len(on_date)} entries in force on {held.as_of} (every code on the list).",
+        f"- **Not on the list**: {sum(1 for c in on_date if c.code not in listed)} entries in force then (kept with a stated reason,",
+        "  below); codes that left before then carry a dated end.",
+        f"- **Not checked by the list**: the {len(others)} entries of other periods ({len(ended)} of them codes the list no",
+        "  longer has); they keep their own sources and verification.",
+        "",
+        "Every difference between the catalogue and the list has a reason recorded in the rule files (a test fails on one",
+        "that has none):",
+        "",
+        "| difference | count |",
+        "|---|---|",
+    ]
+    counts: dict[str, int] = {}
+    for d in differences:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    out += [f"| {DIFFERENCE_WORDS[kind]} | {n} |" for kind, n in sorted(counts.items(), key=lambda kv: list(DIFFERENCE_WORDS).index(kv[0]))]
+    return out
