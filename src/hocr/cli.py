@@ -263,6 +263,30 @@ def rules_show(
     typer.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else catalogue.render_show(info), nl=False)
 
 
+@rules_app.command("import-offences")
+def rules_import_offences(
+    file: Annotated[Path, typer.Argument(help="The Home Office notifiable offences list: the .ods spreadsheet as published, or a CSV of its sheet.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the catalogue data file here.", show_default=False)] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write the data file into the rulebook (classifications/notifiable-offences.yaml).")] = False,
+    edition: Annotated[str | None, typer.Option("--edition", help="The edition, e.g. 'April 2026' (default: from the file name).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Read a new edition of the notifiable offences list and show what it changes (writes only with --out or --write)."""
+    from . import offence_list
+
+    book = _load(rules)
+    try:
+        result = offence_list.run_import(book, file, edition=edition, out=out, write=write)
+    except (offence_list.ListError, OSError) as exc:
+        problems = exc.problems if isinstance(exc, offence_list.ListError) else (f"cannot read: {exc.strerror}",)
+        _err(f"hocr: {file}: not a notifiable offences list this command can read ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
+        for p in problems[:50]:
+            _err(f"  {p}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False) if as_json else offence_list.render_import(result), nl=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it local unless the network is trusted).")] = "127.0.0.1",

@@ -35,6 +35,7 @@ from .conditions import (
     compile_expr,
     value_key,
 )
+from .offences import WEEKS_PER_MONTH, Offence, OffenceList, attach_list, hand_written, read_list
 from .tables import Table, compile_table
 
 _VERSION = "0.1.0"
@@ -327,6 +328,11 @@ class Classification:
     notes: str
     file: str
     line: int
+    # Every offence the entry covers, with its own dates: its file's `offences` and, for the
+    # entry in force on the Home Office list's date, the list's rows (hocr.offences).
+    offence_entries: tuple[Offence, ...] = ()
+    # Why the entry in force on the list's date differs from the list (a stated choice), if it does.
+    list_differences: str = ""
 
     def in_force(self, day: dt.date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)
@@ -351,6 +357,8 @@ class Classification:
             return "fine only"
         if "years" in s:
             return f"{s['years']:g} years"
+        if "weeks" in s:
+            return f"{s['weeks']:g} weeks"
         return f"{s['months']:g} months"
 
 
@@ -368,6 +376,7 @@ class Rulebook:
     rules: Mapping[str, Rule]
     classifications: Mapping[str, tuple[Classification, ...]]
     files: tuple[str, ...]
+    offence_list: OffenceList | None = None
 
     @cached_property
     def starts(self) -> dt.date:
@@ -377,11 +386,11 @@ class Rulebook:
     def codes_for_offence(self, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
         """The classifications in force on ``day`` that cover an offence (statute, section)."""
         want = (statute.strip().casefold(), section.strip().casefold())
-        return tuple(sorted(
+        return tuple(sorted({
             code for code, entries in self.classifications.items()
             for c in entries
-            if c.in_force(day) and any((s.casefold(), n.casefold()) == want for s, n in c.offences)
-        ))
+            if c.in_force(day) and any(o.key() == want and o.in_force(day) for o in c.offence_entries)
+        }))
 
     def classification(self, code: str, day: dt.date) -> Classification | None:
         for c in self.classifications.get(code, ()):
@@ -400,6 +409,8 @@ def _sentence_months(s: Any) -> float:
         return 0.0
     if "years" in s:
         return float(s["years"]) * 12
+    if "weeks" in s:
+        return float(s["weeks"]) / WEEKS_PER_MONTH
     return float(s["months"])
 
 
@@ -586,8 +597,13 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
     raw_decisions: dict[str, tuple[dict[str, Any], str, int]] = {}
     raw_rules: dict[str, tuple[dict[str, Any], str, int]] = {}
     classifications: dict[str, list[Classification]] = {}
+    offence_list: OffenceList | None = None
 
     for rel, data, lines in docs:
+        if "offence_list" in data:
+            if offence_list is not None:
+                problems.append(Problem(rel, line_of(lines, ["offence_list"]), f"a second offence list (the first is in {offence_list.file})"))
+            offence_list = read_list(rel, data)
         if "rulebook" in data:
             if manifest is not None:
                 problems.append(Problem(rel, line_of(lines, ["rulebook"]), "a second rulebook manifest"))
@@ -628,6 +644,8 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
                 offence_maxima={(o["statute"].strip().casefold(), o["section"].strip().casefold()): _sentence_months(o["max_sentence"])
                                 for o in c.get("offences", ()) if "max_sentence" in o},
+                offence_entries=hand_written(c.get("offences", ()), _sentence_months),
+                list_differences=c.get("list_differences", ""),
                 tags=tuple(c.get("tags", ())),
                 sources=as_sources(merged["source"]),
                 in_force_from=_date(merged["in_force"]["from"]),
@@ -642,6 +660,9 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                     problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}"))
             classifications.setdefault(entry.code, []).append(entry)
 
+    if offence_list is not None:
+        problems += [Problem(offence_list.file, None, text)
+                     for _, text in attach_list(classifications, offence_list, _sentence_months)]
     if manifest is None:
         problems.append(Problem("rulebook.yaml", None, "no rulebook manifest ('rulebook:' key) found"))
         raise RulebookError(problems)
@@ -839,6 +860,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
         rules=rules,
         classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
         files=tuple(files),
+        offence_list=offence_list,
     )
 
 

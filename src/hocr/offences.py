@@ -1,0 +1,118 @@
+"""The offences in law a catalogue entry covers: those its own file names and, for the entries in
+force on a Home Office list's date, every row of that list (``classifications/notifiable-offences.yaml``,
+written by ``hocr rules import-offences``).
+
+The loader calls :func:`hand_written` for each catalogue entry and :func:`attach_list` once; the
+engine asks :meth:`hocr.loader.Rulebook.codes_for_offence`, which reads what these give.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loader import Classification
+
+WEEKS_PER_MONTH = 52 / 12
+
+
+@dataclass(frozen=True)
+class Offence:
+    """One offence in law under one catalogue entry."""
+
+    statute: str
+    section: str
+    description: str = ""
+    max_months: float | None = None   # its own maximum, when known
+    number: str = ""                  # the Home Office offence code (005/01), from the list
+    mode: str = ""                    # I, E or S, from the list
+    victim: str = ""                  # V, S or S/V, from the list
+    in_force_from: dt.date | None = None
+    in_force_to: dt.date | None = None
+    row: int | None = None            # the list's row, for offences that come from it
+    not_on_list: str = ""             # a hand-written offence's stated reason for differing from the list
+
+    def key(self) -> tuple[str, str]:
+        return (self.statute.strip().casefold(), self.section.strip().casefold())
+
+    def in_force(self, day: dt.date) -> bool:
+        return (self.in_force_from is None or self.in_force_from <= day) and (self.in_force_to is None or day <= self.in_force_to)
+
+
+@dataclass(frozen=True)
+class OffenceList:
+    """The Home Office list the rulebook holds: its citation, its date and its rows as written."""
+
+    document: str
+    edition: str
+    section: str
+    evidence: str
+    as_of: dt.date
+    rows: tuple[Mapping[str, Any], ...]
+    file: str
+
+    def source(self) -> dict[str, str]:
+        return {"document": self.document, "edition": self.edition, "section": self.section, "evidence": self.evidence}
+
+
+def hand_written(raw: Sequence[Mapping[str, Any]], months: Any) -> tuple[Offence, ...]:
+    """A catalogue entry's own ``offences`` (``months`` turns a ``max_sentence`` into months)."""
+    out = []
+    for o in raw:
+        span = o.get("in_force", {})
+        out.append(Offence(
+            statute=o["statute"], section=o["section"], description=o.get("description", ""),
+            max_months=months(o["max_sentence"]) if "max_sentence" in o else None,
+            in_force_from=_day(span.get("from")), in_force_to=_day(span.get("to")),
+            not_on_list=o.get("not_on_list", ""),
+        ))
+    return tuple(out)
+
+
+def _day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def read_list(rel: str, data: Mapping[str, Any]) -> OffenceList:
+    block = data["offence_list"]
+    return OffenceList(document=block["document"], edition=block["edition"], section=block["section"],
+                       evidence=block["evidence"], as_of=dt.date.fromisoformat(block["as_of"]),
+                       rows=tuple(block["offences"]), file=rel)
+
+
+def listed(row: Mapping[str, Any], months: Any) -> list[Offence]:
+    """A list row as the offences it can be named by (one per statute and section)."""
+    maximum = months(row["max_sentence"]) if row.get("max_sentence") is not None else None
+    return [Offence(statute=n["statute"], section=n["section"], description=row["offence"], max_months=maximum,
+                    number=row["number"], mode=row["mode"], victim=row["victim"],
+                    in_force_from=_day(row.get("commenced")), row=row["row"])
+            for n in row.get("names", ())]
+
+
+def attach_list(classifications: MutableMapping[str, list[Classification]], offence_list: OffenceList,
+                months: Any) -> list[tuple[int, str]]:
+    """Add each row of the list to the entry of its code in force on the list's date, and give
+    that entry the row's maximum for the offence (Annex C ranks offences: where several rows of
+    one entry share a statute and section, the highest maximum). Returns (row, problem) pairs for
+    rows whose code has no entry in force then."""
+    problems: list[tuple[int, str]] = []
+    for row in offence_list.rows:
+        code = row.get("code")
+        if code is None:
+            continue
+        entries = classifications.get(code, [])
+        at = next((i for i, c in enumerate(entries) if c.in_force(offence_list.as_of)), None)
+        if at is None:
+            problems.append((row["row"], f"list row {row['row']}: classification {code!r} has no catalogue entry in force on {offence_list.as_of}"))
+            continue
+        entry = entries[at]
+        added = listed(row, months)
+        maxima = dict(entry.offence_maxima)
+        for o in added:
+            if o.max_months is not None:
+                maxima[o.key()] = max(maxima.get(o.key(), 0.0), o.max_months)
+        entries[at] = replace(entry, offence_entries=entry.offence_entries + tuple(added), offence_maxima=maxima)
+    return problems
