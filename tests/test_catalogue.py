@@ -336,3 +336,71 @@ def test_docs_classifications_is_current(book: Rulebook) -> None:
     assert committed == catalogue.render_catalogue(book, catalogue.read_reference(REFERENCE)), (
         "docs/classifications.md is out of date: run `hocr rules list --markdown > docs/classifications.md`"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue against the Home Office notifiable offences list (April 2026)
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_difference_from_the_list_has_a_recorded_reason(book: Rulebook) -> None:
+    """Row by row and class by class: an offence or class the catalogue holds that the list does not
+    (in force on the list's date), a name, maximum or victim marking that differs, and a list row that
+    cannot be placed, each carries its reason in the rulebook data. Zero unexplained differences."""
+    differences = catalogue.list_differences(book)
+    unexplained = [(d.kind, d.text) for d in differences if not d.reason]
+    assert not unexplained, unexplained
+    assert {d.kind for d in differences} <= {"row not placed", "offence not on the list", "class not on the list", "name",
+                                             "maximum", "victim/state"}
+
+
+def test_every_row_of_the_list_is_under_the_entry_in_force_on_its_date(book: Rulebook) -> None:
+    held = book.offence_list
+    assert held is not None and (held.edition, held.as_of) == ("April 2026", D("2026-04-01"))
+    placed = 0
+    for row in held.rows:
+        if row["code"] is None:
+            continue
+        entry = book.classification(row["code"], held.as_of)
+        assert entry is not None, row["row"]
+        assert any(o.row == row["row"] for o in entry.offence_entries) or not row["names"], row["row"]
+        placed += 1
+    assert placed == len(held.rows) - 2  # rows 366 ('Various sub classes') and 372 (no class) name none
+
+
+def test_a_difference_without_a_reason_fails_the_comparison(tmp_path: Path) -> None:
+    base = tmp_path / "rb"
+    shutil.copytree(REPO / "rules", base)
+    weapons = base / "classifications" / "possession-of-weapons" / "catalogue.yaml"
+    weapons.write_text(_drop_key(weapons.read_text(encoding="utf-8"), "90"), encoding="utf-8")
+    book = load_rulebook(base)
+    assert [d.text for d in catalogue.list_differences(book) if not d.reason] == ["90 Other knives offences"]
+
+
+def _drop_key(text: str, code: str) -> str:
+    """The catalogue text with the `list_differences` line of ``code``'s entry removed."""
+    blocks = text.split("\n- code: ")
+    for i, b in enumerate(blocks):
+        if b.startswith((f"'{code}'\n", f"{code}\n")):
+            lines = b.split("\n")
+            blocks[i] = "\n".join(line for line in lines if not line.startswith("  list_differences:"))
+    return "\n- code: ".join(blocks)
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("28I", "Residential Burglary of a Home"), ("8T", "Assault with Injury on an Emergency Worker (other than a constable)"),
+    ("62A", "Violent disorder"), ("81", "Other Firearms, Knives and Offensive Weapon Offences"),
+])
+def test_cli_show_the_april_2026_classes(code: str, name: str) -> None:
+    r = hocr("rules", "show", code, "--json", "--as-of", "2026-06-01")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert (info["code"], info["name"], info["verification"]) == (code, name, "verified")
+    assert any(o.get("number") for o in info["offences"])  # the list's rows, with their offence numbers
+
+
+def test_cli_list_shows_the_april_2026_classes_as_current() -> None:
+    rows = json.loads(hocr("rules", "list", "--json", "--as-of", "2026-06-01").stdout)
+    codes = {r["code"] for r in rows}
+    assert {"28I", "28P", "29B", "29C", "8T", "19J", "19K", "62A", "81", "NFIB90"} <= codes
+    assert not {"28E", "28F", "28G", "28H", "29A", "72"} & codes

@@ -19,9 +19,11 @@ from typing import Any
 
 from .engine import code_order
 from .loader import LIFE_MONTHS, Classification, Rule, Rulebook, citation
+from .offences import Offence
 
 VERIFICATION_ORDER = ("verified", "secondary", "unverified")
 REFERENCE_FILE = Path("classifications") / "reference-list.csv"
+DATA_FILE_NAME = "classifications/notifiable-offences.yaml"
 
 
 def slug(text: str) -> str:
@@ -213,7 +215,7 @@ def show(book: Rulebook, code: str, day: dt.date) -> dict[str, Any]:
         "max_sentence_months": shown.max_sentence_months,
         "counting_unit": shown.counting_unit,
         "tags": list(shown.tags),
-        "offences": [_offence(shown, s, n) for s, n in shown.offences],
+        "offences": [_offence(shown, o) for o in shown.offence_entries],
         "verification": shown.verification,
         "citation": citation(shown.sources),
         "sources": [dict(s) for s in shown.sources],
@@ -246,9 +248,7 @@ def render_show(info: Mapping[str, Any]) -> str:
         span = f"from {p['in_force']['from']}" + (f" to {to}" if to else "")
         out.append(f"  {span}: {p['name']}; max {p['max_sentence']}; {p['verification']} ({p['file']})")
     out += ["", "Offences covered:"]
-    out += [f"  {offence_text(o['statute'], o['section'])}"
-            + (f" (maximum {_months_text(o['max_sentence_months'])}, used to rank it as a principal crime)" if "max_sentence_months" in o else "")
-            for o in info["offences"]] or ["  (none listed)"]
+    out += [_offence_line(o) for o in info["offences"]] or ["  (none listed)"]
     for title, key in (("Counting rules naming it", "counting_rules"), ("Other rules naming it", "other_rules")):
         out += ["", f"{title}:"]
         if not info[key]:
@@ -330,7 +330,8 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
         "do not edit by hand (a test checks that this file is current).",
         "",
         "Each classification's **verification** says how sure we are of its entry (code, name, category, maximum",
-        "sentence, dates): **verified** = checked against the Home Office rulebook text; **secondary** = seen in a",
+        "sentence, dates): **verified** = checked against a Home Office text (the notifiable offences list for the entries",
+        "in force on its date: see *Against the Home Office list* below); **secondary** = seen in a",
         "secondary source (a third-party copy of an edition, ONS lists, sentencing sources); **unverified** = our best",
         "understanding, not yet checked. A code with several rows has several dated entries (for example a",
         "maximum sentence that changed in law); its status in the coverage table is the least sure of them.",
@@ -386,6 +387,7 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
             f"- Codes old in the reference list but open in the catalogue (see their notes): {', '.join(still) or 'none'}.",
             f"- Codes that changed category over time (counted under each): {', '.join(twice) or 'none'}.",
         ]
+    out += list_section(book)
     for cat in cats:
         out += ["", f"## {cat}", "",
                 "| code | name | ONS group | victim | max sentence | counting unit | in force | verification |",
@@ -395,27 +397,65 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
                 cells = [f"**{c.code}**", c.name, c.group or "-", "yes" if c.victim_based else "no (state)",
                          c.sentence_text(), c.counting_unit or "-", period(c), c.verification]
                 out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise):", ""]
+        out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise; with its own",
+                "dates where an offence joined or left the class; then the number of rows the Home Office list gives it):", ""]
         seen: set[str] = set()
         for c in rows:
             if c.category == cat and c.code not in seen:
                 seen.add(c.code)
-                union = dict.fromkeys(o for e in by_code[c.code] if e.category == cat for o in e.offences)
-                offs = "; ".join(offence_text(s, n) for s, n in union) or "(none listed)"
-                out.append(f"- **{c.code}**: {_cell(offs)}")
+                out.append(f"- **{c.code}**: {_cell(_offences_cell([e for e in by_code[c.code] if e.category == cat]))}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _offences_cell(entries: Sequence[Classification]) -> str:
+    """A code's own offences (each once, with its dates if narrower) and the count of the list's rows."""
+    own = dict.fromkeys(
+        offence_text(o.statute, o.section) + (f" ({period_words(o.in_force_from, o.in_force_to)})" if o.in_force_from or o.in_force_to else "")
+        for e in entries for o in e.offence_entries if o.row is None)
+    rows = len({o.row for e in entries for o in e.offence_entries if o.row is not None})
+    text = "; ".join(own) or "(none of our own)"
+    return text + (f"; and {rows} row{'s' if rows != 1 else ''} of the Home Office list naming an act and section" if rows else "")
+
+
+def period_words(start: dt.date | None, end: dt.date | None) -> str:
+    return " ".join(x for x in (f"from {start}" if start else "", f"to {end}" if end else "") if x)
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _offence(entry: Classification, statute: str, section: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"statute": statute, "section": section}
-    months = entry.offence_maxima.get((statute.strip().casefold(), section.strip().casefold()))
+def _offence(entry: Classification, o: Offence) -> dict[str, Any]:
+    """One offence of an entry as ``show`` gives it: the list's number, mode, own maximum and V/S
+    where it comes from the Home Office list; its own dates where they are narrower than the entry's."""
+    out: dict[str, Any] = {"statute": o.statute, "section": o.section}
+    for key, value in (("description", o.description), ("number", o.number), ("mode", o.mode), ("victim", o.victim)):
+        if value:
+            out[key] = value
+    months = o.max_months if o.max_months is not None else entry.offence_maxima.get(o.key())
     if months is not None:
         out["max_sentence_months"] = months
+    if o.in_force_from or o.in_force_to:
+        out["in_force"] = {"from": o.in_force_from.isoformat() if o.in_force_from else None,
+                           "to": o.in_force_to.isoformat() if o.in_force_to else None}
+    if o.row is not None:
+        out["list_row"] = o.row
+    if o.not_on_list:
+        out["not_on_list"] = o.not_on_list
     return out
+
+
+def _offence_line(o: Mapping[str, Any]) -> str:
+    """``  005/01 Offences against the Person Act 1861 s18: Wounding with intent (I, V; maximum life)``."""
+    head = f"  {o['number']} " if "number" in o else "  "
+    text = head + offence_text(o["statute"], o["section"]) + (f": {o['description']}" if o.get("description") else "")
+    marks = [m for m in (o.get("mode"), o.get("victim")) if m]
+    if "max_sentence_months" in o:
+        marks.append(f"maximum {_months_text(o['max_sentence_months'])}")
+    if o.get("in_force"):
+        span = o["in_force"]
+        marks.append(" ".join(x for x in (f"from {span['from']}" if span["from"] else "", f"to {span['to']}" if span["to"] else "") if x))
+    return text + (f" ({'; '.join(marks)})" if marks else "")
 
 
 def _months_text(months: float) -> str:
@@ -424,3 +464,130 @@ def _months_text(months: float) -> str:
     if months % 12 == 0:
         return f"{months / 12:g} years"
     return f"{months:g} months"
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue against the Home Office list it holds
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListDifference:
+    """One way the catalogue differs from the Home Office list, and the reason the rulebook records."""
+
+    kind: str      # class not on the list, offence not on the list, name, maximum, victim/state, row not placed
+    code: str
+    text: str
+    reason: str    # empty when the rulebook records none (the comparison test fails on it)
+
+
+def list_differences(book: Rulebook) -> list[ListDifference]:
+    """Every difference between the catalogue entries in force on the list's date and the list's
+    rows, each with the reason the rulebook data records for it (a dated end, a stated choice,
+    or the importer's note on a row it could not place)."""
+    held = book.offence_list
+    if held is None:
+        return []
+    rows_by_code: dict[str, list[Mapping[str, Any]]] = {}
+    out: list[ListDifference] = []
+    for row in held.rows:
+        if row["code"] is None or not row["names"]:
+            out.append(ListDifference("row not placed", row["code"] or "-", f"row {row['row']} {row['number']} {row['offence']}",
+                                      row.get("note", "")))
+        if row["code"] is not None:
+            rows_by_code.setdefault(row["code"], []).append(row)
+    for code in sorted(book.classifications, key=code_order):
+        entry = book.classification(code, held.as_of)
+        if entry is None:
+            continue
+        rows = rows_by_code.get(code)
+        if rows is None:
+            out.append(ListDifference("class not on the list", code, f"{code} {entry.name}", entry.list_differences))
+            continue
+        out += _entry_differences(entry, rows, held.as_of)
+    return out
+
+
+def _entry_differences(entry: Classification, rows: Sequence[Mapping[str, Any]], day: dt.date) -> list[ListDifference]:
+    out: list[ListDifference] = []
+    listed = {o.key() for o in entry.offence_entries if o.row is not None}
+    for o in entry.offence_entries:
+        if o.row is None and o.in_force(day) and o.key() not in listed:
+            out.append(ListDifference("offence not on the list", entry.code, f"{entry.code}: {offence_text(o.statute, o.section)}",
+                                      o.not_on_list))
+    name = rows[0]["class"]
+    if _fold(name) != _fold(entry.name):
+        out.append(ListDifference("name", entry.code, f"{entry.code}: {entry.name!r}, the list {name!r}", entry.list_differences))
+    maxima = [m for r in rows if r["max_sentence"] is not None for m in [_months(r["max_sentence"])]]
+    if maxima and max(maxima) != entry.max_sentence_months:
+        out.append(ListDifference("maximum", entry.code, f"{entry.code}: {entry.sentence_text()}, the list's highest "
+                                  f"{_sentence_words(max(rows, key=lambda r: _months(r['max_sentence']) if r['max_sentence'] is not None else -1)['max_sentence'])}",
+                                  entry.list_differences))
+    marks = {r["victim"] for r in rows}
+    fits = ("V" in marks or "S/V" in marks) if entry.victim_based else ("S" in marks or "S/V" in marks)
+    if not fits:
+        out.append(ListDifference("victim/state", entry.code, f"{entry.code}: {'victim' if entry.victim_based else 'state'} based, "
+                                  f"the list {'/'.join(sorted(marks))}", entry.list_differences))
+    return out
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
+
+
+def _months(sentence: Any) -> float:
+    from .loader import _sentence_months
+    return _sentence_months(sentence)
+
+
+def _sentence_words(sentence: Any) -> str:
+    from .offence_list import sentence_words
+    return sentence_words(sentence)
+
+
+DIFFERENCE_WORDS = {
+    "class not on the list": "entries in force that the list does not have (each kept with a stated reason)",
+    "offence not on the list": "offences an entry holds that the list does not put under its code (a name the list lacks, or a stated choice)",
+    "name": "names that differ from the list's (a stated choice)",
+    "maximum": "class maxima other than the highest of the list's offences (a stated choice: each offence keeps its own maximum)",
+    "victim/state": "victim or state markings that differ from the list's (a stated choice)",
+    "row not placed": "list rows an incident cannot name by act and section, or that name no single class (the importer's note)",
+}
+
+
+def list_section(book: Rulebook) -> list[str]:
+    """The catalogue against the Home Office list the rulebook holds, with counts (docs/classifications.md)."""
+    held = book.offence_list
+    if held is None:
+        return []
+    on_date = [c for es in book.classifications.values() for c in es if c.in_force(held.as_of)]
+    listed = {r["code"] for r in held.rows if r["code"]}
+    verified = [c for c in on_date if c.code in listed and c.verification == "verified"]
+    ended = [c for es in book.classifications.values() for c in es
+             if c.in_force_to is not None and c.in_force_to < held.as_of and c.code not in listed]
+    others = [c for es in book.classifications.values() for c in es if not c.in_force(held.as_of)]
+    named = sum(1 for r in held.rows if r["code"] and r["names"])
+    differences = list_differences(book)
+    out = [
+        "", "## Against the Home Office list", "",
+        f"The rulebook holds the {held.document}, {held.edition} ({held.section}): {len(held.rows)} offence rows in",
+        f"{len(listed)} classifications, in `rules/{DATA_FILE_NAME}` (written by `hocr rules import-offences`). Each row",
+        f"is an offence of the entry of its code in force on {held.as_of}; {named} rows can be named by act and section.",
+        "",
+        f"- **Verified by the list**: {len(verified)} of the {len(on_date)} entries in force on {held.as_of} (every code on the list).",
+        f"- **Not on the list**: {sum(1 for c in on_date if c.code not in listed)} entries in force then (kept with a stated reason,",
+        "  below); codes that left before then carry a dated end.",
+        f"- **Not checked by the list**: the {len(others)} entries of other periods ({len(ended)} of them codes the list no",
+        "  longer has); they keep their own sources and verification.",
+        "",
+        "Every difference between the catalogue and the list has a reason recorded in the rule files (a test fails on one",
+        "that has none):",
+        "",
+        "| difference | count |",
+        "|---|---|",
+    ]
+    counts: dict[str, int] = {}
+    for d in differences:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    out += [f"| {DIFFERENCE_WORDS[kind]} | {n} |" for kind, n in sorted(counts.items(), key=lambda kv: list(DIFFERENCE_WORDS).index(kv[0]))]
+    return out

@@ -35,7 +35,15 @@ from .conditions import (
     compile_expr,
     value_key,
 )
-from .offences import WEEKS_PER_MONTH, Offence, OffenceList, attach_list, hand_written, read_list
+from .offences import (
+    WEEKS_PER_MONTH,
+    Offence,
+    OffenceList,
+    attach_list,
+    hand_written,
+    offence_key,
+    read_list,
+)
 from .tables import Table, compile_table
 
 _VERSION = "0.1.0"
@@ -385,7 +393,7 @@ class Rulebook:
 
     def codes_for_offence(self, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
         """The classifications in force on ``day`` that cover an offence (statute, section)."""
-        want = (statute.strip().casefold(), section.strip().casefold())
+        want = offence_key(statute, section)
         return tuple(sorted({
             code for code, entries in self.classifications.items()
             for c in entries

@@ -305,15 +305,17 @@ def offence_names(act_cell: str, section_cell: str, offence: str) -> tuple[tuple
     The Act cell may hold several acts (separated by line breaks or long runs of spaces), some
     with their own sections; the Section cell belongs to the last act without one. A common-law
     offence is named by its description on the list (``Common law`` + ``Murder of persons ...``)."""
-    parts = [p.strip() for p in re.split(r"\s{3,}|\n", act_cell) if p.strip()]
-    names: list[tuple[str, str]] = []
+    pieces = [p.strip() for p in re.split(r"\s{3,}|\n", act_cell) if p.strip()]
+    # A piece that names no act ("as amended") belongs to the act before it; it is not an act.
+    parts = [p for i, p in enumerate(pieces) if i == 0 or _ACT_HEAD.match(p)]
     heads = [_ACT_HEAD.match(p) for p in parts]
-    last = max((i for i, m in enumerate(heads) if not _is_common_law(parts[i]) and not (m and m.group(2).strip())),
-               default=None)
+    owns = [m.group(2).strip() if m and re.search(r"\d", m.group(2)) else "" for m in heads]
+    last = max((i for i in range(len(parts)) if not _is_common_law(parts[i]) and not owns[i]), default=None)
+    names: list[tuple[str, str]] = []
     for i, part in enumerate(parts):
         m = heads[i]
-        statute = re.sub(r"\s+", " ", (m.group(1) if m else part)).strip()
-        own = m.group(2).strip() if m else ""
+        statute = statute_name(m.group(1) if m else part)
+        own = owns[i]
         if _is_common_law(statute):
             names.append(("Common law", re.sub(r"\s+", " ", offence).strip()))
             continue
@@ -324,6 +326,12 @@ def offence_names(act_cell: str, section_cell: str, offence: str) -> tuple[tuple
     unique = tuple(dict.fromkeys(names))
     why = "" if unique else "the list gives no section an incident could name it by"
     return unique, why
+
+
+def statute_name(text: str) -> str:
+    """An act's name as incidents write it: one space between words, ``and`` for ``&``
+    (``Crime & Disorder Act 1998`` -> ``Crime and Disorder Act 1998``)."""
+    return re.sub(r"\s+", " ", text.replace("&", " and ")).strip()
 
 
 def _is_common_law(text: str) -> bool:
@@ -346,6 +354,7 @@ def sections_of(cell: str) -> tuple[str, ...]:
 
 def _numbers(text: str) -> list[str]:
     t = re.sub(r"(\d)\s*\(([A-Z])\)", r"\1\2", text)   # 75(A) -> 75A
+    t = re.sub(r"\b(\d+) ([A-Z]{1,3})(?=\b|\()", r"\1\2", t)   # 139 AA -> 139AA, 3 A(1) -> 3A
     t = re.sub(r"\b(\d+)([a-z])\b", lambda m: m.group(1) + m.group(2).upper(), t)  # 19b -> 19B
     while re.search(r"\([^()]*\)", t):
         t = re.sub(r"\([^()]*\)", " ", t)              # subsections and paragraphs

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 WEEKS_PER_MONTH = 52 / 12
 
 
+def offence_key(statute: str, section: str) -> tuple[str, str]:
+    """How an offence is matched: letter case, runs of spaces and ``&`` for ``and`` do not count."""
+    def fold(text: str) -> str:
+        return " ".join(text.replace("&", " and ").split()).casefold()
+    return (fold(statute), fold(section))
+
+
 @dataclass(frozen=True)
 class Offence:
     """One offence in law under one catalogue entry."""
@@ -36,7 +43,7 @@ class Offence:
     not_on_list: str = ""             # a hand-written offence's stated reason for differing from the list
 
     def key(self) -> tuple[str, str]:
-        return (self.statute.strip().casefold(), self.section.strip().casefold())
+        return offence_key(self.statute, self.section)
 
     def in_force(self, day: dt.date) -> bool:
         return (self.in_force_from is None or self.in_force_from <= day) and (self.in_force_to is None or day <= self.in_force_to)
