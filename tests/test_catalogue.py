@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hocr import catalogue
-from hocr.loader import Rulebook, data_path, load_rulebook
+from hocr.loader import Rulebook, RulebookError, data_path, load_rulebook
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "rules" / catalogue.REFERENCE_FILE
@@ -404,3 +404,40 @@ def test_cli_list_shows_the_april_2026_classes_as_current() -> None:
     codes = {r["code"] for r in rows}
     assert {"28I", "28P", "29B", "29C", "8T", "19J", "19K", "62A", "81", "NFIB90"} <= codes
     assert not {"28E", "28F", "28G", "28H", "29A", "72"} & codes
+
+
+@pytest.mark.parametrize(("statute", "section", "day", "codes"), [
+    # stalking in 8L until 8Q began (April 2014); controlling or coercive behaviour in 8L until 8U (April 2020)
+    ("Protection from Harassment Act 1997", "4A", "2014-03-31", ("8L",)), ("Protection from Harassment Act 1997", "4A", "2014-04-01", ("8Q",)),
+    ("Serious Crime Act 2015", "76", "2015-12-28", ()), ("Serious Crime Act 2015", "76", "2015-12-29", ("8L",)),
+    ("Serious Crime Act 2015", "76", "2020-03-31", ("8L",)), ("Serious Crime Act 2015", "76", "2020-04-01", ("8U",)),
+    # serious injury by careless driving: 5E from commencement, 4/8 from April 2023
+    ("Road Traffic Act 1988", "2C", "2022-06-27", ()), ("Road Traffic Act 1988", "2C", "2022-06-28", ("5E",)),
+    ("Road Traffic Act 1988", "2C", "2023-03-31", ("5E",)), ("Road Traffic Act 1988", "2C", "2023-04-01", ("4/8",)),
+    # Public Order Act s5 left the list (our best date); non-fatal strangulation joined 8S and 8T on 1 April 2025
+    ("Public Order Act 1986", "5", "2023-03-31", ("9A",)), ("Public Order Act 1986", "5", "2023-04-01", ()),
+    ("Serious Crime Act 2015", "75A", "2025-03-31", ("8N",)), ("Serious Crime Act 2015", "75A", "2025-04-01", ("8N", "8S", "8T")),
+    # the list's spelling of an act is matched as ours (Crime & Disorder Act 1998)
+    ("Crime and Disorder Act 1998", "32", "2024-06-01", ("8M",)), ("Crime & Disorder Act 1998", "32", "2024-06-01", ("8M",)),
+])
+def test_offences_join_and_leave_classes_on_their_own_dates(book: Rulebook, statute: str, section: str, day: str,
+                                                            codes: tuple[str, ...]) -> None:
+    assert book.codes_for_offence(statute, section, D(day)) == codes
+
+
+def test_an_offence_ranks_by_its_own_maximum_from_the_list(book: Rulebook) -> None:
+    entry = book.classification("8R", D("2024-06-01"))
+    assert entry is not None
+    assert entry.offence_maxima[("online safety act 2023", "179")] == pytest.approx(51 * 12 / 52)  # 51 weeks
+    assert entry.offence_maxima[("online safety act 2023", "181")] == 60
+    assert entry.max_sentence_months == 24 and entry.list_differences  # the class ranks by MCA 1988 s1, and says why
+
+
+def test_a_list_row_whose_class_is_not_in_force_on_the_lists_date_does_not_load(tmp_path: Path) -> None:
+    base = tmp_path / "rb"
+    shutil.copytree(REPO / "rules", base)
+    data = base / "classifications" / "notifiable-offences.yaml"
+    data.write_text(data.read_text(encoding="utf-8").replace("    code: 3B\n", "    code: 28E\n", 1), encoding="utf-8")
+    with pytest.raises(RulebookError) as exc:
+        load_rulebook(base)
+    assert "list row 7: classification '28E' has no catalogue entry in force on 2026-04-01" in str(exc.value.problems[0])

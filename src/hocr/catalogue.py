@@ -532,7 +532,10 @@ def _entry_differences(entry: Classification, rows: Sequence[Mapping[str, Any]],
 
 
 def _fold(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
+    """A name for comparing with the list's: letter case, punctuation and articles do not count
+    (``Theft or unauthorised taking of a pedal cycle`` is the list's ``... of Pedal Cycle``)."""
+    words = re.sub(r"[^a-z0-9]+", " ", text.casefold()).split()
+    return " ".join(w for w in words if w not in ("a", "an", "the"))
 
 
 def _months(sentence: Any) -> float:

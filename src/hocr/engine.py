@@ -45,6 +45,7 @@ from .conditions import (
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
+from .offences import offence_key
 from .tables import Row, TableConflict
 
 DECISION_FORMAT = "hocr.decision.v1"
@@ -601,7 +602,7 @@ def _classification_root(book: Rulebook, outcome: Outcome, day: dt.date, act: An
     if offence is not None:
         # Annex C ranks offences: an act naming one of the classification's offences that has its
         # own maximum ranks by that maximum.
-        months = entry.offence_maxima.get((offence["statute"].strip().casefold(), offence["section"].strip().casefold()))
+        months = entry.offence_maxima.get(offence_key(offence["statute"], offence["section"]))
         if months is not None:
             fact["max_sentence_months"] = months
             fact["ranked_by_offence"] = f"{offence['statute']} s{offence['section']}"

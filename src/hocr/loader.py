@@ -650,7 +650,7 @@ def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files
                 max_sentence_months=_sentence_months(c["max_sentence"]),
                 counting_unit=c.get("counting_unit", ""),
                 offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
-                offence_maxima={(o["statute"].strip().casefold(), o["section"].strip().casefold()): _sentence_months(o["max_sentence"])
+                offence_maxima={offence_key(o["statute"], o["section"]): _sentence_months(o["max_sentence"])
                                 for o in c.get("offences", ()) if "max_sentence" in o},
                 offence_entries=hand_written(c.get("offences", ()), _sentence_months),
                 list_differences=c.get("list_differences", ""),
