@@ -414,8 +414,8 @@ def test_cli_list_shows_the_april_2026_classes_as_current() -> None:
     # serious injury by careless driving: 5E from commencement, 4/8 from April 2023
     ("Road Traffic Act 1988", "2C", "2022-06-27", ()), ("Road Traffic Act 1988", "2C", "2022-06-28", ("5E",)),
     ("Road Traffic Act 1988", "2C", "2023-03-31", ("5E",)), ("Road Traffic Act 1988", "2C", "2023-04-01", ("4/8",)),
-    # Public Order Act s5 left the list (our best date); non-fatal strangulation joined 8S and 8T on 1 April 2025
-    ("Public Order Act 1986", "5", "2023-03-31", ("9A",)), ("Public Order Act 1986", "5", "2023-04-01", ()),
+    # Public Order Act s5 left the list (our best date: with the 2023 review, public-order.elements-2023); non-fatal strangulation joined 8S and 8T on 1 April 2025
+    ("Public Order Act 1986", "5", "2023-05-30", ("9A",)), ("Public Order Act 1986", "5", "2023-05-31", ()),
     ("Serious Crime Act 2015", "75A", "2025-03-31", ("8N",)), ("Serious Crime Act 2015", "75A", "2025-04-01", ("8N", "8S", "8T")),
     # the list's spelling of an act is matched as ours (Crime & Disorder Act 1998)
     ("Crime and Disorder Act 1998", "32", "2024-06-01", ("8M",)), ("Crime & Disorder Act 1998", "32", "2024-06-01", ("8M",)),

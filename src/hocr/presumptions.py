@@ -278,8 +278,48 @@ def unsafe_presumptions(book: Any) -> list[Unsafe]:
     return found
 
 
+def _row_excludes(p: Presumption, rule: Any, row: Any) -> bool:
+    """Whether the presumption's own condition is false wherever the table row applies: the
+    row's single-valued cells on the presumption's entity are set in a probe (all else unknown)
+    and the condition tested there. A presumption that never applies where a row withholds a
+    record cannot make that row withhold one."""
+    prefix = p.entity + "."
+    known: dict[str, Any] = {}
+    when = rule.raw.get("when", {})
+    for part in when.get("all", [when]) if isinstance(when, Mapping) else []:
+        if isinstance(part, Mapping) and set(part) == {"fact", "equals"} and str(part["fact"]).startswith(prefix):
+            known[str(part["fact"])[len(prefix):]] = part["equals"]
+    for idx, op, operand, _test in row.cells:
+        path = rule.table.inputs[idx][1]
+        if op == "equals" and path.startswith(prefix):
+            known[path[len(prefix):]] = operand
+    if not known:
+        return False
+    obj = _Probe({})
+    for dotted, value in known.items():
+        obj = _merge_probe(obj, dotted.split("."), value)
+    roots = {"incident": _UNKNOWN, "report": _UNKNOWN, p.entity: obj}
+    try:
+        return p.cond(Scope(roots, {}), None)[0] is False
+    except (RuleRuntimeError, TypeError):
+        return False
+
+
+def _merge_probe(obj: _Probe, path: Sequence[str], value: Any) -> _Probe:
+    known = dict(obj._known)
+    if len(path) == 1:
+        known[path[0]] = value
+    else:
+        inner = known.get(path[0])
+        known[path[0]] = _merge_probe(inner if isinstance(inner, _Probe) else _Probe({}), path[1:], value)
+    return _Probe(known)
+
+
 def _unsafe_for(p: Presumption, rule: Any, roots: Sequence[str], withholds: Any, records: bool) -> list[Unsafe]:
     under = _conclusions(rule, probe_scope(p, p.value, roots), withholds)
+    if rule.table is not None:
+        rows = {f"row {r.id}": r for r in rule.table.rows}
+        under = {name: v for name, v in under.items() if not (name in rows and _row_excludes(p, rule, rows[name]))}
     for alt in p.alternatives:
         other = _conclusions(rule, probe_scope(p, alt, roots), withholds)
         for name, (bad, truth) in under.items():
