@@ -27,7 +27,7 @@ from hocr.cases import CaseFailure, run_case
 from hocr.loader import load_rulebook
 
 HERE = Path(__file__).parent
-SHARED = Path("/work/shared/cases/general.yaml")
+SHARED = HERE.parent.parent / "shared" / "cases" / "general.yaml"  # ../shared beside the checkout
 
 # (what to drop, as a regular expression on a line, and the words that mean the case states it)
 DROPS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
@@ -51,6 +51,8 @@ DROPS: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"shop|store|retail|stall|supermarket", re.I)),
     ("armed", re.compile(r",? ?\barmed: false"),
      re.compile(r"armed|weapon|knife|gun|firearm|aggravated", re.I)),
+    ("outbuilding", re.compile(r",? ?\boutbuilding: false"),
+     re.compile(r"outbuilding|shed|garage|outhouse|connect|annex", re.I)),
     ("distraction", re.compile(r",? ?\bdistraction: false"),
      re.compile(r"distraction|trick|pretend|bogus|false statement|posing", re.I)),
 ]
