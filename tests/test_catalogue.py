@@ -52,10 +52,25 @@ def test_categories_are_the_twelve_and_each_file_holds_its_own(book: Rulebook) -
         assert entry.file == f"classifications/{catalogue.slug(entry.category)}/catalogue.yaml", entry.code
 
 
+# 9A's offences (Public Order Act 1986 s4, s4A, s4B) are marked victim based on the April 2026 list;
+# the class is victim based from the day s5 (marked state based) left it.
+VICTIM_BASED_IN_STATE_CATEGORIES = {("9A", dt.date(2023, 5, 31))}
+
+
 def test_crimes_against_the_state_have_no_victim(book: Rulebook) -> None:
     for entry in catalogue.all_entries(book):
         if entry.category in STATE_CATEGORIES:
-            assert entry.victim_based is False, entry.code
+            expected = (entry.code, entry.in_force_from) in VICTIM_BASED_IN_STATE_CATEGORIES
+            assert entry.victim_based is expected, entry.code
+
+
+def test_9a_is_victim_based_only_once_s5_has_left_it(book: Rulebook) -> None:
+    before = book.classification("9A", dt.date(2023, 5, 30))
+    after = book.classification("9A", dt.date(2023, 5, 31))
+    assert before is not None and after is not None
+    assert before.victim_based is False and after.victim_based is True
+    assert any(section == "5" for _, section in before.offences)
+    assert not any(section == "5" for _, section in after.offences)
 
 
 def test_dated_entries_of_one_code_abut_with_no_gap(book: Rulebook) -> None:
