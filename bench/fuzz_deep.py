@@ -16,7 +16,6 @@ are recorded in docs/hardening.md. Exit code 1 when anything unexpected happened
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -26,25 +25,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from hostile_strategies import hostile_incidents, outcome_of  # noqa: E402
+from hostile_strategies import as_audit_line, hostile_incidents, outcome_of  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 
 from hocr.audit import BUILTIN_GROUPS, audit_line  # noqa: E402
 from hocr.loader import load_rulebook  # noqa: E402
-
-
-def _as_line(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if isinstance(value, str):
-        return value.replace("\n", " ")
-    try:
-        return json.dumps(value)
-    except (ValueError, TypeError, RecursionError):
-        return "{"
 
 
 def main() -> int:
@@ -70,7 +55,7 @@ def main() -> int:
             if len(unexpected) < 20:
                 unexpected.append(str(exc)[:300])
         if args.audit:
-            result = audit_line(book, 1, _as_line(value), BUILTIN_GROUPS)
+            result = audit_line(book, 1, as_audit_line(value), BUILTIN_GROUPS)
             if result.kind == "internal_error":
                 audit_errors.append("; ".join(result.problems))
         done = sum(endings.values())

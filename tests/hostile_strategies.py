@@ -235,3 +235,19 @@ def outcome_of(book: Rulebook, given: Any) -> str:
     status = str(decision["status"])
     assert status in ("decided", "undetermined", "conflict"), status
     return status
+
+
+def as_audit_line(value: Any) -> str | None:
+    """A drawn input as one line of an audit file (None: bytes that are not UTF-8, which the
+    audit's reader would report before any line is parsed)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(value, str):
+        return value.replace("\n", " ")
+    try:
+        return json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        return "{"  # not writable as JSON (a cycle, say): the audit only ever reads text

@@ -5,10 +5,9 @@ exception escapes; every output is valid UTF-8. bench/fuzz_deep.py runs the same
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from hostile_strategies import HOSTILE_LINES, hostile_incidents, outcome_of
+from hostile_strategies import HOSTILE_LINES, as_audit_line, hostile_incidents, outcome_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,24 +31,10 @@ def test_generated_incidents_made_hostile_give_a_decision_or_invalid(given_input
     assert outcome_of(BOOK, given_input) in ("invalid", "decided", "undetermined", "conflict")
 
 
-def _as_line(given_input: Any) -> str | None:
-    if isinstance(given_input, bytes):
-        try:
-            return given_input.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if isinstance(given_input, str):
-        return given_input.replace("\n", " ")
-    try:
-        return json.dumps(given_input)
-    except (ValueError, TypeError, RecursionError):
-        return "{"  # not writable as JSON (a cycle, say): the audit only ever reads text
-
-
 @settings(CI, max_examples=150)
 @given(hostile_incidents(BOOK, generated=False), st.integers(1, 10**6))
 def test_an_audit_line_always_ends_in_a_result(given_input: Any, number: int) -> None:
-    result = audit_line(BOOK, number, _as_line(given_input), BUILTIN_GROUPS)
+    result = audit_line(BOOK, number, as_audit_line(given_input), BUILTIN_GROUPS)
     assert result.kind in LINE_KINDS and result.kind != "internal_error", result.problems
     assert result.line == number
     for problem in result.problems:

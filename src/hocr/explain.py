@@ -403,8 +403,13 @@ def render_rulebook(book: Rulebook) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _span(item: Any) -> str:
+    """The dates an item of the rulebook is in force, for people."""
+    return f"from {item.in_force_from}" + (f" to {item.in_force_to}" if item.in_force_to else "")
+
+
 def _render_rule(rule: Any) -> list[str]:
-    span = f"from {rule.in_force_from}" + (f" to {rule.in_force_to}" if rule.in_force_to else "")
+    span = _span(rule)
     out = [
         f"### {rule.title}",
         "",
@@ -442,7 +447,7 @@ def _render_rule(rule: Any) -> list[str]:
 
 
 def _render_presumption(p: Any) -> list[str]:
-    span = f"from {p.in_force_from}" + (f" to {p.in_force_to}" if p.in_force_to else "")
+    span = _span(p)
     out = [
         f"### Presumption: {p.title}",
         "",
@@ -462,7 +467,7 @@ def _render_presumption(p: Any) -> list[str]:
 
 
 def _render_classification(c: Any) -> list[str]:
-    span = f"from {c.in_force_from}" + (f" to {c.in_force_to}" if c.in_force_to else "")
+    span = _span(c)
     out = [
         f"### {c.code} {c.name}",
         "",
