@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hocr.library import cases_by_rule, load_library
 from hocr.loader import Rulebook
 
 REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "changes.md"
 D = dt.date
 YEAR_2023 = (D(2023, 1, 1), D(2023, 12, 31))
 
@@ -315,3 +317,30 @@ def test_a_side_with_no_case_says_so(year_2023_cases: dict[str, Any]) -> None:
     assert found["28I"]["cases"]["after"]["count"] > 0
     block = _block(rulediff.render_text(year_2023_cases), " classification 28I: ")
     assert "cases before: none in the library" in block
+
+
+# --------------------------------------------------------------------------------------------
+# docs/changes.md shows the tool's own text (regenerate: python tests/test_rulediff.py)
+# --------------------------------------------------------------------------------------------
+
+_DOC_BLOCK = re.compile(r"(<!-- rulediff (\d{4}-\d\d-\d\d) (\d{4}-\d\d-\d\d) -->\n```text\n)(.*?)(```)", re.S)
+
+
+def rendered_doc(book: Rulebook, text: str) -> str:
+    """The doc with each marked block replaced by the diff of its two dates."""
+    def block(match: re.Match[str]) -> str:
+        start, end = D.fromisoformat(match.group(2)), D.fromisoformat(match.group(3))
+        return match.group(1) + rulediff.render_text(rulediff.diff(book, start, end)) + match.group(5)
+    return _DOC_BLOCK.sub(block, text)
+
+
+def test_the_doc_shows_the_tools_own_text(book: Rulebook) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert [m.group(2) for m in _DOC_BLOCK.finditer(text)] == ["2018-01-01", "2020-01-01", "2023-03-31"]
+    assert rendered_doc(book, text) == text, "docs/changes.md is out of date: run python tests/test_rulediff.py"
+
+
+if __name__ == "__main__":
+    from hocr.loader import load_rulebook
+
+    DOC.write_text(rendered_doc(load_rulebook(REPO / "rules"), DOC.read_text(encoding="utf-8")), encoding="utf-8")

@@ -145,7 +145,7 @@ def _classification_content(c: Classification) -> dict[str, Any]:
         "victim_based": c.victim_based,
         "max_sentence": c.sentence_text(),
         "counting_unit": c.counting_unit,
-        "offences": sorted({f"{statute} {section}" for statute, section in c.offences}),
+        "offences": sorted({_offence_name(statute, section) for statute, section in c.offences}),
         "verification": c.verification,
         "citation": citation(c.sources),
     }
@@ -176,7 +176,7 @@ def _own_end(c: Classification, o: Offence) -> bool:
 
 def _offence_item(code: str, c: Classification, named: Sequence[Offence], list_citation: str) -> Item:
     o = named[0]
-    names = [f"{n.statute} {n.section}" for n in named]
+    names = [_offence_name(n.statute, n.section) for n in named]
     own_start, own_end = _own_start(c, o), _own_end(c, o)
     return Item(
         kind="offence", id=o.number or names[0], title=o.description or names[0], section=_folder(c.file),
@@ -188,6 +188,10 @@ def _offence_item(code: str, c: Classification, named: Sequence[Offence], list_c
                  "victim": o.victim, "max_sentence_months": o.max_months},
         extra={"classification": code, "offences": names, "list_row": o.row},
         codes=(code,), offences=tuple(n.key() for n in named), own_start=own_start, own_end=own_end)
+
+
+def _offence_name(statute: str, section: str) -> str:
+    return f"{statute} s{section}" if section[:1].isdigit() else f"{statute} {section}"
 
 
 def _presumption_items(book: Rulebook) -> Iterator[Item]:
@@ -311,7 +315,7 @@ def diff(book: Rulebook, start: dt.date, end: dt.date, cases: bool = False) -> d
     """What started, ended or changed between ``start`` and ``end`` (format ``hocr.rulediff.v1``),
     grouped by section; with ``cases``, the worked cases on each side of each change."""
     check_range(book, start, end)
-    found = sorted(changes(book, start, end), key=lambda c: (c.item.section, c.date, _KIND_ORDER[c.item.kind], c.item.id))
+    found = sorted(changes(book, start, end), key=lambda c: (_section_order(c.item.section), c.date, _KIND_ORDER[c.item.kind], c.item.id))
     attach = _case_finder(book) if cases else None
     groups: dict[str, list[dict[str, Any]]] = {}
     for change in found:
@@ -329,6 +333,16 @@ def diff(book: Rulebook, start: dt.date, end: dt.date, cases: bool = False) -> d
         "counts": _counts(found),
         "groups": [{"section": s, "title": titles.get(s, s), "count": len(e), "changes": e} for s, e in groups.items()],
     }
+
+
+# The rulebook's own order: the recording standard, the General Rules' sections then annexes, the
+# classifications, the flags; any other folder after them, by name.
+_FOLDER_ORDER = ("ncrs", "general/section-", "general/annex-", "general/", "classifications/", "flags")
+
+
+def _section_order(folder: str) -> tuple[int, str]:
+    rank = next((i for i, prefix in enumerate(_FOLDER_ORDER) if folder.startswith(prefix)), len(_FOLDER_ORDER))
+    return rank, folder
 
 
 _KIND_ORDER = {"rule": 0, "counting rule": 1, "flag rule": 2, "presumption": 3, "classification": 4, "offence": 5}
@@ -520,7 +534,7 @@ def _side(quoted: Sequence[_Quoted], day: dt.date) -> dict[str, Any]:
 # Text
 # --------------------------------------------------------------------------------------------
 
-_MARK = {"started": "+", "ended": "-", "changed": "~", "interim": "±"}
+_MARK = {"started": "+", "ended": "-", "changed": "~", "interim": "*"}
 
 
 def render_text(result: Mapping[str, Any]) -> str:
