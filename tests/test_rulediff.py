@@ -178,6 +178,12 @@ def test_rules_named_alike_pair_and_the_rest_start(year_2023: dict[str, Any]) ->
         assert found[new]["change"] == "started" and "before" not in found[new]
 
 
+def test_rules_pair_with_the_most_alike(book: Rulebook) -> None:
+    found = _by_id(rulediff.diff(book, D(2012, 1, 1), D(2012, 12, 31)))
+    assert [b["id"] for b in found["vap.homicide"]["before"]] == ["vap.homicide-2008"]
+    assert [b["id"] for b in found["vap.homicide-attempt"]["before"]] == ["vap.homicide-attempt-2008"]
+
+
 def test_a_new_maximum_is_a_changed_classification(book: Rulebook) -> None:
     found = _by_id(rulediff.diff(book, D(2018, 1, 1), D(2018, 12, 31)))
     assert found["104"]["date"] == "2018-11-13"

@@ -236,8 +236,8 @@ def changes(book: Rulebook, start: dt.date, end: dt.date) -> list[Change]:
     started = [i for i in everything if _starts_within(i, start, end)]
     ended = [i for i in everything if _ends_within(i, start, end)]
     found, replaced, continued = _versions(started, ended)
-    fresh = [i for i in started if i not in continued]
-    for item in fresh:
+    fresh = {i for i in started if i not in continued}
+    for item in (i for i in started if i in fresh):  # in rulebook order
         found.append(Change("interim" if _ends_within(item, start, end) else "started", item, item.starts))
     for item in ended:
         if item not in replaced and item not in fresh:
@@ -278,18 +278,22 @@ def _stem(rule_id: str) -> str:
     return _YEAR.sub("", rule_id)
 
 
-def _named_alike(a: Item, b: Item) -> bool:
-    """Ids that, without their years, are equal or one begins the other (public-order.elements
-    and public-order.elements-2023)."""
+def _likeness(a: Item, b: Item) -> int:
+    """How alike two rule ids are, with their year parts taken out: 2 equal, 1 one begins the
+    other at a "." or "-" (vap.controlling-or-coercive-behaviour-within-harassment and
+    vap.controlling-or-coercive-behaviour), 0 neither."""
     x, y = _stem(a.id), _stem(b.id)
-    return x == y or any(long.startswith(short + sep) for long, short in ((x, y), (y, x)) for sep in ".-")
+    if x == y:
+        return 2
+    return int(any(long.startswith(short + sep) for long, short in ((x, y), (y, x)) for sep in ".-"))
 
 
 def _pairs(olds: Sequence[Item], news: Sequence[Item]) -> Iterator[tuple[Item, tuple[Item, ...]]]:
     """Each new version with the old ones it replaces, among the versions of one thing handing
-    over on one day. A code, a fact or an offence is one thing whatever its versions are called;
-    rules are one thing when they decide the same decision in the same file, and where some of
-    them are named alike (:func:`_named_alike`) those pair with each other only, the rest with
+    over on one day. A code, a fact or an offence is one thing whatever its versions are called.
+    Rules are one thing when they decide the same decision in the same file; where some of them
+    are named alike (:func:`_likeness`), each pairs with the ones most alike to it, both ways
+    (vap.homicide-2008 with vap.homicide, not with vap.homicide-attempt), and the rest pair with
     the rest."""
     if not olds or not news:
         return
@@ -297,11 +301,16 @@ def _pairs(olds: Sequence[Item], news: Sequence[Item]) -> Iterator[tuple[Item, t
         for new in news:
             yield new, tuple(olds)
         return
-    named = {id(o): [n for n in news if _named_alike(o, n)] for o in olds}
-    claimed = {id(n) for partners in named.values() for n in partners}
-    unnamed_olds = tuple(o for o in olds if not named[id(o)])
+    score = {(id(o), id(n)): _likeness(o, n) for o in olds for n in news}
+    best_old = {id(o): max(score[id(o), id(n)] for n in news) for o in olds}
+    best_new = {id(n): max(score[id(o), id(n)] for o in olds) for n in news}
+    unnamed_olds = tuple(o for o in olds if not best_old[id(o)])
     for new in news:
-        previous = tuple(o for o in olds if new in named[id(o)]) if id(new) in claimed else unnamed_olds
+        if not best_new[id(new)]:
+            previous = unnamed_olds
+        else:
+            previous = tuple(o for o in olds
+                             if score[id(o), id(new)] == best_new[id(new)] == best_old[id(o)])
         if previous:
             yield new, previous
 
