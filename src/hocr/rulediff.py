@@ -423,23 +423,32 @@ def _section_titles(book: Rulebook) -> dict[str, str]:
     """A title for each rulebook folder: a lettered section or annex as the latest edition of the
     General Rules names it, a classification folder by its category, any other folder by the
     section its rules cite most."""
-    names = _latest_general_rules()
+    categories: dict[str, Counter[str]] = {}
+    for entries in book.classifications.values():
+        for c in entries:
+            categories.setdefault(_folder(c.file), Counter())[c.category] += 1
     cited: dict[str, Counter[str]] = {}
     for r in book.rules.values():
         for s in r.sources:
             cited.setdefault(_folder(r.file), Counter())[str(s.get("section", ""))] += 1
-    for entries in book.classifications.values():
-        for c in entries:
-            cited.setdefault(_folder(c.file), Counter())["\0" + c.category] += 10_000  # a category outranks citations
-    titles = {folder: counts.most_common(1)[0][0].lstrip("\0") for folder, counts in cited.items()}
+    titles = {folder: counts.most_common(1)[0][0] for folder, counts in {**cited, **categories}.items()}
+    names = _latest_general_rules()
     for folder in titles:
-        match = re.fullmatch(r"(?:.*/)?(section|annex)-([a-z])", folder)
-        if match:
-            kind, letter = match.group(1), match.group(2).upper()
-            known = (names.sections if kind == "section" else names.annexes).get(letter)
-            if known:
-                titles[folder] = f"{letter} {known}" if kind == "section" else f"Annex {letter} {known}"
+        lettered = _lettered_title(folder, names)
+        if lettered:
+            titles[folder] = lettered
     return titles
+
+
+def _lettered_title(folder: str, names: _SectionNames) -> str | None:
+    """general/section-f -> "F The Principal Crime Rule"; general/annex-b -> "Annex B ..."."""
+    match = re.fullmatch(r"(?:.*/)?(section|annex)-([a-z])", folder)
+    if not match:
+        return None
+    letter = match.group(2).upper()
+    if match.group(1) == "section":
+        return f"{letter} {names.sections[letter]}" if letter in names.sections else None
+    return f"Annex {letter} {names.annexes[letter]}" if letter in names.annexes else None
 
 
 def _latest_general_rules() -> _SectionNames:
