@@ -47,9 +47,12 @@ def logging_config(access_log: bool) -> dict[str, Any]:
 
 
 def app_from_env() -> Any:
-    """The app for one uvicorn worker, configured from the environment."""
+    """The app for one uvicorn worker, configured from the environment: the API and the
+    training page (docs/training.md)."""
+    from .training import routes as training_routes  # the page's modules load with the app only
+
     config = config_from_env()
-    return create_app(load_rulebook(config.rules), config)
+    return create_app(load_rulebook(config.rules), config, routes=training_routes())
 
 
 def uvicorn_config(config: ServiceConfig, host: str, port: int, workers: int, access_log: bool,
