@@ -51,7 +51,7 @@ def explanation(book: Rulebook, incident: Mapping[str, Any], decision: Mapping[s
     return _adapted(book, incident, decision, trace)
 
 
-def why_not(book: Rulebook, incident: Mapping[str, Any], target: str,
+def why_not(book: Rulebook, incident: Any, target: str,
             as_of: dt.date | None = None) -> dict[str, Any] | None:
     """What blocks ``target`` (a classification code, "record" or "not recorded"); None when this
     build has no ``hocr.whynot``."""
@@ -157,7 +157,8 @@ def _report_lines(incident: Mapping[str, Any]) -> Iterator[str]:
     report = incident.get("report")
     if not isinstance(report, Mapping):
         return
-    reporter = report.get("reporter") if isinstance(report.get("reporter"), Mapping) else {}
+    reporter = report.get("reporter")
+    reporter = reporter if isinstance(reporter, Mapping) else {}
     how = f" ({report['channel'].replace('_', ' ')})" if isinstance(report.get("channel"), str) else ""
     yield f"Reported by: {str(reporter.get('type', 'not said')).replace('_', ' ')}{how}, received {report.get('received_at')}"
 

@@ -22,6 +22,7 @@ from ..incident import InputProblem
 from ..loader import data_path
 
 BOOLEAN = (("", "not given"), ("true", "yes"), ("false", "no"))
+NONE = "(none)"  # an empty list in a list's text (not an id: ids have no brackets); empty text: not given
 
 
 @cache
@@ -181,8 +182,8 @@ def _list_field(pointer: str, name: str, schema: Mapping[str, Any], value: Any, 
         chosen = ",".join(str(v) for v in value) if isinstance(value, list) else ""
         return Field(pointer, _label(name), help_text, "list", chosen, options, required, multiple=True)
     if items.get("type") == "string":
-        text = ", ".join(str(v) for v in value) if isinstance(value, list) else ""
-        return Field(pointer, _label(name), help_text + " (comma-separated)", "list", text, (), required)
+        text = (", ".join(str(v) for v in value) or NONE) if isinstance(value, list) else ""
+        return Field(pointer, _label(name), f"{help_text} (comma-separated; {NONE} for none)", "list", text, (), required)
     return Field(pointer, _label(name), help_text + " (JSON)", "json", "" if value is None else json.dumps(value), (), required)
 
 
@@ -266,7 +267,7 @@ def _typed_list(schema: Mapping[str, Any], texts: list[str]) -> Any:
             raise ValueError("expected values from the list")
         return list(dict.fromkeys(texts))
     if items.get("type") == "string":
-        return [part.strip() for part in ",".join(texts).split(",") if part.strip()]
+        return [part.strip() for part in ",".join(texts).split(",") if part.strip() and part.strip() != NONE]
     return _json(texts[-1])
 
 
@@ -302,11 +303,13 @@ def _put(doc: dict[str, Any], tokens: list[str], value: Any) -> None:
     if value is not MISSING:
         node[last] = value
         return
-    node.pop(last, None)
+    if last not in node:
+        return  # nothing removed: an object the incident gives empty stays
+    del node[last]
     for parent, key in reversed(trail):
-        if not isinstance(parent, dict) or parent[key]:  # type: ignore[index]
+        if not isinstance(parent, dict) or parent[key]:
             break
-        del parent[key]  # type: ignore[arg-type]
+        del parent[key]
 
 
 def add_item(incident: Mapping[str, Any], pointer: str) -> dict[str, Any]:

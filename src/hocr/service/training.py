@@ -268,11 +268,29 @@ def marks(book: Rulebook, answer: Mapping[str, Any], form: Mapping[str, Sequence
     ]
 
 
-def quiz_pool() -> list[WorkedCase]:
-    """Cases a trainee can answer from the scenario: a valid incident with a scenario, and no
-    force record (those test audits, not the recording decision)."""
-    return [c for c in load_library() if c.incident.get("acts") and "force_record" not in c.incident
-            and not c.expect.get("error") and len(c.scenario) > len(c.name) + 2]
+def act_descriptions(case: WorkedCase) -> list[str]:
+    """What each act's description says (the act's own, else its elements')."""
+    out = []
+    for act in case.incident.get("acts", []):
+        if isinstance(act, Mapping):
+            elements = act.get("elements") if isinstance(act.get("elements"), Mapping) else {}
+            text = act.get("description") or elements.get("description")
+            out.append(str(text) if text else "")
+    return out
+
+
+def given_facts(case: WorkedCase) -> list[schema_form.Field]:
+    """The facts the case's incident gives, as the form names them (the quiz shows them)."""
+    return [f for f in schema_form.walk_fields(schema_form.build_form(case.incident)) if f.value]
+
+
+@cache
+def quiz_pool() -> tuple[WorkedCase, ...]:
+    """Cases a trainee can answer from the facts: every act described (the case's name, which
+    states the answer, is shown only with the rules' answer), and no force record (those cases
+    test audits, not the recording decision)."""
+    return tuple(c for c in load_library() if c.incident.get("acts") and "force_record" not in c.incident
+                 and all(act_descriptions(c)))
 
 
 async def quiz_question(service: Service, case_id: str | None) -> tuple[WorkedCase, dict[str, Any]] | None:
@@ -298,7 +316,8 @@ async def quiz_page(request: Request) -> Response:
     if found is None:
         return problem_page(ServiceError(404, "no such quiz question (a worked case with a decided answer)", "?case"))
     score = Score.read(request.query_params.get("score", ""))
-    return page("quiz.html", case=found[0], score=score)
+    case = found[0]
+    return page("quiz.html", case=case, score=score, descriptions=act_descriptions(case), facts=given_facts(case))
 
 
 async def quiz_post(request: Request) -> Response:
@@ -325,7 +344,7 @@ async def quiz_post(request: Request) -> Response:
 def rule_sections(book: Rulebook) -> dict[str, list[Any]]:
     """The rules and presumptions by section (the folder of their file), in file and line order."""
     out: dict[str, list[Any]] = {}
-    items = [*book.rules.values(), *book.presumptions]
+    items: list[Any] = [*book.rules.values(), *book.presumptions]
     for item in sorted(items, key=lambda x: (x.file, x.line)):
         out.setdefault(item.file.rsplit("/", 1)[0] if "/" in item.file else item.file, []).append(item)
     return out
