@@ -92,6 +92,8 @@ def _adapted(book: Rulebook, incident: Mapping[str, Any], decision: Mapping[str,
                 pointer = pointers.of(node["scope"], fact["fact"])
                 if pointer is not None and fact.get("known"):
                     step["facts"].setdefault(pointer, fact.get("actual"))
+            if key == "presumptions" and isinstance(rule.get("value"), Mapping):
+                step["facts"].update(rule["value"])  # the presumed facts, by pointer
     lines = _lines(incident, decision)
     out = []
     for key, title in STEPS:
