@@ -405,3 +405,19 @@ def test_check_why_not_gives_what_blocks_it(client: TestClient) -> None:
     for target in ("8N", "record"):
         d = client.post(f"/v1/check?why_not={target}", content=example()).json()
         assert isinstance(d["why_not"], dict) and d["why_not"]
+
+
+def test_why_not_on_the_page_names_the_field_of_a_bad_target_and_says_when_it_is_missing(client: TestClient) -> None:
+    form = controls(client.get(case_url(third_party_case())).text).values
+    bad = post_form(client, "/training/why-not", {**form, "_why_not": [PLANTED]})
+    assert bad.status_code == 400 and "<code>_why_not</code>" in bad.text and PLANTED not in bad.text
+    asked = post_form(client, "/training/why-not", {**form, "_why_not": ["8n"]})
+    assert asked.status_code == 200 and "<html" not in asked.text
+    whole = post_form(client, "/training/case", {**form, "_why_not": ["record"], "_ask": ["why-not"]})
+    assert whole.status_code == 200 and 'id="why-not-answer"' in whole.text
+    try:
+        import hocr.whynot  # noqa: F401
+    except ImportError:
+        assert "not available in this build" in asked.text
+    else:
+        assert "Why not 8N" in asked.text and "Why not record" in whole.text

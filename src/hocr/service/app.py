@@ -106,8 +106,11 @@ WHY_NOT_OUTCOMES = ("record", "not recorded")
 def why_not_param(request: Request, book: Rulebook) -> str | None:
     """The classification code (as the catalogue writes it) or outcome asked about, if any."""
     text = request.query_params.get("why_not")
-    if text is None:
-        return None
+    return None if text is None else why_not_target(book, text, "?why_not")
+
+
+def why_not_target(book: Rulebook, text: str, pointer: str) -> str:
+    """``text`` as a why-not target: a code as the catalogue writes it, record or not recorded."""
     if text.strip().lower() in WHY_NOT_OUTCOMES:
         return text.strip().lower()
     try:
@@ -115,7 +118,7 @@ def why_not_param(request: Request, book: Rulebook) -> str | None:
             raise UnknownCode(text, ())
         return find_code(book, text)
     except UnknownCode:
-        raise ServiceError(400, "why_not must be a classification code in the catalogue, record or not recorded", "?why_not") from None
+        raise ServiceError(400, "why_not must be a classification code in the catalogue, record or not recorded", pointer) from None
 
 
 # ---------------------------------------------------------------------------------------------

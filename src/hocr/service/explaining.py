@@ -62,6 +62,13 @@ def why_not(book: Rulebook, incident: Any, target: str,
     return result
 
 
+def why_not_text(book: Rulebook, incident: Any, target: str, as_of: dt.date | None = None) -> str | None:
+    """The why-not as ``hocr.whynot.render_text`` words it; None without ``hocr.whynot``."""
+    render = _optional("hocr.whynot", "render_text")
+    result = why_not(book, incident, target, as_of) if render is not None else None
+    return None if result is None or render is None else str(render(result))
+
+
 def _optional(module: str, name: str) -> Callable[..., Any] | None:
     try:
         found = getattr(importlib.import_module(module), name, None)

@@ -39,7 +39,7 @@ from ..catalogue import UnknownCode, find_code
 from ..library import WorkedCase, cases_by_rule, find_case, load_library
 from ..loader import Rulebook
 from . import bodies, explaining, schema_form
-from .app import DATE, Service, decide, parse_incident, service_of
+from .app import DATE, Service, decide, parse_incident, service_of, why_not_target
 from .errors import ServiceError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -127,7 +127,7 @@ async def case_page(request: Request) -> Response:
     outcome = await outcome_context(service, case.incident, case.as_of)
     return page("case.html", case=case, form=schema_form.build_form(case.incident),
                 base=json.dumps(case.incident), as_of=case.as_of.isoformat() if case.as_of else "",
-                **outcome)
+                why_not={}, **outcome)
 
 
 async def read_form(request: Request, service: Service) -> dict[str, list[str]]:
@@ -181,7 +181,8 @@ async def decide_fragment(request: Request) -> Response:
 
 
 async def case_post(request: Request) -> Response:
-    """The whole page again for the posted form (without script, or to add or remove an item)."""
+    """The whole page again for the posted form (without script, to add or remove an item, or
+    to ask why not)."""
     service = service_of(request)
     try:
         form = await read_form(request, service)
@@ -190,9 +191,37 @@ async def case_post(request: Request) -> Response:
         return problem_page(exc)
     case = find_case((form.get("_case") or [""])[-1])
     outcome = await outcome_context(service, incident, as_of)
-    return page("case.html", 400 if outcome["problems"] else 200, case=case,
-                form=schema_form.build_form(incident), base=json.dumps(incident),
-                as_of=as_of.isoformat() if as_of else "", **outcome)
+    asked = await why_not_context(service, form, incident, as_of) if form.get("_ask") else {}
+    status = 400 if outcome["problems"] or asked.get("problems") else 200
+    return page("case.html", status, case=case, form=schema_form.build_form(incident),
+                base=json.dumps(incident), as_of=as_of.isoformat() if as_of else "",
+                why_not=asked, **outcome)
+
+
+async def why_not_context(service: Service, form: Mapping[str, Sequence[str]], incident: Any,
+                          as_of: dt.date | None) -> dict[str, Any]:
+    """What blocks the target asked (``_why_not``), as text; or the problems that stop it."""
+    try:
+        target = why_not_target(service.book, (form.get("_why_not") or [""])[-1], "_why_not")
+        await decide(service, incident, as_of, False)  # refuses an incident that cannot be decided
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        return {"problems": exc.problems}
+    text = await service.pool.run(lambda: explaining.why_not_text(service.book, incident, target, as_of))
+    return {"target": target, "text": text, "problems": ()}
+
+
+async def why_not_fragment(request: Request) -> Response:
+    """htmx: why not the classification or outcome asked, for the form as it stands."""
+    service = service_of(request)
+    try:
+        form = await read_form(request, service)
+        incident, as_of = form_incident(service, form), form_as_of(form)
+    except ServiceError as exc:
+        return problem_page(exc, fragment=True)
+    asked = await why_not_context(service, form, incident, as_of)
+    return page("why_not.html", 400 if asked["problems"] else 200, why_not=asked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,8 +302,8 @@ def act_descriptions(case: WorkedCase) -> list[str]:
     out = []
     for act in case.incident.get("acts", []):
         if isinstance(act, Mapping):
-            elements = act.get("elements") if isinstance(act.get("elements"), Mapping) else {}
-            text = act.get("description") or elements.get("description")
+            elements = act.get("elements")
+            text = act.get("description") or (elements.get("description") if isinstance(elements, Mapping) else None)
             out.append(str(text) if text else "")
     return out
 
@@ -379,6 +408,7 @@ def routes() -> list[BaseRoute]:
         Route("/training/case", case_page, methods=["GET"]),
         Route("/training/case", case_post, methods=["POST"]),
         Route("/training/decide", decide_fragment, methods=["POST"]),
+        Route("/training/why-not", why_not_fragment, methods=["POST"]),
         Route("/training/quiz", quiz_page, methods=["GET"]),
         Route("/training/quiz", quiz_post, methods=["POST"]),
         Route("/training/rules", rules_index, methods=["GET"]),
