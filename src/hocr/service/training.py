@@ -68,7 +68,8 @@ def case_url(case_id: str) -> str:
 
 def problem_page(exc: ServiceError, fragment: bool = False) -> HTMLResponse:
     """A refusal as a page (or, for htmx, a fragment): the problems by field, never a value."""
-    return page("problems_list.html" if fragment else "problems.html", exc.status, problems=exc.problems)
+    heading = "Not found" if exc.status == 404 else "This cannot be decided as it stands"
+    return page("problems_list.html" if fragment else "problems.html", exc.status, problems=exc.problems, heading=heading)
 
 
 # ---------------------------------------------------------------------------------------------
