@@ -182,7 +182,7 @@ async def explained(service: Service, data: Any, as_of: dt.date | None, trace: b
     decision = await decide(service, data, as_of, trace or explain)
     if explain:
         steps = decision["trace"] if trace else decision.pop("trace")
-        decision["explanation"] = explaining.explanation(service.book, data, decision, steps)
+        decision["explanation"] = await service.pool.run(lambda: explaining.explanation(service.book, data, decision, steps))
     if why_not is not None:
         blocked = await service.pool.run(lambda: explaining.why_not(service.book, data, why_not, as_of))
         if blocked is None:

@@ -86,7 +86,7 @@ def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080, work
         open(config.decision_log, "a").close()  # an OSError here, before binding, if it cannot be written
     check_bind(host, port)
     sys.stderr.write(f"hocr: serving {book.edition} ({book.hash[:19]}) on http://{host}:{port}/ "
-                     f"with {workers} worker{'s' if workers != 1 else ''} (API at /docs)\n")
+                     f"with {workers} worker{'s' if workers != 1 else ''} (API at /docs, training page at /training)\n")
     logging.getLogger("hocr.service").debug("limits: %s", config)
     server_config = uvicorn_config(config, host, port, workers, access_log)
     if workers > 1:

@@ -106,7 +106,7 @@ async def evaluated(service: Service, incident: Any, as_of: dt.date | None) -> d
     """The decision (without its trace) with its explanation; ServiceError for bad input."""
     decision = await decide(service, incident, as_of, True)
     trace = decision.pop("trace")
-    decision["explanation"] = explaining.explanation(service.book, incident, decision, trace)
+    decision["explanation"] = await service.pool.run(lambda: explaining.explanation(service.book, incident, decision, trace))
     return decision
 
 
