@@ -27,7 +27,7 @@ from ..decision_log import DecisionLog, new_decision_id
 from ..engine import EvaluationError, evaluate
 from ..incident import InputProblem, InvalidIncident, check_incident
 from ..loader import Rulebook
-from . import bodies
+from . import bodies, explaining
 from .config import ServiceConfig
 from .docs_page import render_docs
 from .endpoints import ENDPOINTS, NDJSON
@@ -93,11 +93,32 @@ def as_of_param(request: Request) -> dt.date | None:
         raise ServiceError(400, "as_of is not a date (expected YYYY-MM-DD)", "?as_of") from None
 
 
-def trace_param(request: Request) -> bool:
-    text = request.query_params.get("trace", "0").lower()
+def trace_param(request: Request, name: str = "trace") -> bool:
+    text = request.query_params.get(name, "0").lower()
     if text not in TRUE + FALSE:
-        raise ServiceError(400, "trace must be one of 1, true, yes, 0, false, no", "?trace")
+        raise ServiceError(400, f"{name} must be one of 1, true, yes, 0, false, no", f"?{name}")
     return text in TRUE
+
+
+WHY_NOT_OUTCOMES = ("record", "not recorded")
+
+
+def why_not_param(request: Request, book: Rulebook) -> str | None:
+    """The classification code (as the catalogue writes it) or outcome asked about, if any."""
+    text = request.query_params.get("why_not")
+    return None if text is None else why_not_target(book, text, "?why_not")
+
+
+def why_not_target(book: Rulebook, text: str, pointer: str) -> str:
+    """``text`` as a why-not target: a code as the catalogue writes it, record or not recorded."""
+    if text.strip().lower() in WHY_NOT_OUTCOMES:
+        return text.strip().lower()
+    try:
+        if not 0 < len(text) <= 32:
+            raise UnknownCode(text, ())
+        return find_code(book, text)
+    except UnknownCode:
+        raise ServiceError(400, "why_not must be a classification code in the catalogue, record or not recorded", pointer) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,14 +176,30 @@ def service_of(request: Request) -> Service:
     return service
 
 
+async def explained(service: Service, data: Any, as_of: dt.date | None, trace: bool, explain: bool,
+                    why_not: str | None) -> dict[str, Any]:
+    """The decision, with its explanation and why-not when asked (the trace only when asked)."""
+    decision = await decide(service, data, as_of, trace or explain)
+    if explain:
+        steps = decision["trace"] if trace else decision.pop("trace")
+        decision["explanation"] = await service.pool.run(lambda: explaining.explanation(service.book, data, decision, steps))
+    if why_not is not None:
+        blocked = await service.pool.run(lambda: explaining.why_not(service.book, data, why_not, as_of))
+        if blocked is None:
+            raise ServiceError(400, "why_not is not available in this build of hocr (no hocr.whynot)", "?why_not")
+        decision["why_not"] = blocked
+    return decision
+
+
 async def check(request: Request) -> Response:
     service = service_of(request)
     as_of, trace = as_of_param(request), trace_param(request)
+    explain, why_not = trace_param(request, "explain"), why_not_param(request, service.book)
     body = await bodies.read_body(request, service.config)
     data: Any = None
     try:
         data = parse_incident(service, body)
-        decision = await decide(service, data, as_of, trace)
+        decision = await explained(service, data, as_of, trace, explain, why_not)
     except ServiceError as exc:
         if exc.status < 500:  # a refused input is logged; an answer out of time is not a decision
             record(service, body, data, None, exc, "/v1/check")

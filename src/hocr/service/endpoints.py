@@ -11,6 +11,10 @@ AS_OF = Param("as_of", "query", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2
               "Apply the rules in force on this date (YYYY-MM-DD) instead of the report date")
 TRACE = Param("trace", "query", {"enum": ["0", "1", "true", "false", "yes", "no"]},
               "Include the trace: every rule considered, with the facts it read")
+EXPLAIN = Param("explain", "query", {"enum": ["0", "1", "true", "false", "yes", "no"]},
+                "Include the explanation: the steps in the order a registrar reasons, with their facts and rules, and what would change it")
+WHY_NOT = Param("why_not", "query", {"type": "string", "minLength": 1, "maxLength": 32},
+                "Include what blocks this classification (a code, e.g. 8N) or outcome (record, not recorded)")
 BODY_ERRORS = (400, 408, 411, 413, 503)
 BATCH_ITEM = ref("service.batch_item")
 
@@ -18,7 +22,7 @@ ENDPOINTS = (
     Endpoint(
         "POST", "/v1/check", "check", "Decide one incident: whether, what and by when to record",
         {200: ("The decision, whatever its status (decided, undetermined, conflict)", ref("decision"))},
-        body={"application/json": ref("incident")}, params=(AS_OF, TRACE), errors=BODY_ERRORS,
+        body={"application/json": ref("incident")}, params=(AS_OF, TRACE, EXPLAIN, WHY_NOT), errors=BODY_ERRORS,
     ),
     Endpoint(
         "POST", "/v1/check/batch", "check_batch",

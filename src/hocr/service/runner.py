@@ -47,9 +47,12 @@ def logging_config(access_log: bool) -> dict[str, Any]:
 
 
 def app_from_env() -> Any:
-    """The app for one uvicorn worker, configured from the environment."""
+    """The app for one uvicorn worker, configured from the environment: the API and the
+    training page (docs/training.md)."""
+    from .training import routes as training_routes  # the page's modules load with the app only
+
     config = config_from_env()
-    return create_app(load_rulebook(config.rules), config)
+    return create_app(load_rulebook(config.rules), config, routes=training_routes())
 
 
 def uvicorn_config(config: ServiceConfig, host: str, port: int, workers: int, access_log: bool,
@@ -83,7 +86,7 @@ def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080, work
         open(config.decision_log, "a").close()  # an OSError here, before binding, if it cannot be written
     check_bind(host, port)
     sys.stderr.write(f"hocr: serving {book.edition} ({book.hash[:19]}) on http://{host}:{port}/ "
-                     f"with {workers} worker{'s' if workers != 1 else ''} (API at /docs)\n")
+                     f"with {workers} worker{'s' if workers != 1 else ''} (API at /docs, training page at /training)\n")
     logging.getLogger("hocr.service").debug("limits: %s", config)
     server_config = uvicorn_config(config, host, port, workers, access_log)
     if workers > 1:
