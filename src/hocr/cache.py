@@ -1,7 +1,7 @@
 """hocr's on-disk cache: derived data only, never trusted from anywhere.
 
-Some entries are code (the compiled incident validator is Python bytecode that is executed;
-issue 13's compiled rulebook will be too), so an entry is used only when all of these hold,
+Some entries are, or will be, code (issue 13's compiled rulebook is Python that is executed),
+so an entry is used only when all of these hold,
 and otherwise the cache is ignored and the data is derived again (see docs/hardening.md):
 
 * the folder is a real folder (not a symbolic link), owned by the user running hocr and not
