@@ -136,6 +136,22 @@ def test_rules_validate_ok() -> None:
     assert r.stdout.startswith("ok: ") and "sha256:" in r.stdout
 
 
+def test_rules_validate_timings_lists_every_stage() -> None:
+    from hocr.loader import STAGES
+
+    r = hocr("rules", "validate", "--timings")
+    assert r.returncode == 0, r.stderr
+    first, head, *stages = r.stdout.splitlines()
+    assert first.startswith("ok: ")
+    assert head.startswith("stages (the rule files read")
+    names = [line.rsplit(None, 2)[0].strip() for line in stages]
+    assert names[0] in ("read", "cache") and names[-1] == "total"
+    assert [n for n in names if n in {s for s, _, _ in STAGES}] == [s for s, _, on_hit in STAGES
+                                                                     if on_hit or names[0] == "read"]
+    assert all(line.endswith(" ms") for line in stages)
+    assert "ok: " in hocr("rules", "validate").stdout and "stages" not in hocr("rules", "validate").stdout
+
+
 def test_rules_validate_broken_rulebook(tmp_path: Path) -> None:
     import shutil
 

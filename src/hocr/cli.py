@@ -15,7 +15,6 @@ Exit codes (also in docs/cli.md):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import jsonio
 from .engine import EvaluationError, evaluate
 from .explain import render_rulebook, render_text
 from .incident import LIMITS, InvalidIncident, check_incident, parse_json
@@ -54,6 +54,11 @@ RulesOption = Annotated[
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _json(value: Any) -> str:
+    """JSON for people and programs: two spaces a level, non-ASCII text as itself."""
+    return jsonio.dumps(value, indent=True).decode("utf-8")
 
 
 def _load(rules: Path | None) -> Any:
@@ -123,7 +128,7 @@ def check(
         raise typer.Exit(Exit.RULEBOOK) from None
     if as_json:
         # --explain with --json gives the trace, the machine-readable form of the explanation.
-        typer.echo(json.dumps(decision, indent=2, ensure_ascii=False))
+        typer.echo(_json(decision))
     else:
         typer.echo(render_text(decision, explain=explain or trace, book=book), nl=False)
     status = decision["status"]
@@ -132,7 +137,10 @@ def check(
 
 
 @rules_app.command("validate")
-def rules_validate(rules: RulesOption = None) -> None:
+def rules_validate(
+    timings: Annotated[bool, typer.Option("--timings", help="Also print how long each stage of loading took.")] = False,
+    rules: RulesOption = None,
+) -> None:
     """Load and check every rule file against the schema and each other."""
     book = _load(rules)
     n_class = sum(len(v) for v in book.classifications.values())
@@ -140,6 +148,18 @@ def rules_validate(rules: RulesOption = None) -> None:
         f"ok: {len(book.files)} files, {len(book.decisions)} decisions, {len(book.rules)} rules, "
         f"{n_class} classifications; {book.edition}; {book.hash}"
     )
+    if timings:
+        typer.echo(_render_timings(book.timings), nl=False)
+
+
+def _render_timings(timings: tuple[tuple[str, float], ...]) -> str:
+    """One line a stage of loading, in milliseconds, and the total."""
+    width = max((len(name) for name, _ in timings), default=5)
+    lines = [f"  {name:<{width}}  {1000 * seconds:8.1f} ms" for name, seconds in timings]
+    lines.append(f"  {'total':<{width}}  {1000 * sum(s for _, s in timings):8.1f} ms")
+    cached = any(name == "cache" for name, _ in timings)
+    head = "stages (the rule files read from the cache):" if cached else "stages (the rule files read and checked):"
+    return "\n".join([head, *lines]) + "\n"
 
 
 @rules_app.command("render")
@@ -167,7 +187,7 @@ def rules_lint(
     result = lint(rules)
     if as_json:
         shown = result.findings + (result.notes if notes else [])
-        typer.echo(json.dumps([f.as_json() for f in shown], indent=2, ensure_ascii=False))
+        typer.echo(_json([f.as_json() for f in shown]))
     else:
         typer.echo(render_text(result, notes=notes), nl=False)
     raise typer.Exit(0 if result.clean else EXIT_FINDINGS)
@@ -222,7 +242,7 @@ def audit(
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False) if as_json else render_table(summary, source), nl=as_json)
+    typer.echo(_json(summary) if as_json else render_table(summary, source), nl=as_json)
     head = next(g for g in summary["groups"] if g["label"] == "all crime excluding fraud")
     acc = head["recording_accuracy"]
     if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
@@ -257,7 +277,7 @@ def rules_list(
             raise typer.Exit(Exit.INVALID_INPUT)
     rows = catalogue.entries(book, day, category=name, include_all=include_all)
     if as_json:
-        typer.echo(json.dumps([catalogue.summary(c) for c in rows], indent=2, ensure_ascii=False))
+        typer.echo(_json([catalogue.summary(c) for c in rows]))
     else:
         typer.echo(catalogue.render_list(rows, include_all=include_all), nl=False)
 
@@ -279,7 +299,7 @@ def rules_show(
     except catalogue.UnknownCode as exc:
         _err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    typer.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else catalogue.render_show(info), nl=False)
+    typer.echo(_json(info) if as_json else catalogue.render_show(info), nl=False)
 
 
 def _opt(help_text: str) -> Any:
@@ -314,7 +334,7 @@ def rules_import_offences(
         for p in problems[:50]:
             _err(f"  {p}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False) if as_json else offence_list.render_import(result), nl=False)
+    typer.echo(_json(result.as_json()) if as_json else offence_list.render_import(result), nl=False)
 
 
 @app.command()
