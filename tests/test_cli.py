@@ -199,3 +199,58 @@ def test_as_of_before_the_rulebook_starts() -> None:
     r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--as-of", "1999-01-01")
     assert r.returncode == 2
     assert "no rules are in force on 1999-01-01: the rulebook starts on 2002-04-01" in r.stderr
+
+
+# `hocr check` without typer (hocr.cli_base) and through typer (hocr.cli) give the same result.
+
+
+def typer_hocr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from hocr.cli import main; sys.argv[0] = 'hocr'; main()", *args],
+        input=stdin, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize("args", [
+    ["victim-report-recorded.json"],
+    ["victim-report-recorded.json", "--json"],
+    ["--json", "victim-report-recorded.json", "--as-of", "2024-05-01"],
+    ["victim-report-recorded.json", "--as-of=2024-05-01", "--no-presume"],
+    ["victim-report-recorded.json", "--explain"],
+    ["victim-report-recorded.json", "--trace", "--json"],
+    ["victim-report-recorded.json", "--as-of", "2024-02-30"],
+    ["no-such-file.json"],
+])
+def test_check_without_typer_is_check_through_typer(args: list[str]) -> None:
+    from hocr.cli_base import quick_check_args
+
+    args = [str(EXAMPLES / a) if a.endswith(".json") else a for a in args]
+    assert quick_check_args(["check", *args]) is not None  # this command line takes the quick path
+    quick, full = hocr("check", *args), typer_hocr("check", *args)
+    assert (quick.returncode, quick.stdout, quick.stderr) == (full.returncode, full.stdout, full.stderr)
+
+
+def test_check_of_an_invalid_incident_without_typer_is_check_through_typer() -> None:
+    text = (EXAMPLES / "victim-report-recorded.json").read_text().replace('"acts"', '"actz"', 1)
+    quick, full = hocr("check", "-", stdin=text), typer_hocr("check", "-", stdin=text)
+    assert quick.returncode == 2
+    assert (quick.returncode, quick.stdout, quick.stderr) == (full.returncode, full.stdout, full.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["check"], ["check", "--help"], ["check", "-h"], ["check", "a.json", "b.json"], ["check", "a.json", "--colour"],
+    ["check", "a.json", "--as-of"], ["check", "a.json", "--as-of", "2024-01-01", "--as-of", "2024-01-02"],
+    ["check", "--", "a.json"], ["check", "a.json", "--rules="], ["check", "a\x1b[31m.json"], ["audit", "a.jsonl"],
+    ["check", "a.json", "--json=yes"],
+])
+def test_anything_but_a_plain_check_goes_to_typer(argv: list[str]) -> None:
+    from hocr.cli_base import quick_check_args
+
+    assert quick_check_args(argv) is None
+
+
+def test_a_plain_check_is_read_as_typer_reads_it() -> None:
+    from hocr.cli_base import quick_check_args
+
+    assert quick_check_args(["check", "-", "--rules", "r", "--trace", "--as-of=2024-01-01"]) == {
+        "file": "-", "rules": Path("r"), "trace": True, "as_of": "2024-01-01"}

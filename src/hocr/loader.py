@@ -15,7 +15,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -560,17 +560,23 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def _walk_roots(node: Any) -> Iterator[str]:
-    """Every fact root a raw condition, expression or table refers to."""
-    if isinstance(node, dict):
+_REFERENCES = frozenset(("fact", "some", "every", "count"))  # the keys whose text names a fact
+
+
+def _walk_roots(node: Any, found: set[str] | None = None) -> set[str]:
+    """Every fact root a raw condition, expression or table refers to (into ``found``)."""
+    found = set() if found is None else found
+    if type(node) is dict:
         for key, value in node.items():
-            if key in ("fact", "some", "every", "count") and isinstance(value, str):
-                yield value.split(".")[0]
-            else:
-                yield from _walk_roots(value)
-    elif isinstance(node, list):
+            if key in _REFERENCES and type(value) is str:
+                found.add(value.split(".", 1)[0])
+            elif type(value) is dict or type(value) is list:
+                _walk_roots(value, found)
+    elif type(node) is list:
         for item in node:
-            yield from _walk_roots(item)
+            if type(item) is dict or type(item) is list:
+                _walk_roots(item, found)
+    return found
 
 
 _lock = threading.Lock()
@@ -717,7 +723,7 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     if docs is None:
         docs = _read_files(base, files)
     clock.lap("cache" if hit else "read")
-    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files])
+    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit)
     for name, stage, needed_on_hit in STAGES:
         if needed_on_hit or not hit:
             stage(build)
@@ -774,6 +780,7 @@ class _Assembly:
     docs: list[tuple[str, Any, Lines]]
     digest: str
     files: list[str]
+    trusted: bool = False  # read from the cache: it loaded without a problem when it was written
     problems: list[Problem] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     offence_list: OffenceList | None = None
@@ -950,7 +957,12 @@ def _compile_rules(build: _Assembly) -> None:
         decl = build.raw_decisions[dname][0]
         paths = build.resolvers[decl["scope"]]
         try:
-            cond = compile_condition(r["when"], paths) if "when" in r else always
+            if "when" not in r:
+                cond: Cond = always
+            elif build.trusted:
+                cond = _CompileOnFirstUse(r["when"], paths)
+            else:
+                cond = compile_condition(r["when"], paths)
             then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
             table = None
             if "table" in r:
@@ -968,6 +980,28 @@ def _compile_rules(build: _Assembly) -> None:
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
                 build.problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output")
+
+
+class _CompileOnFirstUse:
+    """A rule's condition, compiled when it is first evaluated; then the rule holds the compiled
+    condition itself. Only for a rulebook read from the cache, whose conditions all compiled
+    without a problem when the entry was written: most conditions are never evaluated in a
+    short run (``hocr check`` of one incident evaluates a few dozen of some 300), and compiling
+    them all is most of the "model" stage."""
+
+    __slots__ = ("node", "paths", "rule")
+
+    def __init__(self, node: Mapping[str, Any], paths: PathResolver):
+        self.node = node
+        self.paths = paths
+        self.rule: Rule | None = None  # set once the rule is built
+
+    def __call__(self, scope: Any, rec: Any) -> Any:
+        compiled = compile_condition(self.node, self.paths)
+        if self.rule is not None:
+            # The rule is immutable to its users; this only fills in what it was built without.
+            object.__setattr__(self.rule, "cond", compiled)
+        return compiled(scope, rec)
 
 
 def _check_outputs(build: _Assembly, rid: str, r: Mapping[str, Any], rel: str, line: int,
@@ -1041,6 +1075,8 @@ def _build_rules(build: _Assembly) -> None:
             file=rel, line=line, notes=r.get("notes", ""), citation=citation(sources), raw=r,
             guard=c["guard"], presence=c["presence"],
         )
+        if isinstance(c["cond"], _CompileOnFirstUse):
+            c["cond"].rule = build.rules[rid]
 
 
 def _build_decisions(build: _Assembly) -> None:
