@@ -549,3 +549,33 @@ def test_no_function_of_the_loader_incident_or_cli_is_over_80_lines() -> None:
             if is_function and node.end_lineno is not None and node.end_lineno - node.lineno + 1 > 80:
                 long.append(f"{name}:{node.lineno} {node.name}")
     assert not long
+
+
+def test_a_rulebook_read_from_the_cache_decides_every_worked_case_as_one_read_from_the_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read from the cache, conditions are compiled when first evaluated (loader._CompileOnFirstUse).
+    import datetime as dt
+    import json
+
+    from hocr.cases import case_incident, load_case_file
+    from hocr.engine import evaluate
+    from hocr.incident import InvalidIncident
+
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    cold = _fresh_load(SHIPPED)
+    warm = _fresh_load(SHIPPED)
+    assert warm.timings[0][0] == "cache"
+    compared = 0
+    for path in sorted((Path(__file__).parent / "cases").rglob("*.yaml")):
+        for case in load_case_file(path):
+            as_of = dt.date.fromisoformat(str(case["as_of"])) if "as_of" in case else None
+            found = []
+            for book in (warm, cold):
+                try:
+                    found.append(json.dumps(evaluate(book, case_incident(case, path.parent), as_of=as_of), sort_keys=True, default=str))
+                except InvalidIncident as exc:
+                    found.append(str(exc))
+            assert found[0] == found[1], case["name"]
+            compared += 1
+    assert compared > 1000
