@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -133,11 +135,17 @@ class YamlError(ValueError):
         self.line = line
 
 
+# Where an alias can start: a '*' at the start of a line, or after a space or a flow indicator,
+# followed by a character an anchor's name can have. Text without one has no alias; text with
+# one (a '*' in prose) is looked at by the parser.
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\]{},:?-])\*[^\s\[\]{},]", re.MULTILINE)
+
+
 def load_yaml(text: str) -> tuple[Any, Lines]:
     """Parse one YAML document; return the data and a map from each path to its line (1-based)."""
     import yaml
 
-    if "*" in text:  # libyaml hands back aliased scalars as copies: look for aliases first
+    if _MAYBE_ALIAS.search(text):  # libyaml hands back aliased scalars as copies: look first
         line = _alias_line(text)
         if line is not None:
             raise YamlError(line, "aliases (*name) are not allowed in rule files")
@@ -195,24 +203,48 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen
     _check_node(loader, node, path)
     lines[path] = node.start_mark.line + 1
     if node.id == "mapping":
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            _check_node(loader, key_node, path)
-            key = key_node.value if key_node.tag == _TEXT_TAG else loader.construct_object(key_node)
-            if not isinstance(key, str):
-                raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
-            if key in out:
-                raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _construct(loader, value_node, (*path, key), lines, seen)
-        return out
+        return _construct_mapping(loader, node, path, lines, seen)
     if node.id == "sequence":
-        return [_construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
+        shallow = len(path) < MAX_YAML_DEPTH
+        return [_text_value(n, (*path, i), lines, seen) if shallow and _is_text_node(n, seen)
+                else _construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
     if node.tag == _TEXT_TAG:
         return node.value
     value = loader.construct_object(node)
     if isinstance(value, float) and not math.isfinite(value):
         raise YamlError(node.start_mark.line + 1, "not a finite number (.inf and .nan are not allowed)")
     return value
+
+
+def _construct_mapping(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    shallow = len(path) < MAX_YAML_DEPTH  # so its values are within the depth limit
+    for key_node, value_node in node.value:
+        if key_node.tag != _TEXT_TAG:
+            _check_node(loader, key_node, path)
+        key = key_node.value if key_node.tag == _TEXT_TAG else loader.construct_object(key_node)
+        if not isinstance(key, str):
+            raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
+        if key in out:
+            raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+        if shallow and _is_text_node(value_node, seen):
+            out[key] = _text_value(value_node, (*path, key), lines, seen)
+        else:
+            out[key] = _construct(loader, value_node, (*path, key), lines, seen)
+    return out
+
+
+def _is_text_node(node: Any, seen: set[int]) -> bool:
+    """A plain text scalar not seen before: most nodes, which :func:`_text_value` takes as they
+    are (what :func:`_construct` would do, in fewer steps)."""
+    return node.tag == _TEXT_TAG and node.id == "scalar" and id(node) not in seen
+
+
+def _text_value(node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> str:
+    seen.add(id(node))
+    lines[path] = node.start_mark.line + 1
+    text: str = node.value
+    return text
 
 
 def _alias_line(text: str) -> int | None:
@@ -680,16 +712,17 @@ def _in_force_problems(data: Any, lines: Lines, rel: str, path: tuple[Any, ...] 
     """Every ``in_force`` in the file: real dates, and ``from`` no later than ``to`` (a reversed
     range would leave the rule in force on no day at all, silently)."""
     problems: list[Problem] = []
-    if isinstance(data, list):
+    if type(data) is list:
         for i, item in enumerate(data):
-            problems.extend(_in_force_problems(item, lines, rel, (*path, i)))
+            if type(item) is dict or type(item) is list:
+                problems.extend(_in_force_problems(item, lines, rel, (*path, i)))
         return problems
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         return problems
     for key, value in data.items():
-        if key == "in_force" and isinstance(value, dict):
+        if key == "in_force" and type(value) is dict:
             problems.extend(_date_range_problems(value, lines, rel, (*path, key)))
-        else:
+        elif type(value) is dict or type(value) is list:
             problems.extend(_in_force_problems(value, lines, rel, (*path, key)))
     return problems
 
@@ -716,6 +749,18 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     """Read the rule files (or their checked form from the cache), then run every stage of
     :data:`STAGES`. A cache entry exists only for a rulebook that loaded without problems, with
     this hocr, so a hit skips the stages that only look for problems the entry rules out."""
+    # Loading makes some hundred thousand objects that live as long as the rulebook: the cyclic
+    # collector would only walk them again and again meanwhile (a tenth of a warm load).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_stages(base, files, digest)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _compile_stages(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     clock = _Clock()
     key = _cache_key(digest)
     docs = _read_cache(key)
