@@ -254,3 +254,20 @@ def test_a_plain_check_is_read_as_typer_reads_it() -> None:
 
     assert quick_check_args(["check", "-", "--rules", "r", "--trace", "--as-of=2024-01-01"]) == {
         "file": "-", "rules": Path("r"), "trace": True, "as_of": "2024-01-01"}
+
+
+def test_a_warm_check_imports_neither_typer_nor_jsonschema_nor_yaml() -> None:
+    # The quick start (issue 13): with the rulebook cached, a valid incident needs none of them.
+    example = str(EXAMPLES / "victim-report-recorded.json")
+    assert hocr("check", example).returncode == 0  # the cache is warm now
+    probe = ("import sys, runpy; sys.argv = ['hocr', 'check', sys.argv[1]]\n"
+             "try:\n    runpy.run_module('hocr', run_name='__main__')\n"
+             "except SystemExit as exc:\n    code = exc.code\n"
+             "heavy = sorted(m for m in ('typer', 'click', 'jsonschema', 'yaml') if m in sys.modules)\n"
+             "sys.stderr.write(f'{code} {heavy}')\n")
+    r = subprocess.run([sys.executable, "-c", probe, example], capture_output=True, text=True, timeout=60)
+    assert r.stderr.endswith("0 []"), r.stderr
+    # An invalid incident is worded by jsonschema, still without typer.
+    bad = (EXAMPLES / "victim-report-recorded.json").read_text().replace('"acts"', '"actz"', 1)
+    r = subprocess.run([sys.executable, "-c", probe, "-"], input=bad, capture_output=True, text=True, timeout=60)
+    assert r.stderr.endswith("2 ['jsonschema']"), r.stderr

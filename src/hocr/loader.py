@@ -1034,18 +1034,21 @@ class _CompileOnFirstUse:
     short run (``hocr check`` of one incident evaluates a few dozen of some 300), and compiling
     them all is most of the "model" stage."""
 
-    __slots__ = ("node", "paths", "rule")
+    __slots__ = ("node", "paths", "rule", "compiled")
 
     def __init__(self, node: Mapping[str, Any], paths: PathResolver):
         self.node = node
         self.paths = paths
         self.rule: Rule | None = None  # set once the rule is built
+        self.compiled: Cond | None = None
 
     def __call__(self, scope: Any, rec: Any) -> Any:
-        compiled = compile_condition(self.node, self.paths)
-        if self.rule is not None:
-            # The rule is immutable to its users; this only fills in what it was built without.
-            object.__setattr__(self.rule, "cond", compiled)
+        compiled = self.compiled
+        if compiled is None:  # two threads may both compile it: the same condition either way
+            compiled = self.compiled = compile_condition(self.node, self.paths)
+            if self.rule is not None:
+                # The rule is immutable to its users; this only fills in what it was built without.
+                object.__setattr__(self.rule, "cond", compiled)
         return compiled(scope, rec)
 
 
