@@ -145,7 +145,7 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
     """Parse one YAML document; return the data and a map from each path to its line (1-based)."""
     import yaml
 
-    if _MAYBE_ALIAS.search(text):  # libyaml hands back aliased scalars as copies: look first
+    if "*" in text and _MAYBE_ALIAS.search(text):  # libyaml copies aliased scalars: look first
         line = _alias_line(text)
         if line is not None:
             raise YamlError(line, "aliases (*name) are not allowed in rule files")
