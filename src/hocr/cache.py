@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import stat
 import sys
@@ -28,7 +27,6 @@ from functools import cache
 from pathlib import Path
 
 _MAGIC = b"hocr-cache-1\n"
-_log = logging.getLogger("hocr.cache")
 
 
 def root() -> Path | None:
@@ -95,7 +93,9 @@ def _folder(create: bool) -> Path | None:
 
 @cache
 def _warn_once(message: str) -> None:
-    _log.warning(message)
+    import logging  # only when there is something to say: it is slow to import
+
+    logging.getLogger("hocr.cache").warning(message)
 
 
 def _name(kind: str, key: str) -> str:

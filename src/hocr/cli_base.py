@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import gc
 import os
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import jsonio
-from .engine import EvaluationError, evaluate
-from .explain import render_text
-from .incident import LIMITS, InvalidIncident, check_incident, parse_json
-from .loader import Rulebook, RulebookError, load_rulebook
+
+if TYPE_CHECKING:
+    from .loader import Rulebook
+
+# The rest of hocr is imported in the functions that need it, after main() has decided how to
+# run (see main: the quick path pauses the cyclic garbage collector first).
 
 
 class Exit(IntEnum):
@@ -68,6 +71,8 @@ def plural(n: int, word: str) -> str:
 
 def load(rules: Path | None) -> Rulebook:
     """The rulebook, or exit 4 listing every problem."""
+    from .loader import RulebookError, load_rulebook
+
     try:
         return load_rulebook(rules)
     except RulebookError as exc:
@@ -89,6 +94,8 @@ def parse_as_of(value: str | None) -> dt.date | None:
 
 def read_incident(file: str, source: str) -> str:
     """The incident's text (at most LIMITS.max_json_chars bytes are read: more is refused)."""
+    from .incident import LIMITS
+
     most = LIMITS.max_json_chars
     try:
         if file == "-":
@@ -110,6 +117,10 @@ def run_check(file: str, as_json: bool = False, as_of: str | None = None, explai
               trace: bool = False, no_presume: bool = False, rules: Path | None = None) -> None:
     """``hocr check``: decide whether, what and by when to record for one incident; ends with
     SystemExit carrying the exit code."""
+    from .engine import EvaluationError, evaluate
+    from .explain import render_text
+    from .incident import InvalidIncident, check_incident, parse_json
+
     day = parse_as_of(as_of)
     source = "<stdin>" if file == "-" else file
     text = read_incident(file, source)
@@ -174,6 +185,10 @@ def main() -> None:
 
         typer_main()
         return
+    # One incident checked and the process ends: the cyclic collector would only walk the
+    # rulebook's objects again and again while they are made (a fifth of the run). Reference
+    # counting still frees everything else. Other commands (an audit, the service) keep it.
+    gc.disable()
     try:
         run_check(**args)
     except SystemExit:

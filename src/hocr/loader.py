@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +79,11 @@ VISIBLE_SCOPES: Mapping[str, tuple[str, ...]] = {
 def data_path(name: str) -> Path:
     """Where the shipped rules/, schemas/ or examples/ live: inside the installed package, or,
     for a source checkout or editable install, at the top of the repository."""
-    packaged = resources.files("hocr") / "_data" / name
+    here = Path(__file__).resolve().parent  # what importlib.resources.files("hocr") gives, unimported
+    packaged = here / "_data" / name
     if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / name
+        return packaged
+    return here.parents[1] / name
 
 
 @dataclass(frozen=True)
