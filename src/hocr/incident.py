@@ -291,12 +291,16 @@ class _FastCopy:
 def _checked_copy(data: Any, limits: Limits) -> Any:
     """A tree copy of ``data`` once it is within ``limits`` (:func:`check_limits`); raises
     :class:`InvalidIncident` otherwise. The common case takes the fast pass alone."""
+    copier = _FastCopy(limits)
     try:
-        facts = _FastCopy(limits).value(data, 0)
+        facts = copier.value(data, 0)
     except (_Unusual, RecursionError):
         check_limits(data, limits)
         return _tree_copy(data)
-    if isinstance(facts, dict):
+    # No count can be over when there are fewer values than the lowest of the limits counted
+    # (acts, victims and suspects are values, and so is every act-victim pair's victim).
+    fewest = min(limits.max_acts, limits.max_victims, limits.max_suspects, limits.max_allegations)
+    if isinstance(facts, dict) and copier.nodes > fewest:
         walk = _Walk(limits)
         _count_problems(facts, limits, walk)
         if walk.problems:
