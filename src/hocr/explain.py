@@ -61,6 +61,8 @@ def _answer_text(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list):
         return "given" if value else "none"
+    if isinstance(value, Mapping):
+        return "given"
     return "not given" if value is None else str(value)
 
 
@@ -441,7 +443,7 @@ def explanation(book: Rulebook, decision: Mapping[str, Any], trace: Sequence[Map
         "edition": decision["rulebook"]["edition"],
         "summary": decision["summary"],
         "steps": [s.as_json() for s in ctx.steps.values() if s.lines],
-        "would_change": would_change(book, decision, trace, ctx.locate),
+        "would_change": would_change(book, decision, trace, ctx.locate, incident),
         "notes": _notes(decision),
     }
 
@@ -670,19 +672,16 @@ def _counting_step(ctx: _Context) -> None:
     if not d["crimes"] and not d["absorbed"]:
         return
     step.lines.insert(0, f"{d['crime_count']} crime{'s' if d['crime_count'] != 1 else ''} to record")
+    counted = {ctx.book.pipeline["count_key"]}
     for c in d["crimes"]:
         cls = c["classification"]
-        step.lines.append(f"{c['id']}: {cls['code']} {cls['name']}, {_victim(c)}, acts {', '.join(c['acts'])}")
+        rules = [step.rule(r) for r in c["rules"] if getattr(ctx.book.rules.get(r["id"]), "decision", None) in counted]
+        step.lines.append(f"{c['id']}: {cls['code']} {cls['name']}, {_victim(c)}, acts {', '.join(c['acts'])}"
+                          + (f": {', '.join(rules)}" if rules else ""))
     for a in d["absorbed"]:
         code = a["classification"]["code"] if a["classification"] else "-"
         rules = [step.rule(r) for r in a["rules"]]
         step.lines.append(f"act {a['act']} ({code}, {_victim(a)}) counted within {a['into']}: {a['why']}: {', '.join(rules)}")
-    counted = {ctx.book.pipeline["count_key"]}
-    for c in d["crimes"]:
-        for ref in c["rules"]:
-            rule = ctx.book.rules.get(ref["id"])
-            if rule is not None and rule.decision in counted:
-                step.rule(ref)
 
 
 def _deadline_step(ctx: _Context) -> None:
@@ -690,7 +689,10 @@ def _deadline_step(ctx: _Context) -> None:
     if not d:
         return
     step = ctx.steps["deadline"]
-    step.lines += [line.strip() for line in _deadline_lines(d)]
+    texts = [line.strip() for line in _deadline_lines(d)]
+    for text, ref in zip(texts, d.get("rules", []), strict=False):  # the deadline rule, then the timeliness rule
+        step.lines.append(f"{text}: {step.rule(ref)}")
+    step.lines += texts[len(step.lines):]
     for ref in d.get("rules", []):
         step.rule(ref)
     step.facts.setdefault("/report/received_at", d["received_at"])
@@ -711,7 +713,8 @@ def _presumption_step(ctx: _Context) -> None:
 
 
 def _notes(decision: Mapping[str, Any]) -> list[str]:
-    """What the steps do not tell: the force's record, conflicts, warnings, unverified rules."""
+    """What the steps do not tell: the force's record, conflicts, warnings (each rule's
+    verification is told where it is named)."""
     out: list[str] = []
     record = decision.get("force_record")
     if record:
@@ -722,9 +725,7 @@ def _notes(decision: Mapping[str, Any]) -> list[str]:
         if record["decided_crimes_not_in_record"]:
             out.append(f"not in the force's record: {', '.join(record['decided_crimes_not_in_record'])}")
     out += [line.strip() for line in _conflict_section(decision)]
-    out += [f"warning: {w}" for w in decision["warnings"]]
-    out += _unverified_section(decision)
-    return out
+    return out + [f"warning: {w}" for w in decision["warnings"]]
 
 
 def render_explanation(expl: Mapping[str, Any]) -> str:
@@ -734,18 +735,41 @@ def render_explanation(expl: Mapping[str, Any]) -> str:
              f"{expl['as_of']} ({expl['edition']})", str(expl["summary"])]
     for n, step in enumerate(expl["steps"], 1):
         lines.append(f"{n}. {step['title']}")
-        lines += [f"   {line}" for line in step["lines"]]
-        lines += [f"   - {r['id']} [{r['verification']}]: {r['citation']}" for r in step["rules"]]
+        lines += _step_text(step)
     lines += list(expl.get("notes", []))
     lines.append("What would change this")
     lines += [f"   {change_text(c)}" for c in expl["would_change"]] or ["   nothing the rules name"]
     return "\n".join(lines) + "\n"
 
 
+def _step_text(step: Mapping[str, Any]) -> list[str]:
+    """A step's lines; a line that ends with the rule that decided it (``...: rule.id`` or
+    ``...: rule.id row r``) is followed, on the same line, by that rule's verification and
+    citation; the step's other rules come after its lines."""
+    rules = {r["id"]: r for r in step["rules"]}
+    told: set[str] = set()
+    out = []
+    for line in step["lines"]:
+        named = _named_rule(line, rules)
+        if named is not None and named not in told:
+            told.add(named)
+            line += f" [{rules[named]['verification']}] {rules[named]['citation']}"
+        out.append(f"   {line}")
+    return out + [f"   - {r['id']} [{r['verification']}]: {r['citation']}" for r in step["rules"] if r["id"] not in told]
+
+
+def _named_rule(line: str, rules: Mapping[str, Any]) -> str | None:
+    tail = line.rsplit(": ", 1)[-1]
+    rid = tail.split(" row ", 1)[0]
+    return rid if rid in rules else None
+
+
 def change_text(change: Mapping[str, Any]) -> str:
     """One change, in one line."""
     if change.get("kind") == "presumption":
         return f"[{change['scope']}] {change['condition']} would give: {change['effect']}"
+    if change.get("kind") == "confirmed":
+        return f"[{change['scope']}] {change['condition']}: {change['rule']} would give: {change['effect']}"
     return f"[{change['scope']}] {change['effect']} {change['condition']}"
 
 
@@ -755,11 +779,37 @@ def change_text(change: Mapping[str, Any]) -> str:
 
 
 def would_change(book: Rulebook, decision: Mapping[str, Any], trace: Sequence[Mapping[str, Any]] | None,
-                 locate: Locator | None = None) -> list[dict[str, Any]]:
-    """Each presumed fact's other answers and what each gives; then, from the trace, the rules
-    that would have given another result and the test that stopped each."""
-    locate = locate or Locator()
-    return presumption_changes(decision) + rule_changes(book, trace or [], locate)
+                 locate: Locator | None = None, incident: Mapping[str, Any] | Incident | None = None) -> list[dict[str, Any]]:
+    """Each presumed fact's other answers and what each gives; then, with the incident, the
+    confirmed ways to the other recording outcome (``hocr.whynot``); without it, from the trace,
+    the rules that would have given another result and the test that stopped each."""
+    presumed = presumption_changes(decision)
+    if incident is None:
+        return presumed + rule_changes(book, trace or [], locate or Locator())
+    return presumed + outcome_changes(book, decision, incident, {c["pointer"] for c in presumed})
+
+
+def outcome_changes(book: Rulebook, decision: Mapping[str, Any], incident: Mapping[str, Any] | Incident,
+                    presumed: set[str]) -> list[dict[str, Any]]:
+    """For each allegation, the ways to the other recording outcome, each decided again: the
+    first fact to change (and any others with it), the rule that would then decide, and the
+    decision. A way that only changes a presumed fact is told with the presumptions."""
+    from .whynot import why_not  # late: whynot reads this module's Locator
+
+    as_of = dt.date.fromisoformat(decision["as_of"])
+    out = []
+    for target in ("record", "not recorded"):
+        for entry in why_not(book, incident, target, as_of)["entries"]:
+            for way in entry["ways"]:
+                changes = way["changes"]
+                if entry["holds"] or {c["pointer"] for c in changes} <= presumed:
+                    continue
+                first = changes[0]
+                condition = "; ".join(f"{c['pointer']} = {_answer_text(c['answer'])} (now {_answer_text(c['now'])})" for c in changes)
+                out.append({"pointer": first["pointer"], "answer": first["answer"], "changes": changes, "kind": "confirmed",
+                            "scope": entry["scope"], "rule": way["rule"]["id"] if way["rule"] else None,
+                            "condition": condition, "effect": way["decision"]})
+    return out
 
 
 def presumption_changes(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
