@@ -35,6 +35,7 @@ from .engine import EvaluationError, evaluate
 from .explain import Locator, scope_ids
 from .incident import Incident, InvalidIncident, check_incident, incident_schema
 from .loader import Rule, Rulebook
+from .presumptions import answers_for
 
 FORMAT = "hocr.why_not.v1"
 OUTCOMES = {"record": "record", "not recorded": "not_recorded"}
@@ -382,12 +383,9 @@ def _meet(search: _Search, raw: Mapping[str, Any], trace: Sequence[Mapping[str, 
         yield from _meet(search, raw, trace, scope, node["not"], not want, truth, depth)
         return
     if "some" in node:
-        if want:
-            item = _item(node["where"])
-            pointer = search.locate.pointer(scope, node["some"])
-            if item is not None and pointer is not None:
-                have = _get(raw, pointer)
-                yield Change(pointer, [*(have if isinstance(have, list) else []), _complete(item, pointer + "/0")])
+        pointer = search.locate.pointer(scope, node["some"])
+        if pointer is not None:
+            yield from (_add_item if want else _spoil_items)(raw, pointer, node["where"])
         return
     if "fact" not in node:
         return
@@ -437,7 +435,7 @@ def _value_for(goal: Goal, pointer: str, now: Any) -> Any:
         op, operand = _negated(op, operand)
         if op == "":
             return None
-    answers = _answers(pointer)
+    answers = answers_for(pointer)
     if op == "equals":
         return operand
     if op == "not_equals":
@@ -493,13 +491,6 @@ def _resolved(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str
     return node
 
 
-def _answers(pointer: str) -> tuple[Any, ...]:
-    node = _schema_at(pointer)
-    if "enum" in node:
-        return tuple(node["enum"])
-    return (True, False) if node.get("type") == "boolean" else ()
-
-
 def _empty(pointer: str) -> Any:
     """A value for a field that must be given: an empty object or list, or the first answer."""
     node = _schema_at(pointer)
@@ -508,8 +499,35 @@ def _empty(pointer: str) -> Any:
         return _complete({}, pointer)
     if kind == "array":
         return []
-    answers = _answers(pointer)
+    answers = answers_for(pointer)
     return answers[0] if answers else None
+
+
+def _add_item(raw: Mapping[str, Any], pointer: str, where: Mapping[str, Any]) -> Iterator[Change]:
+    """A ``some`` test to be met: the list with an element built from the test's condition."""
+    item = _item(where)
+    if item is not None:
+        have = _get(raw, pointer)
+        yield Change(pointer, [*(have if isinstance(have, list) else []), _complete(item, pointer + "/0")])
+
+
+def _spoil_items(raw: Mapping[str, Any], pointer: str, where: Mapping[str, Any]) -> Iterator[Change]:
+    """A ``some`` test to be failed: for the first element that meets the condition, each field
+    of the condition given a value that fails its test (the evidence an opinion, or found later)."""
+    have = _get(raw, pointer)
+    parts = where.get("all", [where])
+    if not isinstance(have, list) or not all(str(p.get("fact", "")).startswith("item.") for p in parts):
+        return
+    for index, element in enumerate(have):
+        tests = [(str(p["fact"])[5:].replace(".", "/"), next(k for k in p if k != "fact"), p) for p in parts]
+        if not all(_test(op, _get(element, name), p[op]) is True for name, op, p in tests):
+            continue
+        for name, op, p in tests:
+            at = f"{pointer}/{index}/{name}"
+            value = _value_for(Goal(str(p["fact"]), op, p[op], False), at, _get(raw, at))
+            if value is not None and value is not _GONE:
+                yield Change(at, value)
+        return
 
 
 def _item(where: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -539,7 +557,7 @@ def _complete(obj: Mapping[str, Any], pointer: str) -> dict[str, Any]:
         if name in out:
             continue
         sub = _schema_at(f"{pointer}/{name}")
-        answers = _answers(f"{pointer}/{name}")
+        answers = answers_for(f"{pointer}/{name}")
         if answers:
             out[name] = answers[0]
         elif sub.get("type") == "string":
