@@ -37,6 +37,8 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
                                # must be changed by a way found)
         rules: [general.b.from-elements]     # rules that would then apply (each must be a way's
                                # deciding rule, or a rule that also decides differently)
+        not_blocking: [/acts/0/circumstances/threatening]  # facts no way found changes (a
+                               # rule not yet in force on the date gives no way)
         holds: false           # optional: true when the target already holds everywhere
       explanation:             # hocr.explain.explanation of the traced decision
         steps: [report, confirmation, location, classification, counting, deadline]
@@ -126,6 +128,7 @@ def compare_why_not(result: Mapping[str, Any], want: Mapping[str, Any]) -> list[
     deciding = {w["rule"]["id"] for w in ways if w.get("rule")} | {a["id"] for w in ways for a in w.get("also", [])}
     problems = [f"{label}: no way found changes {p} (ways change {sorted(changed)})" for p in want.get("blocking", []) if p not in changed]
     problems += [f"{label}: no way found applies {r} (ways apply {sorted(deciding)})" for r in want.get("rules", []) if r not in deciding]
+    problems += [f"{label}: a way changes {p}, expected none to" for p in want.get("not_blocking", []) if p in changed]
     return problems
 
 
