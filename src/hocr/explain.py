@@ -8,10 +8,10 @@ step gives the facts its rules read and the rules that decided it, with their ci
 verification. Only rules that applied are named; the others stay in the trace
 (``render_trace``). ``render_explanation`` is its text (docs/explain.md).
 
-"What would change this" is read from the trace: for each decision, the rules that did not apply
-but would have given a different result, with the facts that stopped them (the conditions that
-came out false or unknown), and each presumed fact's other answers. Nothing is re-evaluated here:
-``hocr.whynot`` does that for one target.
+"What would change this" gives each presumed fact's other answers; then, given the incident,
+the ways to the other recording outcome that ``hocr.whynot`` finds and confirms by deciding
+again; without the incident, read from the trace only, the rules that did not apply but would
+have given a different result, with the test that stopped each.
 """
 
 from __future__ import annotations
@@ -535,17 +535,11 @@ def _read(ctx: _Context, step: _Step, scope: str, rule: Mapping[str, Any], skip_
         if not f["known"] or root == "value" or (skip_catalogue and root == "classification"):
             continue
         out.append((ctx.locate.name(scope, f["fact"]), f["actual"]))
+    read: dict[str, Any] = {}
     for p, v in out:
+        read.setdefault(p, v)
         step.facts.setdefault(p, v)
-    return list(dict.fromkeys(out)) if all(_hashable(v) for _, v in out) else out
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+    return list(read.items())
 
 
 def _recording_rule(ctx: _Context, node: Mapping[str, Any], r: Mapping[str, Any]) -> None:
