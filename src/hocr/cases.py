@@ -31,6 +31,20 @@ A case file (``tests/cases/**/*.yaml``) holds ``cases:``, a list of::
       presumptions: [ncrs.presume.no-contrary-evidence]  # the exact set of presumptions listed
       rules: [ncrs.victim-account]   # rules that must be among those the decision relies on
       error: [/acts/0/classification]  # for bad input: the pointers the errors must name
+      why_not:                 # hocr.whynot.why_not for a target (or a list of these)
+        target: "8N"           # a classification code, record, or "not recorded"
+        blocking: [/acts/0/elements/injury]  # facts that some way to the target changes (each
+                               # must be changed by a way found)
+        rules: [general.b.from-elements]     # rules that would then apply (each must be a way's
+                               # deciding rule, or a rule that also decides differently)
+        not_blocking: [/acts/0/circumstances/threatening]  # facts no way found changes (a
+                               # rule not yet in force on the date gives no way)
+        holds: false           # optional: true when the target already holds everywhere
+      explanation:             # hocr.explain.explanation of the traced decision
+        steps: [report, confirmation, location, classification, counting, deadline]
+                               # the exact keys of its steps, in order
+        rules: [ncrs.victim-account]  # rules each step list must name (in some step)
+        lines_at_most: 40      # the rendered text's length
 
 Lists of crimes, not-recorded and undetermined entries are compared exactly (same number, any
 order); within an entry only the keys given are compared.
@@ -45,8 +59,10 @@ from pathlib import Path
 from typing import Any
 
 from .engine import evaluate
+from .explain import explanation, render_explanation
 from .incident import InvalidIncident
 from .loader import Rulebook, load_yaml
+from .whynot import why_not
 
 
 class CaseFailure(AssertionError):
@@ -83,9 +99,51 @@ def run_case(book: Rulebook, case: Mapping[str, Any], base: Path) -> dict[str, A
     if "error" in expect:
         raise CaseFailure(f"expected the incident to be rejected, got status {decision['status']}")
     problems = compare(decision, expect)
+    incident = case_incident(case, base)
+    for want in _as_list(expect.get("why_not")):
+        problems += compare_why_not(why_not(book, incident, str(want["target"]), as_of), want)
+    if "explanation" in expect:
+        traced = evaluate(book, incident, as_of=as_of, trace=True)
+        problems += compare_explanation(explanation(book, traced, traced["trace"], incident), expect["explanation"])
     if problems:
         raise CaseFailure("\n".join(problems) + "\n\ndecision summary: " + decision["summary"])
     return decision
+
+
+def _as_list(value: Any) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def compare_why_not(result: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    """A why-not answer against a case's ``why_not`` expectation."""
+    label = f"why_not {want['target']}"
+    blocked = [e for e in result["entries"] if not e["holds"]]
+    if "holds" in want and (not blocked) != bool(want["holds"]):
+        return [f"{label}: expected the target {'to hold' if want['holds'] else 'not to hold'}; entries: "
+                + "; ".join(f"{e['scope']} {e['now']}" for e in result["entries"])]
+    ways = [w for e in blocked for w in e["ways"]]
+    changed = {c["pointer"] for w in ways for c in w["changes"]}
+    deciding = {w["rule"]["id"] for w in ways if w.get("rule")} | {a["id"] for w in ways for a in w.get("also", [])}
+    problems = [f"{label}: no way found changes {p} (ways change {sorted(changed)})" for p in want.get("blocking", []) if p not in changed]
+    problems += [f"{label}: no way found applies {r} (ways apply {sorted(deciding)})" for r in want.get("rules", []) if r not in deciding]
+    problems += [f"{label}: a way changes {p}, expected none to" for p in want.get("not_blocking", []) if p in changed]
+    return problems
+
+
+def compare_explanation(expl: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    """An explanation against a case's ``explanation`` expectation."""
+    problems = []
+    keys = [s["key"] for s in expl["steps"]]
+    if "steps" in want and keys != list(want["steps"]):
+        problems.append(f"explanation.steps: expected {list(want['steps'])}, got {keys}")
+    named = {r["id"] for s in expl["steps"] for r in s["rules"]}
+    problems += [f"explanation.rules: {r} is named in no step ({sorted(named)})" for r in want.get("rules", []) if r not in named]
+    length = render_explanation(expl).count("\n")
+    if "lines_at_most" in want and length > int(want["lines_at_most"]):
+        problems.append(f"explanation: {length} lines, expected at most {want['lines_at_most']}")
+    return problems
 
 
 def _subset(entry: Mapping[str, Any], want: Mapping[str, Any]) -> bool:

@@ -1,22 +1,46 @@
-"""Explanation: a decision as text for people, the trace as a readable story, and what would
-change the result.
+"""Explanation: a decision as text for people; the decision explained step by step, in the order
+a crime registrar reasons; the trace as a readable story; and what would change the result.
 
-"What would change this" is read from the trace: for each decision, the rules that did not apply
-but would have given a different result, with the facts that stopped them (the conditions that
-came out false or unknown). Nothing is re-evaluated.
+``explanation(book, decision, trace)`` walks the decision in seven steps (``STEPS``): the report
+and who made it, the victim's confirmation and any evidence to the contrary, where it happened
+and who records it, the classification, the count, the deadline, and what was presumed. Each
+step gives the facts its rules read and the rules that decided it, with their citations and
+verification. Only rules that applied are named; the others stay in the trace
+(``render_trace``). ``render_explanation`` is its text (docs/explain.md).
+
+"What would change this" gives each presumed fact's other answers; then, given the incident,
+the ways to the other recording outcome that ``hocr.whynot`` finds and confirms by deciding
+again; without the incident, read from the trace only, the rules that did not apply but would
+have given a different result, with the test that stopped each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from .incident import LONDON
+from .incident import LONDON, Incident
 from .loader import Rulebook
 
 MARK = {"applied": "+", "not_applied": "-", "unknown": "?", "overridden": "^"}
+FORMAT = "hocr.explanation.v1"
+STEPS: tuple[tuple[str, str], ...] = (
+    ("report", "Is there a report of a crime in law, and who reported it?"),
+    ("confirmation", "The victim's confirmation, and any credible evidence to the contrary"),
+    ("location", "Where it happened, and who records it"),
+    ("classification", "Which classification, and why"),
+    ("counting", "How many crimes, and what absorbed what"),
+    ("deadline", "By when, and whether that was met"),
+    ("presumptions", "Presumptions used, and what is provisional"),
+)
+# A recording rule is told in the location step when it reads where the act happened or who else
+# deals with it, and in the report step when it reads whether the act is a crime in law at all
+# (incident-schema fields and decision outputs, not offence knowledge).
+_LOCATION_FACTS = ("act.location.", "report.received_by_force", "act.other_authority", "act.school")
+_CRIME_IN_LAW_FACTS = ("classification.not_crime",)
 
 
 def _when(text: str | None) -> str:
@@ -32,12 +56,69 @@ def _victim(entry: Mapping[str, Any]) -> str:
     return f"victim {entry['victim']}" if entry.get("victim") else "no identified victim"
 
 
-def _because(rules: list[Mapping[str, Any]]) -> list[str]:
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "given" if value else "none"
+    if isinstance(value, Mapping):
+        return "given"
+    return "not given" if value is None else str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# The decision as text (hocr check)
+# --------------------------------------------------------------------------------------------
+
+
+def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebook | None = None,
+                show_trace: bool = False, incident: Mapping[str, Any] | Incident | None = None) -> str:
+    """The decision for people. With ``explain`` (given the rulebook and a traced decision), the
+    step-by-step explanation instead (``render_explanation``); with ``show_trace``, the trace
+    follows."""
+    if explain and book is not None and "trace" in decision:
+        text = render_explanation(explanation(book, decision, decision["trace"], incident))
+    else:
+        text = "\n".join(decision_lines(decision)) + "\n"
+    if show_trace and "trace" in decision:
+        text += "\n" + "\n".join(render_trace(decision["trace"])) + "\n"
+    return text
+
+
+def decision_lines(decision: Mapping[str, Any]) -> list[str]:
+    """The decision, section by section (the text of ``hocr check``)."""
+    rb = decision["rulebook"]
+    lines = [f"Incident {decision['incident']}: {decision['status'].upper()}",
+             f"  rules in force on {decision['as_of']}; {rb['edition']} ({rb['hash'][:19]})", "", decision["summary"]]
+    for section in (_crime_section, _absorbed_section, _not_recorded_section, _undetermined_section,
+                    _presumed_section, _deadline_section, _findings_section, _force_record_section,
+                    _conflict_section, _warning_section, _unverified_section):
+        part = section(decision)
+        if part:
+            lines += [""] + part
+    return lines
+
+
+def _because(rules: Iterable[Mapping[str, Any]]) -> list[str]:
     out = []
     for r in rules:
         out.append(f"      because {r['id']}: {r['title']} [{r['verification']}]")
         out.append(f"              {r['citation']}")
     return out
+
+
+def _crime_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["crimes"]:
+        return []
+    lines = ["Crimes to record"]
+    for c in decision["crimes"]:
+        cls = c["classification"]
+        who = f"victim {c['victim']} ({c['victim_kind']})" if c["victim"] else c["victim_kind"]
+        suspects = ", ".join(c["suspects"]) or "none identified"
+        lines.append(f"  {c['id']}  {cls['code']} {cls['name']} [{cls['category']}]")
+        lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
+        lines += _because(c["rules"]) + _flag_lines(c) + _provisional(c)
+    return lines
 
 
 def _flag_lines(crime: Mapping[str, Any]) -> list[str]:
@@ -53,116 +134,158 @@ def _flag_lines(crime: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def render_text(decision: Mapping[str, Any], explain: bool = False, book: Rulebook | None = None) -> str:
-    lines: list[str] = []
-    rb = decision["rulebook"]
-    lines.append(f"Incident {decision['incident']}: {decision['status'].upper()}")
-    lines.append(f"  rules in force on {decision['as_of']}; {rb['edition']} ({rb['hash'][:19]})")
-    lines.append("")
-    lines.append(decision["summary"])
-    if decision["crimes"]:
-        lines.append("")
-        lines.append("Crimes to record")
-        for c in decision["crimes"]:
-            cls = c["classification"]
-            who = f"victim {c['victim']} ({c['victim_kind']})" if c["victim"] else c["victim_kind"]
-            suspects = ", ".join(c["suspects"]) or "none identified"
-            lines.append(f"  {c['id']}  {cls['code']} {cls['name']} [{cls['category']}]")
-            lines.append(f"      {who}; acts {', '.join(c['acts'])}; suspects {suspects}")
-            lines.extend(_because(c["rules"]))
-            lines.extend(_flag_lines(c))
-            lines.extend(_provisional(c))
-    if decision["absorbed"]:
-        lines.append("")
-        lines.append("Counted within another crime")
-        for a in decision["absorbed"]:
-            code = a["classification"]["code"] if a["classification"] else "-"
-            lines.append(f"  act {a['act']} ({code}, {_victim(a)}) -> {a['into']}: {a['why']}")
-    if decision["not_recorded"]:
-        lines.append("")
-        lines.append("Not recorded as a crime")
-        for n in decision["not_recorded"]:
-            code = f"{n['classification']['code']} " if n.get("classification") else ""
-            lines.append(f"  act {n['act']} ({code}{_victim(n)}): {n['reason']}")
-            if n.get("record_as"):
-                lines.append(f"      record as: {n['record_as']['record']}")
-            if n.get("refer_to"):
-                lines.append(f"      refer to: {n['refer_to']}")
-            lines.extend(_because(n["rules"]))
-    if decision["undetermined"]:
-        lines.append("")
-        lines.append("Undetermined: facts needed")
-        for u in decision["undetermined"]:
-            lines.append(f"  act {u['act']}, {_victim(u)} ({u['decision']}; open rules: {', '.join(u['open_rules'])})")
-            if u.get("record_as"):
-                lines.append(f"    meanwhile record as: {u['record_as']['record']} ({u['record_as'].get('because', '')})")
-            for f in u["facts_needed"]:
-                question = f" {f['question']}" if f["question"] else ""
-                lines.append(f"    - {f['pointer']} ({f['entity']}):{question}")
-    lines.extend(_presumed(decision.get("presumptions", [])))
+def _provisional(crime: Mapping[str, Any]) -> list[str]:
+    """A provisional crime's re-classification questions: '(field): (answer) gives (code)'."""
+    if not crime.get("provisional"):
+        return []
+    out = ["      PROVISIONAL classification: re-classify when known"]
+    for r in crime["reclassify_if"]:
+        cls = r["classification"]
+        out.append(f"        {r['field']} ({r['entity']}): {_answer_text(r['answer'])} gives {cls['code']} {cls['name']}")
+    return out
+
+
+def _absorbed_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["absorbed"]:
+        return []
+    lines = ["Counted within another crime"]
+    for a in decision["absorbed"]:
+        code = a["classification"]["code"] if a["classification"] else "-"
+        lines.append(f"  act {a['act']} ({code}, {_victim(a)}) -> {a['into']}: {a['why']}")
+    return lines
+
+
+def _not_recorded_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["not_recorded"]:
+        return []
+    lines = ["Not recorded as a crime"]
+    for n in decision["not_recorded"]:
+        code = f"{n['classification']['code']} " if n.get("classification") else ""
+        lines.append(f"  act {n['act']} ({code}{_victim(n)}): {n['reason']}")
+        if n.get("record_as"):
+            lines.append(f"      record as: {n['record_as']['record']}")
+        if n.get("refer_to"):
+            lines.append(f"      refer to: {n['refer_to']}")
+        lines += _because(n["rules"])
+    return lines
+
+
+def _undetermined_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["undetermined"]:
+        return []
+    lines = ["Undetermined: facts needed"]
+    for u in decision["undetermined"]:
+        lines.append(f"  act {u['act']}, {_victim(u)} ({u['decision']}; open rules: {', '.join(u['open_rules'])})")
+        if u.get("record_as"):
+            lines.append(f"    meanwhile record as: {u['record_as']['record']} ({u['record_as'].get('because', '')})")
+        for f in u["facts_needed"]:
+            question = f" {f['question']}" if f["question"] else ""
+            lines.append(f"    - {f['pointer']} ({f['entity']}):{question}")
+    return lines
+
+
+def _presumed_section(decision: Mapping[str, Any]) -> list[str]:
+    """The presumptions the decision rests on, each with what the other answers would give."""
+    presumptions = decision.get("presumptions", [])
+    if not presumptions:
+        return []
+    out = ["Presumed (the report does not say)"]
+    for p in presumptions:
+        out.append(f"  {p['field']} ({p['entity']}) = {_answer_text(p['value'])}: {p['id']} [{p['verification']}]")
+        out.append(f"      {p['citation']}")
+        for alt in p["alternatives"]:
+            out.append(f"      if {_answer_text(alt['value'])}: {alt['summary']}")
+    return out
+
+
+def _deadline_lines(d: Mapping[str, Any]) -> list[str]:
+    if d.get("due"):
+        limit = f"{d['limit_hours']:g} hours" if "limit_hours" in d else "the limit"
+        lines = [f"Deadline: record by {_when(d['due'])} ({limit} after the report at {_when(d['received_at'])})"]
+    else:
+        lines = ["Deadline: undetermined"]
+    if d.get("recorded_at"):
+        verdict = {True: "in time", False: "LATE", None: "timeliness undetermined"}[d.get("met")]
+        lines.append(f"  recorded {_when(d['recorded_at'])}, {d.get('hours_to_record')} hours after the report: {verdict}")
+    return lines
+
+
+def _deadline_section(decision: Mapping[str, Any]) -> list[str]:
     d = decision.get("deadline")
-    if d:
-        lines.append("")
-        if d.get("due"):
-            limit = f"{d['limit_hours']:g} hours" if "limit_hours" in d else "the limit"
-            lines.append(f"Deadline: record by {_when(d['due'])} ({limit} after the report at {_when(d['received_at'])})")
-        else:
-            lines.append("Deadline: undetermined")
-        if d.get("recorded_at"):
-            verdict = {True: "in time", False: "LATE", None: "timeliness undetermined"}[d.get("met")]
-            lines.append(f"  recorded {_when(d['recorded_at'])}, {d.get('hours_to_record')} hours after the report: {verdict}")
-    if decision.get("findings"):
-        lines.append("")
-        lines.append("Findings about the input")
-        for f in decision["findings"]:
-            where = f"act {f['act']}" + (f", victim {f['victim']}" if f.get("victim") else "") if f.get("act") else "incident"
-            suggested = f" (the facts point to {f['suggested']})" if f.get("suggested") else ""
-            lines.append(f"  {where}: {f.get('message', f.get('finding', ''))}{suggested}")
-            lines.extend(_because(f["rules"]))
+    return _deadline_lines(d) if d else []
+
+
+def _findings_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision.get("findings"):
+        return []
+    lines = ["Findings about the input"]
+    for f in decision["findings"]:
+        lines.append(f"  {_finding_text(f)}")
+        lines += _because(f["rules"])
+    return lines
+
+
+def _finding_text(f: Mapping[str, Any]) -> str:
+    where = f"act {f['act']}" + (f", victim {f['victim']}" if f.get("victim") else "") if f.get("act") else "incident"
+    suggested = f" (the facts point to {f['suggested']})" if f.get("suggested") else ""
+    return f"{where}: {f.get('message', f.get('finding', ''))}{suggested}"
+
+
+def _force_record_section(decision: Mapping[str, Any]) -> list[str]:
     record = decision.get("force_record")
-    if record:
-        lines.append("")
-        lines.append("The force's record")
-        for rc in record["crimes"]:
-            m = rc["match"]
-            target = f" {m['crime']}" if m["crime"] else ""
-            lines.append(f"  {rc['ref']} ({rc['classification']}): {m['status'].replace('_', ' ')}{target}")
-            for v in rc["verdicts"]:
-                if v["state"] == "value":
-                    detail = v.get("verdict", "")
-                    if v.get("to"):
-                        detail += f" to {v['to']}"
-                    reason = f": {v['reason']}" if v.get("reason") else ""
-                    lines.append(f"      {v['decision']}: {detail}{reason}")
-                    lines.extend("  " + x for x in _because(v.get("rules", [])))
-                elif v["state"] == "undetermined":
-                    needed = ", ".join(f["pointer"] for f in v.get("facts_needed", [])) or "no rule applies"
-                    lines.append(f"      {v['decision']}: undetermined (facts needed: {needed})")
-                else:
-                    lines.append(f"      {v['decision']}: conflict between {', '.join(v.get('rules_in_conflict', []))}")
-        if record["decided_crimes_not_in_record"]:
-            lines.append(f"  not in the force's record: {', '.join(record['decided_crimes_not_in_record'])}")
-    if decision["conflicts"]:
-        lines.append("")
-        lines.append("Conflicts in the rulebook (report them to the rulebook's maintainers)")
-        for c in decision["conflicts"]:
-            lines.append(f"  {c['scope']}, {c['decision']}: {', '.join(c['rules'])} all apply with no override between them")
-    if decision["warnings"]:
-        lines.append("")
-        lines.append("Warnings")
-        lines.extend(f"  {w}" for w in decision["warnings"])
-    if decision["unverified_rules"]:
-        lines.append("")
-        lines.append("Relies on rules not yet verified against the rulebook text: " + ", ".join(decision["unverified_rules"]))
-    if explain and "trace" in decision:
-        lines.append("")
-        lines.extend(render_trace(decision["trace"]))
-        changes = presumption_changes(decision) + what_would_change(decision, book)
-        if changes:
-            lines.append("")
-            lines.append("What would change this")
-            lines.extend(f"  {c}" for c in changes)
-    return "\n".join(lines) + "\n"
+    if not record:
+        return []
+    lines = ["The force's record"]
+    for rc in record["crimes"]:
+        lines.append(_record_match_text(rc))
+        for v in rc["verdicts"]:
+            lines.append("      " + _verdict_text(v))
+            if v["state"] == "value":
+                lines.extend("  " + x for x in _because(v.get("rules", [])))
+    if record["decided_crimes_not_in_record"]:
+        lines.append(f"  not in the force's record: {', '.join(record['decided_crimes_not_in_record'])}")
+    return lines
+
+
+def _record_match_text(rc: Mapping[str, Any]) -> str:
+    m = rc["match"]
+    target = f" {m['crime']}" if m["crime"] else ""
+    return f"  {rc['ref']} ({rc['classification']}): {m['status'].replace('_', ' ')}{target}"
+
+
+def _verdict_text(v: Mapping[str, Any]) -> str:
+    """One verdict on a crime of the force's record, in one line."""
+    if v["state"] == "value":
+        detail = v.get("verdict", "") + (f" to {v['to']}" if v.get("to") else "")
+        reason = f": {v['reason']}" if v.get("reason") else ""
+        return f"{v['decision']}: {detail}{reason}"
+    if v["state"] == "undetermined":
+        needed = ", ".join(f["pointer"] for f in v.get("facts_needed", [])) or "no rule applies"
+        return f"{v['decision']}: undetermined (facts needed: {needed})"
+    return f"{v['decision']}: conflict between {', '.join(v.get('rules_in_conflict', []))}"
+
+
+def _conflict_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["conflicts"]:
+        return []
+    return ["Conflicts in the rulebook (report them to the rulebook's maintainers)"] + [
+        f"  {c['scope']}, {c['decision']}: {', '.join(c['rules'])} all apply with no override between them"
+        for c in decision["conflicts"]]
+
+
+def _warning_section(decision: Mapping[str, Any]) -> list[str]:
+    return ["Warnings"] + [f"  {w}" for w in decision["warnings"]] if decision["warnings"] else []
+
+
+def _unverified_section(decision: Mapping[str, Any]) -> list[str]:
+    if not decision["unverified_rules"]:
+        return []
+    return ["Relies on rules not yet verified against the rulebook text: " + ", ".join(decision["unverified_rules"])]
+
+
+# --------------------------------------------------------------------------------------------
+# The trace as text (hocr check --trace)
+# --------------------------------------------------------------------------------------------
 
 
 def _fact_text(f: Mapping[str, Any]) -> str:
@@ -177,7 +300,7 @@ def _fact_text(f: Mapping[str, Any]) -> str:
     return f"{f['fact']} {f['op']} {f.get('expected')!r}? {verdict} (is {actual})"
 
 
-def render_trace(trace: list[Mapping[str, Any]]) -> list[str]:
+def render_trace(trace: Sequence[Mapping[str, Any]]) -> list[str]:
     """The trace: for each decision, each rule considered, with the facts it read."""
     lines = ["Trace (+ applied, ^ overridden, - did not apply, ? unknown)"]
     for node in trace:
@@ -196,85 +319,555 @@ def render_trace(trace: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _answer_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+# --------------------------------------------------------------------------------------------
+# Where a fact of the rules is in the incident
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Turns a fact as the rules name it (``victim.confirms_crime``), read in a trace scope
+    (``act A1, victim V1``), into a JSON pointer into the incident (``/victims/0/confirms_crime``).
+    Without the incident, acts and victims cannot be placed: their facts keep the rules' name."""
+
+    acts: Mapping[str, int] = field(default_factory=dict)
+    victims: Mapping[str, int] = field(default_factory=dict)
+    act_victims: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, incident: Mapping[str, Any] | Incident | None) -> Locator:
+        raw = incident.raw if isinstance(incident, Incident) else incident
+        if not isinstance(raw, Mapping):
+            return cls()
+        acts = [a for a in raw.get("acts", []) if isinstance(a, Mapping)]
+        return cls(
+            acts={str(a.get("id")): i for i, a in enumerate(acts)},
+            victims={str(v.get("id")): i for i, v in enumerate(raw.get("victims", [])) if isinstance(v, Mapping)},
+            act_victims={str(a.get("id")): str(a["victims"][0]) for a in acts if len(a.get("victims", [])) == 1},
+        )
+
+    def pointer(self, scope: str, fact: str) -> str | None:
+        """The JSON pointer of ``fact`` read in ``scope``, or None when it is not a fact of the
+        incident (a decision's output, the classification's catalogue entry) or cannot be placed."""
+        root, _, rest = fact.partition(".")
+        act, victim = scope_ids(scope)
+        tail = "/" + rest.replace(".", "/") if rest else ""
+        if root == "report":
+            return "/report" + tail
+        if root == "incident":
+            return tail or None
+        if root == "act" and act is not None and act in self.acts:
+            return f"/acts/{self.acts[act]}{tail}"
+        if root == "act_victim" and act is not None:
+            victim = self.act_victims.get(act)
+            root = "victim"
+        if root == "victim" and victim is not None and victim in self.victims:
+            return f"/victims/{self.victims[victim]}{tail}"
+        return None
+
+    def name(self, scope: str, fact: str) -> str:
+        """The pointer where there is one, else the fact as the rules name it."""
+        return self.pointer(scope, fact) or fact
+
+
+def scope_ids(scope: str) -> tuple[str | None, str | None]:
+    """The act and victim ids of a trace scope (``act A1, victim V1``; docs/decision.md)."""
+    act = victim = None
+    for part in scope.split(", "):
+        kind, _, ident = part.partition(" ")
+        if kind == "act":
+            act = ident
+        elif kind == "victim":
+            victim = ident
+    return act, victim
+
+
+# --------------------------------------------------------------------------------------------
+# The explanation: the decision in the registrar's order (hocr check --explain)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # pointer -> value, in the order read
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> rule reference
+
+    def rule(self, ref: Mapping[str, Any]) -> str:
+        rid = str(ref.get("id", ref.get("rule")))
+        self.rules.setdefault(rid, {"id": rid, "title": ref["title"], "citation": ref["citation"],
+                                    "verification": ref["verification"]})
+        return rid
+
+    def as_json(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "lines": self.lines,
+                "facts": [{"pointer": p, "value": v} for p, v in self.facts.items()],
+                "rules": list(self.rules.values())}
+
+
+@dataclass
+class _Context:
+    book: Rulebook
+    decision: Mapping[str, Any]
+    locate: Locator
+    steps: dict[str, _Step]
+    step_of: Mapping[str, str]
+    recording_step: dict[str, str] = field(default_factory=dict)  # scope -> step of its recording rule
+    placed: set[str] = field(default_factory=set)  # acts whose location has been told
+
+
+def explanation(book: Rulebook, decision: Mapping[str, Any], trace: Sequence[Mapping[str, Any]] | None,
+                incident: Mapping[str, Any] | Incident | None = None) -> dict[str, Any]:
+    """The decision explained in the order a registrar reasons (``STEPS``), each step with the
+    facts its rules read and the rules that applied; and what would change it.
+
+    ``trace`` is the decision's trace (``evaluate(..., trace=True)``); without it the steps come
+    from the rules the decision names, without the facts they read. ``incident`` places the facts
+    as JSON pointers; without it, facts of acts and victims keep the rules' names."""
+    ctx = _Context(book, decision, Locator.of(incident), {k: _Step(k, t) for k, t in STEPS}, _step_of_decision(book))
+    if trace is not None:
+        for node in trace:
+            _explain_node(ctx, node)
+    else:
+        _steps_from_decision(ctx)
+    _counting_step(ctx)
+    _deadline_step(ctx)
+    _presumption_step(ctx)
+    return {
+        "format": FORMAT,
+        "incident": decision["incident"],
+        "status": decision["status"],
+        "as_of": decision["as_of"],
+        "edition": decision["rulebook"]["edition"],
+        "summary": decision["summary"],
+        "steps": [s.as_json() for s in ctx.steps.values() if s.lines],
+        "would_change": would_change(book, decision, trace, ctx.locate, incident),
+        "notes": _notes(decision),
+    }
+
+
+def _step_of_decision(book: Rulebook) -> dict[str, str]:
+    """Which step tells each decision: the classification with what it rests on, its checks and
+    flags; what the recording decision reads besides the classification (who reported it); the
+    counting and the deadline. Recording rules are placed one by one (``_recording_step``)."""
+    p = book.pipeline
+    classification = _with_dependencies(book, [p["classification"], *p.get("findings", []), *p.get("flags", [])])
+    out = {name: "classification" for name in classification}
+    for name in _with_dependencies(book, [p["recording"]]) - classification:
+        out[name] = "report"
+    out[p["recording"]] = out[p["not_recorded_as"]] = "recording"
+    out[p["count_key"]] = "counting"
+    out[p["deadline"]] = out[p["timeliness"]] = "deadline"
+    return out
+
+
+def _with_dependencies(book: Rulebook, names: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    todo = [n for n in names if n in book.decisions]
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo += [d for d in book.decisions[name].depends if d in book.decisions]
+    return out
+
+
+def _explain_node(ctx: _Context, node: Mapping[str, Any]) -> None:
+    key = ctx.step_of.get(node["decision"])
+    if key is None or node["state"] == "absent":
+        return
+    if node["state"] != "value":
+        step = ctx.steps["confirmation" if key == "recording" else key]
+        needed = ", ".join(node.get("facts_needed", [])) or "no rule applies"
+        step.lines.append(f"[{node['scope']}] {_decision_words(node['decision'])}: {node['state']} (needs {needed})")
+        return
+    for r in (r for r in node["rules"] if r["result"] == "applied"):
+        if key == "recording":
+            _recording_rule(ctx, node, r)
+        elif key == "classification":
+            _classification_rule(ctx, node, r)
+        elif key in ("report", "counting"):
+            step = ctx.steps[key]
+            step.rule(r)
+            facts = _read(ctx, step, node["scope"], r, skip_catalogue=True)
+            if key == "report":
+                step.lines.append(f"[{node['scope']}] {_decision_words(node['decision'])} {_value_words(node['value'])}"
+                                  f"{_facts_words(facts)}: {r['rule']}")
+        elif key == "deadline":
+            _read(ctx, ctx.steps[key], node["scope"], r, skip_catalogue=True)
+
+
+def _decision_words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _value_words(value: Any) -> str:
+    """A decision's value in a few words: its outputs that say something."""
     if isinstance(value, list):
-        return "given" if value else "none"
-    return str(value)
+        return "; ".join(_value_words(v) for v in value)
+    if not isinstance(value, Mapping):
+        return str(value)
+    return ", ".join(str(v) for v in value.values() if v not in (None, [], {}, "")) or "none"
 
 
-def _provisional(crime: Mapping[str, Any]) -> list[str]:
-    """A provisional crime's re-classification questions: '(field): (answer) gives (code)'."""
-    if not crime.get("provisional"):
-        return []
-    out = ["      PROVISIONAL classification: re-classify when known"]
-    for r in crime["reclassify_if"]:
-        cls = r["classification"]
-        out.append(f"        {r['field']} ({r['entity']}): {_answer_text(r['answer'])} gives {cls['code']} {cls['name']}")
+def _facts_words(facts: Sequence[tuple[str, Any]]) -> str:
+    return f" ({'; '.join(f'{p} = {_answer_text(v)}' for p, v in facts)})" if facts else ""
+
+
+def _read(ctx: _Context, step: _Step, scope: str, rule: Mapping[str, Any], skip_catalogue: bool) -> list[tuple[str, Any]]:
+    """The known facts a rule read, as (pointer, value), added to the step. An element of a list
+    (``item.kind``) is placed under its list; the classification's catalogue entry is left out
+    where the classification step tells it."""
+    out: list[tuple[str, Any]] = []
+    items: list[Mapping[str, Any]] = []
+    for f in rule["facts"]:
+        root = f["fact"].split(".")[0]
+        if root == "item":
+            items.append(f)
+            continue
+        if f["op"] in ("some", "every"):
+            base = ctx.locate.name(scope, f["fact"])
+            out += [(f"{base}/*/{i['fact'].split('.', 1)[1].replace('.', '/')}", i["actual"]) for i in items if i["known"]]
+            items = []
+            continue
+        if not f["known"] or root == "value" or (skip_catalogue and root == "classification"):
+            continue
+        out.append((ctx.locate.name(scope, f["fact"]), f["actual"]))
+    read: dict[str, Any] = {}
+    for p, v in out:
+        read.setdefault(p, v)
+        step.facts.setdefault(p, v)
+    return list(read.items())
+
+
+def _recording_rule(ctx: _Context, node: Mapping[str, Any], r: Mapping[str, Any]) -> None:
+    """A recording (or record-instead) rule that applied, in the step its facts belong to."""
+    scope = node["scope"]
+    if node["decision"] == ctx.book.pipeline["recording"]:
+        key = _recording_step(r)
+        ctx.recording_step[scope] = key
+        if key != "location":
+            _place(ctx, node)
+    else:
+        key = ctx.recording_step.get(scope, "confirmation")
+    step = ctx.steps[key]
+    step.rule(r)
+    facts = _read(ctx, step, scope, r, skip_catalogue=key != "report")
+    step.lines.append(f"[{scope}] {_recording_words(node['decision'], ctx.book, node['value'])}{_facts_words(facts)}: {r['rule']}")
+
+
+def _recording_step(r: Mapping[str, Any]) -> str:
+    names = [f["fact"] for f in r["facts"]]
+    value = r.get("value")
+    if (isinstance(value, Mapping) and value.get("refer_to")) or any(n.startswith(_LOCATION_FACTS) for n in names):
+        return "location"
+    if any(n.startswith(_CRIME_IN_LAW_FACTS) for n in names):
+        return "report"
+    return "confirmation"
+
+
+def _recording_words(decision: str, book: Rulebook, value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return str(value)
+    if decision == book.pipeline["recording"]:
+        text = "record" if value.get("outcome") == "record" else "not recorded"
+        text += f" ({value['reason']})" if value.get("reason") else ""
+        return text + (f", referred to {value['refer_to']}" if value.get("refer_to") else "")
+    return f"record as {_value_words(value)}"
+
+
+def _place(ctx: _Context, node: Mapping[str, Any]) -> None:
+    """Where the act happened, when no location rule decided the recording: the location facts
+    the recording rules read (none of them applying), told once per act."""
+    act, _ = scope_ids(node["scope"])
+    if act is None or act in ctx.placed:
+        return
+    facts: dict[str, Any] = {}
+    for r in node["rules"]:
+        for f in r["facts"]:
+            if f["known"] and f["fact"].startswith(_LOCATION_FACTS):
+                facts.setdefault(ctx.locate.name(node["scope"], f["fact"]), f["actual"])
+    if not facts:
+        return
+    ctx.placed.add(act)
+    step = ctx.steps["location"]
+    step.facts.update(facts)
+    step.lines.append(f"[act {act}] no location rule applies: the force that received the report records it"
+                      f"{_facts_words(list(facts.items()))}")
+
+
+def _classification_rule(ctx: _Context, node: Mapping[str, Any], r: Mapping[str, Any]) -> None:
+    step = ctx.steps["classification"]
+    step.rule(r)
+    scope, name = node["scope"], node["decision"]
+    p = ctx.book.pipeline
+    if name in p.get("flags", []) or name in p.get("findings", []):
+        _read(ctx, step, scope, r, skip_catalogue=True)
+        step.lines.append(f"[{scope}] {_decision_words(name)}: {_value_words(r.get('value'))}: {r['rule']}")
+        return
+    facts = _decisive_facts(ctx, scope, r)
+    for ptr, v in facts:
+        step.facts.setdefault(ptr, v)
+    rows = f" row {', '.join(r['matched_rows'])}" if r.get("matched_rows") else ""
+    step.lines.append(f"[{scope}] {_decision_words(name)} {_class_words(ctx, r.get('value'))}"
+                      f"{_facts_words(facts)}: {r['rule']}{rows}")
+
+
+def _class_words(ctx: _Context, value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return str(value)
+    code = value.get("code")
+    if code is None:
+        return f"none ({value.get('not_crime') or 'no classification'})"
+    entry = ctx.book.classification(str(code), dt.date.fromisoformat(ctx.decision["as_of"]))
+    return f"{code} {entry.name}" if entry else str(code)
+
+
+def _decisive_facts(ctx: _Context, scope: str, r: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The facts that decided a classification rule: its condition's facts, and for a table the
+    inputs that the matched rows test (an input a row leaves open, '-', decided nothing)."""
+    rule = ctx.book.rules.get(r["rule"])
+    tested: set[str] | None = None
+    if rule is not None and rule.table is not None and r.get("matched_rows"):
+        spec = rule.raw["table"]
+        names = {row_input for row in spec["rows"] if row["id"] in r["matched_rows"]
+                 for row_input, cell in row["when"].items() if cell != "-"}
+        tested = {i["fact"] for i in spec["inputs"] if i["name"] in names and "fact" in i}
+    out = []
+    for f in r["facts"]:
+        if not f["known"] or f["fact"].split(".")[0] in ("item", "value") or f["op"] in ("some", "every"):
+            continue
+        if f["op"] == "input" and tested is not None and f["fact"] not in tested:
+            continue
+        if f["op"] == "exists" and isinstance(f["actual"], Mapping):
+            continue  # an object that exists: its fields tell more
+        out.append((ctx.locate.name(scope, f["fact"]), f["actual"]))
     return out
 
 
-def _presumed(presumptions: list[Mapping[str, Any]]) -> list[str]:
-    """The presumptions the decision rests on, each with what the other answers would give."""
-    if not presumptions:
-        return []
-    out = ["", "Presumed (the report does not say)"]
-    for p in presumptions:
-        out.append(f"  {p['field']} ({p['entity']}) = {_answer_text(p['value'])}: {p['id']} [{p['verification']}]")
-        out.append(f"      {p['citation']}")
-        for alt in p["alternatives"]:
-            out.append(f"      if {_answer_text(alt['value'])}: {alt['summary']}")
+def _steps_from_decision(ctx: _Context) -> None:
+    """Without a trace: the rules the decision names, each in its decision's step."""
+    entries = [*ctx.decision["crimes"], *ctx.decision["not_recorded"]]
+    for e in entries:
+        where = f"act {', '.join(e['acts'])}" if "acts" in e else f"act {e['act']}"
+        for ref in e["rules"]:
+            rule = ctx.book.rules.get(ref["id"])
+            key = ctx.step_of.get(rule.decision, "") if rule is not None else ""
+            key = "confirmation" if key == "recording" else key
+            if key in ("report", "confirmation", "location", "classification"):
+                ctx.steps[key].rule(ref)
+                ctx.steps[key].lines.append(f"[{where}] {ref['title']}: {ref['id']}")
+
+
+def _counting_step(ctx: _Context) -> None:
+    d, step = ctx.decision, ctx.steps["counting"]
+    if not d["crimes"] and not d["absorbed"]:
+        return
+    step.lines.insert(0, f"{d['crime_count']} crime{'s' if d['crime_count'] != 1 else ''} to record")
+    counted = {ctx.book.pipeline["count_key"]}
+    for c in d["crimes"]:
+        cls = c["classification"]
+        rules = [step.rule(r) for r in c["rules"] if getattr(ctx.book.rules.get(r["id"]), "decision", None) in counted]
+        step.lines.append(f"{c['id']}: {cls['code']} {cls['name']}, {_victim(c)}, acts {', '.join(c['acts'])}"
+                          + (f": {', '.join(rules)}" if rules else ""))
+    for a in d["absorbed"]:
+        code = a["classification"]["code"] if a["classification"] else "-"
+        rules = [step.rule(r) for r in a["rules"]]
+        step.lines.append(f"act {a['act']} ({code}, {_victim(a)}) counted within {a['into']}: {a['why']}: {', '.join(rules)}")
+
+
+def _deadline_step(ctx: _Context) -> None:
+    d = ctx.decision.get("deadline")
+    if not d:
+        return
+    step = ctx.steps["deadline"]
+    texts = [line.strip() for line in _deadline_lines(d)]
+    for text, ref in zip(texts, d.get("rules", []), strict=False):  # the deadline rule, then the timeliness rule
+        step.lines.append(f"{text}: {step.rule(ref)}")
+    step.lines += texts[len(step.lines):]
+    for ref in d.get("rules", []):
+        step.rule(ref)
+    step.facts.setdefault("/report/received_at", d["received_at"])
+    if d.get("recorded_at"):
+        step.facts.setdefault("/recorded_at", d["recorded_at"])
+
+
+def _presumption_step(ctx: _Context) -> None:
+    step = ctx.steps["presumptions"]
+    for p in ctx.decision.get("presumptions", []):
+        step.rule(p)
+        step.facts.setdefault(p["pointer"], p["value"])
+        step.lines.append(f"[{p['entity']}] {p['field']} presumed {_answer_text(p['value'])}: {p['id']}")
+    for c in ctx.decision["crimes"]:
+        if c.get("provisional"):
+            gives = "; ".join(f"{r['field']} {_answer_text(r['answer'])} gives {r['classification']['code']}" for r in c["reclassify_if"])
+            step.lines.append(f"{c['id']} {c['classification']['code']} is provisional: {gives}")
+
+
+def _notes(decision: Mapping[str, Any]) -> list[str]:
+    """What the steps do not tell: the force's record, conflicts, warnings (each rule's
+    verification is told where it is named)."""
+    out: list[str] = []
+    record = decision.get("force_record")
+    if record:
+        for rc in record["crimes"]:
+            verdicts = "; ".join(_verdict_text(v) + "".join(f" ({r['id']})" for r in v.get("rules", []) if v["state"] == "value")
+                                 for v in rc["verdicts"])
+            out.append(_record_match_text(rc).strip() + (f": {verdicts}" if verdicts else ""))
+        if record["decided_crimes_not_in_record"]:
+            out.append(f"not in the force's record: {', '.join(record['decided_crimes_not_in_record'])}")
+    out += [line.strip() for line in _conflict_section(decision)]
+    return out + [f"warning: {w}" for w in decision["warnings"]]
+
+
+def render_explanation(expl: Mapping[str, Any]) -> str:
+    """The explanation as text: the steps in order, each rule with its verification and
+    citation, then the notes, and last what would change it."""
+    lines = [f"Incident {expl['incident']}: {str(expl['status']).upper()} under the rules in force on "
+             f"{expl['as_of']} ({expl['edition']})", str(expl["summary"])]
+    for n, step in enumerate(expl["steps"], 1):
+        lines.append(f"{n}. {step['title']}")
+        lines += _step_text(step)
+    lines += list(expl.get("notes", []))
+    lines.append("What would change this")
+    lines += [f"   {change_text(c)}" for c in expl["would_change"]] or ["   nothing the rules name"]
+    return "\n".join(lines) + "\n"
+
+
+def _step_text(step: Mapping[str, Any]) -> list[str]:
+    """A step's lines; a line that ends with the rule that decided it (``...: rule.id`` or
+    ``...: rule.id row r``) is followed, on the same line, by that rule's verification and
+    citation; the step's other rules come after its lines."""
+    rules = {r["id"]: r for r in step["rules"]}
+    told: set[str] = set()
+    out = []
+    for line in step["lines"]:
+        named = _named_rule(line, rules)
+        if named is not None and named not in told:
+            told.add(named)
+            line += f" [{rules[named]['verification']}] {rules[named]['citation']}"
+        out.append(f"   {line}")
+    return out + [f"   - {r['id']} [{r['verification']}]: {r['citation']}" for r in step["rules"] if r["id"] not in told]
+
+
+def _named_rule(line: str, rules: Mapping[str, Any]) -> str | None:
+    tail = line.rsplit(": ", 1)[-1]
+    rid = tail.split(" row ", 1)[0]
+    return rid if rid in rules else None
+
+
+def change_text(change: Mapping[str, Any]) -> str:
+    """One change, in one line."""
+    if change.get("kind") == "presumption":
+        return f"[{change['scope']}] {change['condition']} would give: {change['effect']}"
+    if change.get("kind") == "confirmed":
+        return f"[{change['scope']}] {change['condition']}: {change['rule']} would give: {change['effect']}"
+    return f"[{change['scope']}] {change['effect']} {change['condition']}"
+
+
+# --------------------------------------------------------------------------------------------
+# What would change this (read from the trace)
+# --------------------------------------------------------------------------------------------
+
+
+def would_change(book: Rulebook, decision: Mapping[str, Any], trace: Sequence[Mapping[str, Any]] | None,
+                 locate: Locator | None = None, incident: Mapping[str, Any] | Incident | None = None) -> list[dict[str, Any]]:
+    """Each presumed fact's other answers and what each gives; then, with the incident, the
+    confirmed ways to the other recording outcome (``hocr.whynot``); without it, from the trace,
+    the rules that would have given another result and the test that stopped each."""
+    presumed = presumption_changes(decision)
+    if incident is None:
+        return presumed + rule_changes(book, trace or [], locate or Locator())
+    return presumed + outcome_changes(book, decision, incident, {c["pointer"] for c in presumed})
+
+
+def outcome_changes(book: Rulebook, decision: Mapping[str, Any], incident: Mapping[str, Any] | Incident,
+                    presumed: set[str]) -> list[dict[str, Any]]:
+    """For each allegation, the ways to the other recording outcome, each decided again: the
+    first fact to change (and any others with it), the rule that would then decide, and the
+    decision. A way that only changes a presumed fact is told with the presumptions."""
+    from .whynot import why_not  # late: whynot reads this module's Locator
+
+    as_of = dt.date.fromisoformat(decision["as_of"])
+    out = []
+    for target in ("record", "not recorded"):
+        for entry in why_not(book, incident, target, as_of)["entries"]:
+            for way in entry["ways"]:
+                changes = way["changes"]
+                if entry["holds"] or {c["pointer"] for c in changes} <= presumed:
+                    continue
+                first = changes[0]
+                condition = "; ".join(f"{c['pointer']} = {_answer_text(c['answer'])} (now {_answer_text(c['now'])})" for c in changes)
+                out.append({"pointer": first["pointer"], "answer": first["answer"], "changes": changes, "kind": "confirmed",
+                            "scope": entry["scope"], "rule": way["rule"]["id"] if way["rule"] else None,
+                            "condition": condition, "effect": way["decision"]})
     return out
 
 
-def presumption_changes(decision: Mapping[str, Any]) -> list[str]:
-    """'What would change this' for presumed facts: each other answer and what it would give
-    (from the decision's presumptions, which were decided again with that answer)."""
-    return [f"[{p['entity']}] {p['field']} = {_answer_text(alt['value'])} instead of the presumed "
-            f"{_answer_text(p['value'])} ({p['id']}) would give: {alt['summary']}"
+def presumption_changes(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """For presumed facts: each other answer and what it would give (the decision's presumptions
+    were decided again with that answer)."""
+    return [{"pointer": p["pointer"], "answer": alt["value"], "effect": alt["summary"], "kind": "presumption",
+             "scope": p["entity"], "rule": p["id"],
+             "condition": f"{p['field']} = {_answer_text(alt['value'])} instead of the presumed {_answer_text(p['value'])} ({p['id']})"}
             for p in decision.get("presumptions", []) for alt in p["alternatives"]]
 
 
-def what_would_change(decision: Mapping[str, Any], book: Rulebook | None) -> list[str]:
+def rule_changes(book: Rulebook, trace: Sequence[Mapping[str, Any]], locate: Locator) -> list[dict[str, Any]]:
     """For each decision taken, the rules that would have given another result, and the facts
     (false or unknown conditions) that kept each of them from applying. For a decision left
     open, the rules waiting on missing facts and what each would conclude.
 
     Conditions on the act's classification are not offered as changes: a different
     classification is a different act, not a different fact about this one."""
-    if book is None or "trace" not in decision:
-        return []
-    out: list[str] = []
+    out: list[dict[str, Any]] = []
     wanted = {book.pipeline.get(role) for role in ("recording", "count_key", "timeliness")}
-    for node in decision["trace"]:
+    for node in trace:
         d = book.decisions.get(node["decision"])
         if d is None or d.name not in wanted or node["state"] not in ("value", "undetermined"):
             continue
-        chosen = node.get("value") or {}
-        keys = d.determined_by
         for r in node.get("rules", []):
-            rule = book.rules.get(r["rule"])
-            if rule is None or rule.table is not None:
-                continue
-            then = rule.raw_then
-            conclusion = ", ".join(f"{k}={then[k]}" for k in keys if k in then and not isinstance(then[k], dict))
-            if not conclusion:
-                continue
-            if node["state"] == "undetermined":
-                if r["result"] == "unknown":
-                    needs = ", ".join(r.get("facts_needed", [])) or "facts not given"
-                    out.append(f"[{node['scope']}] {r['rule']} would give {conclusion} once known: {needs}")
-                continue
-            if r["result"] not in ("not_applied", "unknown"):
-                continue
-            if all(then.get(k) == chosen.get(k) for k in keys if k in then and not isinstance(then.get(k), dict)):
-                continue
-            blockers = [f for f in r["facts"] if f.get("result") is not True and f["op"] != "input"]
-            if not blockers or any(f["fact"].startswith("classification.") for f in blockers):
-                continue
-            out.append(f"[{node['scope']}] {r['rule']} would give {conclusion} if {'; '.join(_needed(f) for f in blockers)}")
+            change = _rule_change(book, d.determined_by, node, r, locate)
+            if change is not None:
+                out.append(change)
     return out
+
+
+def _rule_change(book: Rulebook, keys: Sequence[str], node: Mapping[str, Any], r: Mapping[str, Any],
+                 locate: Locator) -> dict[str, Any] | None:
+    rule = book.rules.get(r["rule"])
+    if rule is None or rule.table is not None:
+        return None
+    then = rule.raw_then
+    given = {k: then[k] for k in keys if k in then and not isinstance(then[k], dict)}
+    if not given:
+        return None
+    conclusion = ", ".join(f"{k}={v}" for k, v in given.items())
+    base = {"scope": node["scope"], "rule": r["rule"], "kind": "rule", "effect": f"{r['rule']} would give {conclusion}"}
+    if node["state"] == "undetermined":
+        if r["result"] != "unknown":
+            return None
+        needs = list(r.get("facts_needed", []))
+        return {**base, "kind": "open", "pointer": needs[0] if needs else "", "answer": None,
+                "condition": f"once known: {', '.join(needs) or 'facts not given'}"}
+    chosen = node.get("value") or {}
+    if r["result"] not in ("not_applied", "unknown") or all(chosen.get(k) == v for k, v in given.items()):
+        return None
+    blockers = [f for f in r["facts"] if f.get("result") is not True and f["op"] != "input"]
+    if not blockers or any(f["fact"].startswith("classification.") for f in blockers):
+        return None
+    first = blockers[0]
+    return {**base, "pointer": locate.name(node["scope"], first["fact"]), "answer": _asked(first),
+            "condition": "if " + "; ".join(_needed(f) for f in blockers)}
+
+
+def _asked(f: Mapping[str, Any]) -> Any:
+    """The value a test asks for, where it names one (equals); else the test's operand."""
+    if f["op"] == "exists":
+        return None if not f.get("expected") else f.get("actual")
+    return f.get("expected")
 
 
 def _needed(f: Mapping[str, Any]) -> str:
@@ -293,7 +886,6 @@ def _needed_predicate(f: Mapping[str, Any]) -> str:
         return f"{f['fact']} {op}"
     now = repr(f["actual"]) if f["known"] else "unknown"
     return f"{f['fact']} {op} {f.get('expected')!r} (now {now})"
-
 
 # --------------------------------------------------------------------------------------------
 # The rulebook rendered for people (docs/rulebook.md)
