@@ -27,6 +27,7 @@ from ..decision_log import DecisionLog, new_decision_id
 from ..engine import EvaluationError, evaluate
 from ..incident import InputProblem, InvalidIncident, check_incident
 from ..loader import Rulebook
+from ..whynot import WhyNotError
 from . import bodies, explaining
 from .config import ServiceConfig
 from .docs_page import render_docs
@@ -184,10 +185,10 @@ async def explained(service: Service, data: Any, as_of: dt.date | None, trace: b
         steps = decision["trace"] if trace else decision.pop("trace")
         decision["explanation"] = await service.pool.run(lambda: explaining.explanation(service.book, data, decision, steps))
     if why_not is not None:
-        blocked = await service.pool.run(lambda: explaining.why_not(service.book, data, why_not, as_of))
-        if blocked is None:
-            raise ServiceError(400, "why_not is not available in this build of hocr (no hocr.whynot)", "?why_not")
-        decision["why_not"] = blocked
+        try:
+            decision["why_not"] = await service.pool.run(lambda: explaining.why_not(service.book, data, why_not, as_of))
+        except WhyNotError as exc:
+            raise ServiceError(400, str(exc), "?why_not") from None
     return decision
 
 

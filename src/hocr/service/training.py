@@ -37,7 +37,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..catalogue import UnknownCode, find_code
 from ..library import WorkedCase, cases_by_rule, find_case, load_library
+from ..incident import InputProblem
 from ..loader import Rulebook
+from ..whynot import WhyNotError
 from . import bodies, explaining, schema_form
 from .app import DATE, Service, decide, parse_incident, service_of, why_not_target
 from .errors import ServiceError
@@ -209,7 +211,10 @@ async def why_not_context(service: Service, form: Mapping[str, Sequence[str]], i
         if exc.status >= 500:
             raise
         return {"problems": exc.problems}
-    text = await service.pool.run(lambda: explaining.why_not_text(service.book, incident, target, as_of))
+    try:
+        text = await service.pool.run(lambda: explaining.why_not_text(service.book, incident, target, as_of))
+    except WhyNotError as exc:
+        return {"problems": (InputProblem("_why_not", str(exc)),)}
     return {"target": target, "text": text, "problems": ()}
 
 
