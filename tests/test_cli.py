@@ -55,7 +55,58 @@ def test_explain_says_what_would_change() -> None:
     r = hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--explain")
     assert r.returncode == 0
     assert "What would change this" in r.stdout
-    assert "ncrs.victim-confirms would give outcome=record if victim.confirms_crime were True" in r.stdout
+    assert "/victims/0/confirms_crime = yes (now no): ncrs.victim-confirms would give:" in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1].startswith("   [act A1")  # it ends with the changes
+    assert "exists" not in r.stdout  # no table that did not apply is listed (that is --trace)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_explain_fits_on_a_screen_for_every_example(example: str) -> None:
+    r = hocr("check", str(EXAMPLES / example), "--explain")
+    assert r.returncode in (0, 3), r.stderr
+    lines = r.stdout.rstrip("\n").splitlines()
+    assert len(lines) <= 40, f"{example}: {len(lines)} lines"
+    assert "What would change this" in r.stdout
+
+
+def test_explain_with_json_puts_the_explanation_in_the_decision() -> None:
+    r = hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--explain", "--json")
+    d = json.loads(r.stdout)
+    assert d["explanation"]["format"] == "hocr.explanation.v1" and "trace" not in d
+    assert [s["key"] for s in d["explanation"]["steps"]][:2] == ["report", "confirmation"]
+    both = json.loads(hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--explain", "--trace", "--json").stdout)
+    assert "trace" in both and "explanation" in both
+
+
+def test_why_not_names_the_blocking_fact() -> None:
+    r = hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--why-not", "record")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Why not record?")
+    assert "if /victims/0/confirms_crime yes (now no):" in r.stdout and "ncrs.victim-confirms would apply" in r.stdout
+    j = json.loads(hocr("check", str(EXAMPLES / "third-party-not-confirmed.json"), "--why-not", "record", "--json").stdout)
+    assert j["why_not"]["target"] == "record"
+
+
+def test_why_not_an_unknown_code_is_invalid_input() -> None:
+    r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--why-not", "ZZZ")
+    assert r.returncode == 2 and "--why-not" in r.stderr and r.stdout == ""
+
+
+def test_rules_diff_lists_the_2023_changes_as_text_and_json() -> None:
+    r = hocr("rules", "diff", "--from", "2023-01-01", "--to", "2023-12-31")
+    assert r.returncode == 0, r.stderr
+    for expected in ("28I", "f.2023.principal-offence", "a.2023.non-threatening-communication",
+                     "a.2023.resolved-disturbance", "c.authority.2023.serious"):
+        assert expected in r.stdout
+    j = json.loads(hocr("rules", "diff", "--from", "2023-01-01", "--to", "2023-12-31", "--format", "json").stdout)
+    assert j["format"] == "hocr.rulediff.v1" and j["counts"]
+
+
+@pytest.mark.parametrize("args", [("--from", "2024-01-01", "--to", "2023-01-01"), ("--from", "yesterday", "--to", "2023-01-01"),
+                                  ("--from", "2023-01-01", "--to", "2023-12-31", "--format", "xml")])
+def test_rules_diff_refuses_a_bad_range_with_exit_2(args: tuple[str, ...]) -> None:
+    r = hocr("rules", "diff", *args)
+    assert r.returncode == 2 and r.stderr.startswith("hocr: ") and r.stdout == ""
 
 
 def test_undetermined_exit_3_lists_facts(tmp_path: Path) -> None:

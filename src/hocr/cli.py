@@ -36,13 +36,15 @@ def check(
     file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON (schemas/decision.schema.json).")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the rules in force on this date (YYYY-MM-DD) instead of the report date.", show_default=False)] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show every rule considered, the facts it read, and what would change the result.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Explain the decision step by step as a registrar reasons (with --json: the explanation in the JSON), ending with what would change it.")] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Include the trace: every rule considered, with its citation and the facts it read (text or JSON).")] = False,
     no_presume: Annotated[bool, typer.Option("--no-presume", help="Decide on the stated facts only: apply no presumption (docs/rule-format.md section 16).")] = False,
+    why_not: Annotated[str | None, typer.Option("--why-not", help="Say what blocks this classification code, or 'record' or 'not recorded': the fact that would have to differ and the rule that would then apply.", metavar="CODE", show_default=False)] = None,
     rules: RulesOption = None,
 ) -> None:
     """Decide whether, what and by when to record for one incident."""
-    run_check(file, as_json=as_json, as_of=as_of, explain=explain, trace=trace, no_presume=no_presume, rules=rules)
+    run_check(file, as_json=as_json, as_of=as_of, explain=explain, trace=trace, no_presume=no_presume, rules=rules,
+              why_not=why_not)
 
 
 @rules_app.command("validate")
@@ -157,6 +159,32 @@ def audit(
     if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
         err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")
         raise typer.Exit(EXIT_BELOW)
+
+
+@rules_app.command("diff")
+def rules_diff(
+    start: Annotated[str, typer.Option("--from", help="The earlier date (YYYY-MM-DD).", metavar="DATE", show_default=False)],
+    end: Annotated[str, typer.Option("--to", help="The later date (YYYY-MM-DD).", metavar="DATE", show_default=False)],
+    cases: Annotated[bool, typer.Option("--cases", help="Also list worked cases on each side of each change.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text or json (schemas/rulediff.schema.json).", metavar="FORMAT")] = "text",
+    rules: RulesOption = None,
+) -> None:
+    """List every rule, classification, presumption and counting rule that started, ended or
+    changed between two dates, with citations (docs/changes.md)."""
+    from .rulediff import DiffRangeError, check_range, diff, parse_day, render_text
+
+    if fmt not in ("text", "json"):
+        err(f"hocr: --format {fmt!r} is not text or json")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    book = load(rules)
+    try:
+        first, last = parse_day(start, "--from"), parse_day(end, "--to")
+        check_range(book, first, last)
+    except DiffRangeError as exc:
+        err(f"hocr: {exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    result = diff(book, first, last, cases=cases)
+    typer.echo(as_json_text(result) if fmt == "json" else render_text(result), nl=fmt == "json")
 
 
 @rules_app.command("list")
@@ -293,12 +321,13 @@ def serve(
 
 @app.command()
 def schema(
-    name: Annotated[str, typer.Argument(help="incident, decision or rule")],
+    name: Annotated[str, typer.Argument(help="incident, decision, rule or rulediff")],
 ) -> None:
     """Print one of the JSON Schemas."""
-    files = {"incident": "incident.schema.json", "decision": "decision.schema.json", "rule": "rule.schema.json"}
+    files = {"incident": "incident.schema.json", "decision": "decision.schema.json", "rule": "rule.schema.json",
+             "rulediff": "rulediff.schema.json"}
     if name not in files:
-        err(f"hocr: no schema {name!r} (choose incident, decision or rule)")
+        err(f"hocr: no schema {name!r} (choose incident, decision, rule or rulediff)")
         raise typer.Exit(Exit.INVALID_INPUT)
     typer.echo((data_path("schemas") / files[name]).read_text(), nl=False)
 

@@ -114,11 +114,12 @@ def read_incident(file: str, source: str) -> str:
 
 
 def run_check(file: str, as_json: bool = False, as_of: str | None = None, explain: bool = False,
-              trace: bool = False, no_presume: bool = False, rules: Path | None = None) -> None:
+              trace: bool = False, no_presume: bool = False, rules: Path | None = None,
+              why_not: str | None = None) -> None:
     """``hocr check``: decide whether, what and by when to record for one incident; ends with
-    SystemExit carrying the exit code."""
+    SystemExit carrying the exit code. ``explain`` gives the explanation (in the JSON too),
+    ``why_not`` what blocks that classification or outcome instead of the decision's text."""
     from .engine import EvaluationError, evaluate
-    from .explain import render_text
     from .incident import InvalidIncident, check_incident, parse_json
 
     day = parse_as_of(as_of)
@@ -136,18 +137,43 @@ def run_check(file: str, as_json: bool = False, as_of: str | None = None, explai
     except EvaluationError as exc:
         err(f"hocr: rulebook fault while evaluating {source}: {exc}")
         raise SystemExit(Exit.RULEBOOK) from None
-    if as_json:
-        # --explain with --json gives the trace, the machine-readable form of the explanation.
-        out(as_json_text(decision))
-    else:
-        out(render_text(decision, explain=explain or trace, book=book), nl=False)
+    _print_check(book, incident, decision, as_json, explain, trace, why_not, day)
     status = decision["status"]
     raise SystemExit({"decided": Exit.DECIDED, "undetermined": Exit.UNDETERMINED, "conflict": Exit.RULEBOOK}[status])
 
 
+def _print_check(book: Rulebook, incident: Any, decision: dict[str, Any], as_json: bool, explain: bool,
+                 trace: bool, why_not: str | None, day: dt.date | None) -> None:
+    """The decision as text or JSON, with its explanation or why-not when asked."""
+    from .explain import explanation, render_text
+
+    if explain and as_json:
+        decision["explanation"] = explanation(book, decision, decision["trace"], incident)
+        if not trace:
+            del decision["trace"]
+    if why_not is not None:
+        from .whynot import WhyNotError
+        from .whynot import render_text as why_not_text
+        from .whynot import why_not as find_why_not
+
+        try:
+            blocked = find_why_not(book, incident, why_not, day)
+        except WhyNotError as exc:
+            err(f"hocr: --why-not: {exc}")
+            raise SystemExit(Exit.INVALID_INPUT) from None
+        if not as_json:
+            out(why_not_text(blocked))
+            return
+        decision["why_not"] = blocked
+    if as_json:
+        out(as_json_text(decision))
+    else:
+        out(render_text(decision, explain=explain, book=book, show_trace=trace, incident=incident), nl=False)
+
+
 # The options of `hocr check` read without typer: flags, and options that take a value.
 _CHECK_FLAGS = {"--json": "as_json", "--explain": "explain", "--trace": "trace", "--no-presume": "no_presume"}
-_CHECK_VALUES = {"--as-of": "as_of", "--rules": "rules"}
+_CHECK_VALUES = {"--as-of": "as_of", "--rules": "rules", "--why-not": "why_not"}
 
 
 def quick_check_args(argv: list[str]) -> dict[str, Any] | None:
