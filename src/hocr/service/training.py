@@ -36,8 +36,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..catalogue import UnknownCode, find_code
-from ..library import WorkedCase, cases_by_rule, find_case, load_library
 from ..incident import InputProblem
+from ..library import WorkedCase, cases_by_rule, find_case, load_library
 from ..loader import Rulebook
 from ..whynot import WhyNotError
 from . import bodies, explaining, schema_form
