@@ -505,6 +505,287 @@ def _flag_discrepancies(book: Rulebook, day: dt.date, rec: Mapping[str, Any],
     return out
 
 
+def _current(rec: Mapping[str, Any]) -> str:
+    """The classification a force record has now: reclassified, or as first recorded."""
+    return str(rec.get("reclassified_to") or rec["classification"])
+
+
+@dataclass(frozen=True)
+class _Crime:
+    """One crime the rules record, as the comparison reads it."""
+
+    cid: str
+    raw: Mapping[str, Any]
+    code: str | None
+    name: Any
+    acts: tuple[str, ...]
+    victim: str | None
+    rules: tuple[Mapping[str, Any], ...]
+    groups: tuple[int, ...]
+
+    @property
+    def what(self) -> str:
+        return _crime_text(self.raw)
+
+    def where(self) -> dict[str, Any]:
+        """The fields every discrepancy about this crime carries."""
+        return {"crime": self.cid, "acts": self.acts, "victim": self.victim, "classification": self.code}
+
+
+class _Comparison:
+    """The comparison of one incident's decision with the force's record of it: one method per
+    kind of discrepancy (see :func:`compare`)."""
+
+    def __init__(self, book: Rulebook, raw: Mapping[str, Any], decision: Mapping[str, Any],
+                 groups: Sequence[GroupSpec], line: int) -> None:
+        self.book = book
+        self.raw = raw
+        self.decision = decision
+        self.groups = groups
+        self.line = line
+        self.incident = str(decision["incident"])
+        self.day = dt.date.fromisoformat(str(decision["as_of"]))
+        self.result = LineResult(line=line, kind="evaluated", incident=self.incident)
+        force = raw.get("force_record") or {}
+        self.recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
+        self.others: list[Mapping[str, Any]] = list(force.get("incident_records", []))
+        judged = decision.get("force_record")
+        if not isinstance(judged, Mapping):
+            raise AuditError("the decision has no force_record section: this engine does not match force records")
+        self.matches = _align(self.recorded, list(judged.get("crimes", [])))
+        self.crimes = {str(c["id"]): c for c in decision.get("crimes", [])}
+        self.by_crime: dict[str, list[int]] = {cid: [] for cid in self.crimes}
+        self.crime_of: dict[int, str] = {}
+        # A record whose cancellation the rules find valid has left the count: it is neither an
+        # extra crime nor a crime recorded that should not have been (the force put it right).
+        self.cancelled = [isinstance(rec.get("cancellation"), Mapping) and _verdict(m, "cancellation")[0] is True
+                          for rec, m in zip(self.recorded, self.matches, strict=True)]
+
+    def member(self, code: str | None) -> tuple[int, ...]:
+        """The indexes of the groups a classification counts in."""
+        entry = self.book.classification(code, self.day) if code else None
+        return tuple(i for i, g in enumerate(self.groups) if g.contains(code, entry))
+
+    def add(self, kind: str, **kw: Any) -> None:
+        self.result.discrepancies.append(Discrepancy(kind=kind, line=self.line, incident=self.incident,
+                                                     groups=self.member(kw["classification"]), **kw))
+
+    def run(self) -> LineResult:
+        self.result.undetermined = len(self.decision.get("undetermined", []))
+        for i in range(len(self.recorded)):
+            self.force_record(i)
+        for cid, crime in self.crimes.items():
+            self.decided_crime(self.crime(cid, crime))
+        for i in range(len(self.recorded)):
+            self.verdicts(i)
+        return self.result
+
+    def crime(self, cid: str, crime: Mapping[str, Any]) -> _Crime:
+        cls = crime.get("classification") or {}
+        code: str | None = cls.get("code")
+        return _Crime(cid, crime, code, cls.get("name"), tuple(crime.get("acts", [])), crime.get("victim"),
+                      tuple(crime.get("rules", [])), self.member(code))
+
+    # 1. Each crime record the force made: whom it matches, and records the rules do not make.
+
+    def force_record(self, i: int) -> None:
+        rec, match = self.recorded[i], self.matches[i].get("match") or {}
+        status, cid = match.get("status"), match.get("crime")
+        if cid in self.by_crime and status in ("recorded", "absorbed"):
+            self.by_crime[cid].append(i)
+            self.crime_of[i] = cid
+        elif status == "undetermined":
+            self.result.undetermined += 1
+        elif not self.cancelled[i]:
+            self.result.over_recorded.append(self.member(_current(rec)))
+            if status == "not_recorded" or not self.crimes:
+                self.recorded_not_crime(rec)
+            else:
+                self.extra_crime(rec)
+
+    def _record_where(self, rec: Mapping[str, Any]) -> dict[str, Any]:
+        return {"crime": None, "ref": str(rec["ref"]), "acts": tuple(rec.get("acts") or ()),
+                "victim": rec.get("victim"), "classification": _current(rec)}
+
+    def recorded_not_crime(self, rec: Mapping[str, Any]) -> None:
+        """A record of allegations the rules do not record as crimes, with the rules' reasons."""
+        where = self._record_where(rec)
+        acts, victim, ref, code = where["acts"], where["victim"], where["ref"], where["classification"]
+        why = [n for n in self.decision.get("not_recorded", [])
+               if (not acts or n["act"] in acts) and (victim is None or n["victim"] == victim)]
+        reasons = "; ".join(_not_recorded_text(n) for n in why) or "the rules record no crime for it"
+        rules = _dedupe(r for n in why for r in n.get("rules", []))
+        self.add("recorded_not_crime", **where, expected="no crime recorded", found=f"crime {ref} recorded as {code}",
+                 explanation=f"The force recorded crime {ref} ({code}) but the rules do not record a crime for it "
+                             f"({reasons}); rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    def extra_crime(self, rec: Mapping[str, Any]) -> None:
+        """A record that matches none of the crimes the rules count for the incident."""
+        where = self._record_where(rec)
+        ref, code, crimes = where["ref"], where["classification"], self.crimes.values()
+        rules = _dedupe(r for c in crimes for r in c.get("rules", []))
+        self.add("wrong_count", **where,
+                 expected=f"{len(crimes)} crime(s): " + "; ".join(_crime_text(c) for c in crimes),
+                 found=f"crime {ref} ({code}) matches none of them",
+                 explanation=f"The force recorded crime {ref} ({code}), which matches none of the {len(crimes)} "
+                             f"crime(s) the rules count for this incident; counting rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    # 2. Each crime the rules record: was it recorded, correctly classified, in time, once?
+
+    def decided_crime(self, c: _Crime) -> None:
+        recs = self.by_crime[c.cid]
+        if not recs:
+            self.result.crimes.append(CrimeTally(c.groups, recorded=False))
+            self.unrecorded(c)
+            return
+        standing = [i for i in recs if not self.cancelled[i]] or recs
+        primary = self.standing_record(c, standing)
+        classified_ok = self.classification(c, primary)
+        timely = self.timeliness(c, self.recorded[primary])
+        if len(standing) > 1:
+            self.count(c, standing)
+        for kw in _flag_discrepancies(self.book, self.day, self.recorded[primary], c.raw):
+            self.add(**c.where(), ref=str(self.recorded[primary]["ref"]), **kw)
+        self.result.crimes.append(CrimeTally(c.groups, recorded=True, classified_ok=classified_ok, timely=timely))
+
+    def acceptable(self, c: _Crime) -> set[str | None]:
+        """The classifications a crime is rightly recorded under: its own, and, for a provisional
+        crime (classified on presumed facts), any that an answer to a presumed fact would give
+        (the force may know that fact)."""
+        return {c.code} | {r["classification"]["code"] for r in c.raw.get("reclassify_if", [])}
+
+    def standing_record(self, c: _Crime, standing: Sequence[int]) -> int:
+        """The record that stands for the crime: one under its classification if any, else one
+        under an acceptable classification, else the first."""
+        current = {i: _current(self.recorded[i]) for i in standing}
+        acceptable = self.acceptable(c)
+        return next((i for i in standing if current[i] == c.code),
+                    next((i for i in standing if current[i] in acceptable), standing[0]))
+
+    def unrecorded(self, c: _Crime) -> None:
+        """A crime with no record: not recorded, or left as the incident record the rules keep
+        only for a report of its kind that is not recorded as a crime."""
+        left_as = self.left_as(c)
+        if left_as is not None:
+            kind, record_type, rules = left_as
+            self.add(kind, **c.where(), ref=None, expected=f"crime recorded: {c.what}",
+                     found=f"left as an {record_type} record",
+                     explanation=f"The rules record {c.cid}, {c.what}, as a crime; the force left the report as "
+                                 f"{record_type} and recorded no crime. {record_type} is only for a report of its kind "
+                                 f"not recorded as a crime; rules: {_rule_ids(c.rules + rules)}.",
+                     rules=_dedupe(c.rules + rules))
+            return
+        self.add("not_recorded", **c.where(), ref=None, expected=f"crime recorded: {c.what}", found="no crime recorded",
+                 explanation=f"The rules record {c.cid}, {c.what}; the force recorded no crime for it; "
+                             f"rules: {_rule_ids(c.rules)}.",
+                 rules=c.rules)
+
+    def left_as(self, c: _Crime) -> tuple[str, str, tuple[Mapping[str, Any], ...]] | None:
+        """(kind, record type, rules) when the force left the crime as an incident record that the
+        rules reserve for its kind of report not recorded as a crime."""
+        entry = self.book.classification(c.code, self.day) if c.code else None
+        n100 = [o for o in self.others if o.get("type") == "N100" and _concerns(o, c.acts, c.victim)]
+        if n100 and entry is not None and "rape" in entry.tags:
+            return "rape_left_as_n100", "N100", ()
+        return None
+
+    def classification(self, c: _Crime, primary: int) -> bool:
+        """Whether the standing record is rightly classified; a discrepancy when it is not."""
+        rec = self.recorded[primary]
+        ref, found_code = str(rec["ref"]), _current(rec)
+        verdicts = [v for v in self.matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
+        pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
+                   and v.get("to") != found_code]
+        if found_code in self.acceptable(c) and not pending:
+            return True
+        vrules = tuple(r for v in pending for r in v.get("rules", []))
+        also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"
+                f" ({_rule_ids(vrules)})." if pending else "")
+        first = str(rec["classification"])
+        history = f" (first recorded as {first}, reclassified to {found_code})" if first != found_code else ""
+        self.add("wrong_classification", **c.where(), ref=ref,
+                 expected=f"{c.code} {c.name}", found=f"{found_code}{history}",
+                 explanation=f"The force recorded {ref} as {found_code}{history}; the rules classify {c.cid} as "
+                             f"{c.code} {c.name}; classification rule: {_rule_ids(c.rules[:1])}.{also}",
+                 rules=_dedupe(c.rules + vrules))
+        return False
+
+    def timeliness(self, c: _Crime, rec: Mapping[str, Any]) -> bool | None:
+        """Whether the record was made by the deadline (None: not known); a discrepancy if late."""
+        deadline = self.decision.get("deadline") or {}
+        due = _time(deadline.get("due"))
+        when = _time(rec.get("recorded_at")) or _time(self.raw.get("recorded_at"))
+        if when is None or due is None:
+            return None
+        if when <= due:
+            return True
+        received = _time(deadline.get("received_at"))
+        since = f", {_hours(received, when)} hours after the report" if received is not None else ""
+        limit = deadline.get("limit_hours")
+        within = f" ({limit:g} hours)" if isinstance(limit, (int, float)) else ""
+        rules = tuple(deadline.get("rules", []))
+        at = when.astimezone(LONDON).isoformat()
+        ref = str(rec["ref"])
+        self.add("late", **c.where(), ref=ref, expected=f"recorded by {deadline.get('due')}",
+                 found=f"recorded {at}{since}",
+                 explanation=f"Crime {ref} ({c.what}) was recorded at {at}{since}; the rules "
+                             f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(rules)}.",
+                 rules=rules)
+        return False
+
+    def count(self, c: _Crime, standing: Sequence[int]) -> None:
+        """Several standing records for what the rules count as one crime."""
+        refs = [str(self.recorded[i]["ref"]) for i in standing]
+        absorbed = [a for a in self.decision.get("absorbed", []) if a.get("into") == c.cid]
+        rules = _dedupe(list(c.rules) + [r for a in absorbed for r in a.get("rules", [])])
+        self.add("wrong_count", **c.where(), ref=", ".join(refs),
+                 expected=f"1 crime: {c.what}", found=f"{len(refs)} crimes: {', '.join(refs)}",
+                 explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
+                             f"as one, {c.cid} {c.what}; counting rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    # 3. Verdicts on what the force did with each record: cancellation and outcome.
+
+    def verdicts(self, i: int) -> None:
+        rec = self.recorded[i]
+        cid = self.crime_of.get(i)
+        crime = self.crimes.get(cid) if cid else None
+        code = (crime.get("classification") or {}).get("code") if crime else _current(rec)
+        where = {"crime": cid, "ref": str(rec["ref"]), "classification": code,
+                 "acts": tuple(rec.get("acts") or (crime or {}).get("acts", ())),
+                 "victim": rec.get("victim") or (crime or {}).get("victim")}
+        for part, kind, bucket in (("cancellation", "invalid_cancellation", self.result.cancellations),
+                                   ("outcome", "outcome_conditions_not_met", self.result.outcomes)):
+            given = rec.get(part)
+            if not isinstance(given, Mapping):
+                continue
+            valid, invalid = _verdict(self.matches[i], part)
+            bucket.append(Judgement(self.member(code), valid))
+            for v in invalid:
+                self.invalid(kind, part, given, v, where)
+
+    def invalid(self, kind: str, part: str, given: Mapping[str, Any], v: Mapping[str, Any],
+                where: Mapping[str, Any]) -> None:
+        """A cancellation or outcome a rule finds invalid."""
+        rules = tuple(v.get("rules", []))
+        label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
+        self.add(kind, **where,
+                 expected=f"a {part} whose conditions are met" if part == "outcome" else "no cancellation (or a valid one)",
+                 found=f"{part} {label}",
+                 explanation=f"Crime {where['ref']}: the force's {part} ({label}) is invalid: "
+                             f"{v.get('reason', 'its conditions are not met')}; rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+
+def _not_recorded_text(n: Mapping[str, Any]) -> str:
+    """Why the rules do not record an allegation, and what stays on record instead."""
+    who = " / " + n["victim"] if n.get("victim") else ""
+    instead = f", record as {n['record_as']['record']}" if isinstance(n.get("record_as"), Mapping) else ""
+    return f"act {n['act']}{who}: {n.get('reason')}{instead}"
+
+
 def compare(
     book: Rulebook,
     raw: Mapping[str, Any],
@@ -517,190 +798,7 @@ def compare(
     ``raw`` is the incident as read (with ``force_record``); ``decision`` is what
     :func:`hocr.engine.evaluate` gave for it, with its ``force_record`` section (each recorded
     crime matched to a decided crime, and the verdicts on its cancellation and outcome)."""
-    incident = str(decision["incident"])
-    result = LineResult(line=line, kind="evaluated", incident=incident)
-    day = dt.date.fromisoformat(str(decision["as_of"]))
-    force = raw.get("force_record") or {}
-    recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
-    others: list[Mapping[str, Any]] = list(force.get("incident_records", []))
-    judged = decision.get("force_record")
-    if not isinstance(judged, Mapping):
-        raise AuditError("the decision has no force_record section: this engine does not match force records")
-    matches = _align(recorded, list(judged.get("crimes", [])))
-
-    def member(code: str | None) -> tuple[int, ...]:
-        entry = book.classification(code, day) if code else None
-        return tuple(i for i, g in enumerate(groups) if g.contains(code, entry))
-
-    def add(kind: str, **kw: Any) -> None:
-        result.discrepancies.append(Discrepancy(kind=kind, line=line, incident=incident,
-                                                groups=member(kw["classification"]), **kw))
-
-    crimes = {str(c["id"]): c for c in decision.get("crimes", [])}
-    by_crime: dict[str, list[int]] = {cid: [] for cid in crimes}
-    crime_of: dict[int, str] = {}
-    result.undetermined = len(decision.get("undetermined", []))
-    deadline = decision.get("deadline") or {}
-    due = _time(deadline.get("due"))
-    received = _time(deadline.get("received_at"))
-    deadline_rules = tuple(deadline.get("rules", []))
-
-    # A record whose cancellation the rules find valid has left the count: it is neither an extra
-    # crime nor a crime recorded that should not have been (the force put it right).
-    cancelled = [isinstance(rec.get("cancellation"), Mapping) and _verdict(m, "cancellation")[0] is True
-                 for rec, m in zip(recorded, matches, strict=True)]
-
-    # 1. Each crime record the force made: whom it matches, and records the rules do not make.
-    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
-        match = m.get("match") or {}
-        status = match.get("status")
-        cid = match.get("crime")
-        ref = str(rec["ref"])
-        rec_code = str(rec.get("reclassified_to") or rec["classification"])
-        if cid in by_crime and status in ("recorded", "absorbed"):
-            by_crime[cid].append(i)
-            crime_of[i] = cid
-            continue
-        if status == "undetermined":
-            result.undetermined += 1
-            continue
-        acts = tuple(rec.get("acts") or ())
-        victim = rec.get("victim")
-        if cancelled[i]:
-            continue
-        result.over_recorded.append(member(rec_code))
-        if status == "not_recorded" or not crimes:
-            # Why the rules do not record it: the not-recorded entries for what it covers.
-            why = [n for n in decision.get("not_recorded", [])
-                   if (not acts or n["act"] in acts) and (victim is None or n["victim"] == victim)]
-            reasons = "; ".join(
-                f"act {n['act']}{' / ' + n['victim'] if n.get('victim') else ''}: {n.get('reason')}"
-                + (f", record as {n['record_as']['record']}" if isinstance(n.get("record_as"), Mapping) else "")
-                for n in why
-            ) or "the rules record no crime for it"
-            rules = _dedupe(r for n in why for r in n.get("rules", []))
-            add("recorded_not_crime", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
-                expected="no crime recorded", found=f"crime {ref} recorded as {rec_code}",
-                explanation=f"The force recorded crime {ref} ({rec_code}) but the rules do not record a crime for it "
-                            f"({reasons}); rules: {_rule_ids(rules)}.",
-                rules=rules)
-        else:
-            rules = _dedupe(r for c in crimes.values() for r in c.get("rules", []))
-            add("wrong_count", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
-                expected=f"{len(crimes)} crime(s): " + "; ".join(_crime_text(c) for c in crimes.values()),
-                found=f"crime {ref} ({rec_code}) matches none of them",
-                explanation=f"The force recorded crime {ref} ({rec_code}), which matches none of the {len(crimes)} "
-                            f"crime(s) the rules count for this incident; counting rules: {_rule_ids(rules)}.",
-                rules=rules)
-
-    # 2. Each crime the rules record: was it recorded, correctly classified, in time, once?
-    for cid, crime in crimes.items():
-        cls = crime.get("classification") or {}
-        code: str | None = cls.get("code")
-        entry = book.classification(code, day) if code else None
-        in_groups = member(code)
-        acts = tuple(crime.get("acts", []))
-        victim = crime.get("victim")
-        rules = tuple(crime.get("rules", []))
-        recs = by_crime[cid]
-        what = _crime_text(crime)
-        if not recs:
-            result.crimes.append(CrimeTally(in_groups, recorded=False))
-            n100 = [o for o in others if o.get("type") == "N100" and _concerns(o, acts, victim)]
-            if n100 and entry is not None and "rape" in entry.tags:
-                add("rape_left_as_n100", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
-                    expected=f"crime recorded: {what}", found="left as an N100 record",
-                    explanation=f"The rules record {cid}, {what}, as a crime; the force left the rape report as "
-                                f"N100 and recorded no crime. N100 is only for a rape report not recorded as a "
-                                f"crime; rules: {_rule_ids(rules)}.",
-                    rules=rules)
-            else:
-                add("not_recorded", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
-                    expected=f"crime recorded: {what}", found="no crime recorded",
-                    explanation=f"The rules record {cid}, {what}; the force recorded no crime for it; "
-                                f"rules: {_rule_ids(rules)}.",
-                    rules=rules)
-            continue
-        # The record that stands for this crime: one recorded under the right classification if any.
-        def current(i: int) -> str:
-            return str(recorded[i].get("reclassified_to") or recorded[i]["classification"])
-
-        standing = [i for i in recs if not cancelled[i]] or recs
-        # A provisional crime (classified on presumed facts) is rightly recorded under its class or
-        # under any class an answer to a presumed fact would give (the force may know that fact).
-        acceptable = {code} | {r["classification"]["code"] for r in crime.get("reclassify_if", [])}
-        primary = next((i for i in standing if current(i) == code), None)
-        primary = primary if primary is not None else next((i for i in standing if current(i) in acceptable), standing[0])
-        rec = recorded[primary]
-        ref = str(rec["ref"])
-        found_code = current(primary)
-        verdicts = [v for v in matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
-        pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
-                   and v.get("to") != found_code]
-        classified_ok = found_code in acceptable and not pending
-        if not classified_ok:
-            vrules = tuple(r for v in pending for r in v.get("rules", []))
-            also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"
-                    f" ({_rule_ids(vrules)})." if pending else "")
-            first = str(rec["classification"])
-            history = f" (first recorded as {first}, reclassified to {found_code})" if first != found_code else ""
-            add("wrong_classification", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
-                expected=f"{code} {cls.get('name')}", found=f"{found_code}{history}",
-                explanation=f"The force recorded {ref} as {found_code}{history}; the rules classify {cid} as "
-                            f"{code} {cls.get('name')}; classification rule: {_rule_ids(rules[:1])}.{also}",
-                rules=_dedupe(rules + vrules))
-        when = _time(rec.get("recorded_at")) or _time(raw.get("recorded_at"))
-        timely: bool | None = None
-        if when is not None and due is not None:
-            timely = when <= due
-            if not timely:
-                since = f", {_hours(received, when)} hours after the report" if received is not None else ""
-                limit = deadline.get("limit_hours")
-                within = f" ({limit:g} hours)" if isinstance(limit, (int, float)) else ""
-                add("late", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
-                    expected=f"recorded by {deadline.get('due')}",
-                    found=f"recorded {when.astimezone(LONDON).isoformat()}{since}",
-                    explanation=f"Crime {ref} ({what}) was recorded at {when.astimezone(LONDON).isoformat()}{since}; the rules "
-                                f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(deadline_rules)}.",
-                    rules=deadline_rules)
-        if len(standing) > 1:
-            refs = [str(recorded[i]["ref"]) for i in standing]
-            absorbed = [a for a in decision.get("absorbed", []) if a.get("into") == cid]
-            crules = _dedupe(list(rules) + [r for a in absorbed for r in a.get("rules", [])])
-            add("wrong_count", crime=cid, ref=", ".join(refs), acts=acts, victim=victim, classification=code,
-                expected=f"1 crime: {what}", found=f"{len(refs)} crimes: {', '.join(refs)}",
-                explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
-                            f"as one, {cid} {what}; counting rules: {_rule_ids(crules)}.",
-                rules=crules)
-        for kw in _flag_discrepancies(book, day, rec, crime):
-            add(crime=cid, ref=ref, acts=acts, victim=victim, classification=code, **kw)
-        result.crimes.append(CrimeTally(in_groups, recorded=True, classified_ok=classified_ok, timely=timely))
-
-    # 3. Verdicts on what the force did with each record: cancellation and outcome.
-    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
-        cid = crime_of.get(i)
-        crime = crimes.get(cid) if cid else None
-        group_code = (crime.get("classification") or {}).get("code") if crime else str(rec.get("reclassified_to") or rec["classification"])
-        in_groups = member(group_code)
-        ref = str(rec["ref"])
-        for part, kind, bucket in (("cancellation", "invalid_cancellation", result.cancellations),
-                                   ("outcome", "outcome_conditions_not_met", result.outcomes)):
-            given = rec.get(part)
-            if not isinstance(given, Mapping):
-                continue
-            valid, invalid = _verdict(m, part)
-            bucket.append(Judgement(in_groups, valid))
-            for v in invalid:
-                vrules = tuple(v.get("rules", []))
-                label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
-                add(kind, crime=cid, ref=ref, acts=tuple(rec.get("acts") or (crime or {}).get("acts", ())),
-                    victim=rec.get("victim") or (crime or {}).get("victim"), classification=group_code,
-                    expected=f"a {part} whose conditions are met" if part == "outcome" else "no cancellation (or a valid one)",
-                    found=f"{part} {label}",
-                    explanation=f"Crime {ref}: the force's {part} ({label}) is invalid: {v.get('reason', 'its conditions are not met')}; "
-                                f"rules: {_rule_ids(vrules)}.",
-                    rules=vrules)
-    return result
+    return _Comparison(book, raw, decision, groups, line).run()
 
 
 # --------------------------------------------------------------------------------------------
