@@ -28,16 +28,19 @@ are the same. No line, however hostile, ends the audit: each is accounted for (L
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import hashlib
+import io
+import json
 import math
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import IO, Any
 
 from .engine import EvaluationError, evaluate
+from .idledger import Duplicate, IdLedger, Keys, process_keys, use_keys
 from .incident import LONDON, InvalidIncident, check_incident, looks_like_id, parse_json, parse_time
 from .loader import Classification, Rulebook, load_rulebook
 
@@ -353,7 +356,6 @@ class LineResult:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     undetermined: int = 0  # allegations and crime records the rules could not judge
     status: str | None = None  # the decision's status, for an evaluated line
-    duplicate_of: int | None = None  # the first line with the same incident id, if any
 
     @property
     def ending(self) -> str:
@@ -366,8 +368,6 @@ class LineResult:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"line": self.line, "result": self.kind, "ended": self.ending, "incident": self.incident}
-        if self.duplicate_of is not None:
-            out["duplicate_of"] = self.duplicate_of
         if self.kind != "evaluated":
             out["problems"] = list(self.problems)
             return out
@@ -868,26 +868,88 @@ def _evaluate_line(book: Rulebook, line: int, data: Any, incident_id: str | None
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# Batches: what a worker does with a batch of lines, and what it sends back
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What a batch's result carries besides its summary: the outputs that were asked for."""
+
+    csv: bool = False  # the discrepancies as CSV rows
+    results: bool = False  # one JSON line per input line
+    lines: bool = False  # the LineResult objects themselves (for library callers)
+
+
+@dataclass
+class BatchResult:
+    """A batch of lines, evaluated: its partial summary (counts) and its outputs already written
+    out as text, in input order, so that the parent only adds and writes."""
+
+    summary: Summary
+    messages: list[str] = field(default_factory=list)  # bad lines: "LINE (incident ID): kind: problems"
+    errors: str = ""  # bad lines as JSON Lines (--errors)
+    csv: str = ""  # discrepancies as CSV rows, without the header (--csv)
+    results: str = ""  # one JSON object per line (--results)
+    lines: list[LineResult] = field(default_factory=list)
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: text beginning with =, +, -, @ (or a
+    tab or carriage return) gets a leading apostrophe, as OWASP advises."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def bad_line_message(r: LineResult) -> str:
+    """The message for a line that could not be audited, after ``FILE:`` (no input text in it)."""
+    who = f" (incident {r.incident})" if r.incident else ""
+    return f"{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems)
+
+
+def audit_batch(book: Rulebook, chunk: Sequence[tuple[int, str | None]], groups: tuple[GroupSpec, ...],
+                wants: Wants) -> BatchResult:
+    """Evaluate a batch of lines: their summary, and the outputs asked for, rendered."""
+    out = BatchResult(Summary(groups))
+    csv_text = io.StringIO()
+    writer = csv.writer(csv_text)
+    errors, results = [], []
+    for n, text in chunk:
+        r = audit_line(book, n, text, groups)
+        out.summary.add(r)
+        if r.kind not in ("evaluated", "blank"):
+            out.messages.append(bad_line_message(r))
+            errors.append(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
+                                      "problems": list(r.problems)}, ensure_ascii=False) + "\n")
+        if wants.csv:
+            writer.writerows([neutralise(c) for c in csv_row(d)] for d in r.discrepancies)
+        if wants.results:
+            results.append(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+        if wants.lines:
+            out.lines.append(r)
+    out.errors, out.csv, out.results = "".join(errors), csv_text.getvalue(), "".join(results)
+    return out
+
+
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...]) -> None:
-    _STATE["book"] = load_rulebook(rules)
-    _STATE["groups"] = groups
+def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...], wants: Wants, keys: Keys) -> None:
+    use_keys(keys)  # the parent's: the ids this worker seals compare with every other worker's
+    _STATE.update(book=load_rulebook(rules), groups=groups, wants=wants)
 
 
-def _work(chunk: list[tuple[int, str | None]]) -> list[LineResult]:
-    book: Rulebook = _STATE["book"]
-    groups: tuple[GroupSpec, ...] = _STATE["groups"]
-    return [audit_line(book, n, text, groups) for n, text in chunk]
+def _work(chunk: list[tuple[int, str | None]]) -> BatchResult:
+    return audit_batch(_STATE["book"], chunk, _STATE["groups"], _STATE["wants"])
 
 
-def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str | None, int]]:
-    """(line number, text, bytes read so far) for each line; the text is an :class:`Unreadable`
-    reason for a line that is not UTF-8 or is longer than ``max_bytes`` (the rest of such a line
-    is skipped without being kept, so memory stays bounded)."""
+def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES,
+               first_line: int = 1) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text, bytes read so far) for each line, numbered from ``first_line``; the
+    text is an :class:`Unreadable` reason for a line that is not UTF-8 or is longer than
+    ``max_bytes`` (the rest of such a line is skipped without being kept, so memory stays bounded)."""
     pos = 0
-    n = 0
+    n = first_line - 1
     while True:
         raw = stream.readline(max_bytes + 1)
         if not raw:
@@ -926,40 +988,41 @@ def _chunks(lines: Iterator[tuple[int, str | None, int]], size: int,
         yield chunk
 
 
-def results(
+def batches(
     stream: IO[bytes],
     rules: str | None = None,
     groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
     workers: int = 1,
-    chunk_size: int = 64,
+    chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[LineResult]:
-    """A :class:`LineResult` for every line of a JSONL stream, in order.
+    wants: Wants = Wants(),
+    first_line: int = 1,
+) -> Iterator[BatchResult]:
+    """A :class:`BatchResult` for every ``chunk_size`` lines of a JSONL stream, in input order.
 
-    With ``workers > 1`` the lines are evaluated in that many processes (the rulebook compiled
-    once in each), at most ``4 * workers`` chunks in flight, so memory stays bounded."""
+    With ``workers > 1`` the batches are evaluated in that many processes (the rulebook compiled
+    once in each), at most ``4 * workers`` batches in flight, so memory stays bounded."""
     groups = tuple(groups)
-    tick = progress or (lambda _pos: None)
-    lines = read_lines(stream)
+    chunks = _chunks(read_lines(stream, first_line=first_line), chunk_size, progress or (lambda _pos: None))
     if workers <= 1:
         book = load_rulebook(rules)
-        for n, text, pos in lines:
-            tick(pos)
-            yield audit_line(book, n, text, groups)
+        for chunk in chunks:
+            yield audit_batch(book, chunk, groups, wants)
         return
     load_rulebook(rules)  # fail here, in the parent, if the rulebook does not load
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(rules, groups)) as pool:
+    with multiprocessing.Pool(workers, initializer=_init_worker,
+                              initargs=(rules, groups, wants, process_keys())) as pool:
         pending: deque[Any] = deque()
-        for chunk in _chunks(lines, chunk_size, tick):
+        for chunk in chunks:
             pending.append(pool.apply_async(_work, (chunk,)))
             while len(pending) >= 4 * workers:
-                yield from pending.popleft().get()
+                yield pending.popleft().get()
         while pending:
-            yield from pending.popleft().get()
+            yield pending.popleft().get()
 
 
 # --------------------------------------------------------------------------------------------
-# The summary: counters only
+# The summary: counters only, and partial summaries merge exactly
 # --------------------------------------------------------------------------------------------
 
 
@@ -979,10 +1042,55 @@ class GroupTally:
     outcomes_valid: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
 
+    def merge(self, other: GroupTally) -> None:
+        for name in _TALLY_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        _add_counts(self.kinds, other.kinds)
+
+    def add_crime(self, c: CrimeTally) -> None:
+        self.should += 1
+        if c.recorded:
+            self.recorded += 1
+            self.accurate += bool(c.classified_ok)
+            if c.timely is not None:
+                self.timed += 1
+                self.timely += c.timely
+
+    def add_cancellation(self, j: Judgement) -> None:
+        self.cancellations += 1
+        if j.valid is not None:
+            self.cancellations_judged += 1
+            self.cancellations_valid += j.valid
+
+    def add_outcome(self, j: Judgement) -> None:
+        self.outcomes += 1
+        if j.valid is not None:
+            self.outcomes_judged += 1
+            self.outcomes_valid += j.valid
+
+
+_TALLY_COUNTS = tuple(f.name for f in fields(GroupTally) if f.name != "kinds")
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, 0) + v
+
+
+def _first_by_line(a: list[dict[str, Any]], b: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` entries of two lists, each in line order, by line (one line's entries
+    are all in one list and keep their order)."""
+    both = a + b if not a or not b or a[-1]["line"] <= b[0]["line"] else sorted(a + b, key=lambda e: e["line"])
+    return both[:limit]
+
 
 @dataclass
 class Summary:
-    """Counters over every line, and a bounded list of errors and examples."""
+    """Counters over every line (never rates: those are computed only in :meth:`as_json`), with a
+    bounded list of errors and examples and the incident ids' ledger (for duplicates).
+
+    Summaries of parts of a file merge exactly (:meth:`merge`): the audit of a file split in two,
+    merged, is the audit of the whole, whatever engine or process audited each part."""
 
     groups: tuple[GroupSpec, ...]
     max_errors: int = 1000
@@ -998,10 +1106,12 @@ class Summary:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tallies: list[GroupTally] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDINGS, 0))
+    # The incident id of each evaluated line (sealed, spilled to disk when many; see idledger);
+    # read once, at the end, into the duplicates.
+    ids: IdLedger = field(default_factory=IdLedger)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     duplicate_lines: int = 0
-    # The first line of each incident id, by a 64-bit digest of the id (about 100 bytes a line).
-    first_line: dict[int, int] = field(default_factory=dict)
+    finished: bool = False
 
     def __post_init__(self) -> None:
         if not self.tallies:
@@ -1011,32 +1121,21 @@ class Summary:
     def read(self) -> int:
         return sum(self.lines.values())
 
-    def note_duplicate(self, r: LineResult) -> None:
-        """Mark an evaluated line whose incident id an earlier evaluated line already had
-        (``r.duplicate_of``): both are in the figures, so the incident may be counted twice."""
-        if r.incident is None or r.kind != "evaluated":
-            return
-        digest = int.from_bytes(hashlib.blake2b(r.incident.encode(), digest_size=8).digest(), "big")
-        first = self.first_line.setdefault(digest, r.line)
-        if first == r.line:
-            return
-        r.duplicate_of = first
-        self.duplicate_lines += 1
-        if len(self.duplicates) < self.max_errors:
-            self.duplicates.append({"line": r.line, "incident": r.incident, "first_line": first})
-
     def add(self, r: LineResult) -> None:
+        """Count one line's result."""
         self.lines[r.kind] += 1
         self.ended[r.ending] += 1
-        self.note_duplicate(r)
-        if r.kind == "blank":
-            return
-        if r.kind != "evaluated":
+        if r.kind == "evaluated":
+            self._add_evaluated(r)
+        elif r.kind != "blank":
             if len(self.errors) < self.max_errors:
                 self.errors.append({"line": r.line, "kind": r.kind, "incident": r.incident, "problems": list(r.problems)})
             else:
                 self.errors_not_listed += 1
-            return
+
+    def _add_evaluated(self, r: LineResult) -> None:
+        if r.incident is not None:
+            self.ids.add(r.incident, r.line)
         if r.discrepancies:
             self.incidents_with_discrepancies += 1
         elif r.crimes or r.over_recorded or r.cancellations or r.outcomes or not r.undetermined:
@@ -1047,74 +1146,69 @@ class Summary:
         t = self.tallies
         for c in r.crimes:
             for g in c.groups:
-                t[g].should += 1
-                if c.recorded:
-                    t[g].recorded += 1
-                    t[g].accurate += bool(c.classified_ok)
-                    if c.timely is not None:
-                        t[g].timed += 1
-                        t[g].timely += c.timely
+                t[g].add_crime(c)
         for groups in r.over_recorded:
             for g in groups:
                 t[g].over_recorded += 1
         for j in r.cancellations:
             for g in j.groups:
-                t[g].cancellations += 1
-                if j.valid is not None:
-                    t[g].cancellations_judged += 1
-                    t[g].cancellations_valid += j.valid
+                t[g].add_cancellation(j)
         for j in r.outcomes:
             for g in j.groups:
-                t[g].outcomes += 1
-                if j.valid is not None:
-                    t[g].outcomes_judged += 1
-                    t[g].outcomes_valid += j.valid
+                t[g].add_outcome(j)
         for d in r.discrepancies:
-            self.kinds[d.kind] += 1
-            for g in d.groups:
-                t[g].kinds[d.kind] = t[g].kinds.get(d.kind, 0) + 1
-            examples = self.examples.setdefault(d.kind, [])
-            if len(examples) < self.max_examples:
-                examples.append(d.as_dict())
+            self._add_discrepancy(d)
+
+    def _add_discrepancy(self, d: Discrepancy) -> None:
+        self.kinds[d.kind] += 1
+        for g in d.groups:
+            self.tallies[g].kinds[d.kind] = self.tallies[g].kinds.get(d.kind, 0) + 1
+        examples = self.examples.setdefault(d.kind, [])
+        if len(examples) < self.max_examples:
+            examples.append(d.as_dict())
+
+    def merge(self, other: Summary) -> Summary:
+        """Add another part's summary into this one (in place; returns this summary). ``other``
+        must count other lines, with the same groups; its ids move into this summary's ledger."""
+        if other.groups != self.groups:
+            raise ValueError("summaries of different groups cannot be merged")
+        if self.finished or other.finished:
+            raise ValueError("a summary whose duplicates were already read cannot be merged")
+        for name in ("lines", "kinds", "ended"):
+            _add_counts(getattr(self, name), getattr(other, name))
+        for name in ("incidents_correct", "incidents_with_discrepancies", "incidents_with_undetermined",
+                     "undetermined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in zip(self.tallies, other.tallies, strict=True):
+            mine.merge(theirs)
+        listed = _first_by_line(self.errors, other.errors, self.max_errors)
+        self.errors_not_listed += other.errors_not_listed + len(self.errors) + len(other.errors) - len(listed)
+        self.errors = listed
+        for kind, items in other.examples.items():
+            self.examples[kind] = _first_by_line(self.examples.get(kind, []), items, self.max_examples)
+        self.ids.absorb(other.ids)
+        return self
+
+    def finish(self, on_duplicate: Callable[[Duplicate], None] | None = None) -> None:
+        """Read the ledger, once: count and list (the first ``max_errors``, by line) the lines that
+        repeat an earlier line's incident id, each passed to ``on_duplicate``."""
+        if self.finished:
+            return
+        self.finished = True
+        listed: list[Duplicate] = []
+        for dup in self.ids.duplicates():
+            self.duplicate_lines += 1
+            if on_duplicate is not None:
+                on_duplicate(dup)
+            listed.append(dup)
+            if len(listed) >= 2 * self.max_errors:
+                listed = sorted(listed, key=lambda d: d.line)[:self.max_errors]
+        self.duplicates = [{"line": d.line, "incident": d.incident, "first_line": d.first_line}
+                           for d in sorted(listed, key=lambda d: d.line)[:self.max_errors]]
 
     def as_json(self, annual: Mapping[str, float], wilson_below: int) -> dict[str, Any]:
-        groups = []
-        for spec, t in zip(self.groups, self.tallies, strict=True):
-            acc = rate(t.recorded, t.should, wilson_below)
-            entry: dict[str, Any] = {
-                "label": spec.label,
-                "definition": spec.definition(),
-                "should_be_recorded": t.should,
-                "recorded": t.recorded,
-                "not_recorded": t.should - t.recorded,
-                "recording_accuracy": acc,
-                "accurately_recorded": rate(t.accurate, t.should, wilson_below),
-                "annual_recorded": annual.get(spec.label),
-                "unrecorded_per_year": None,
-                "timeliness": share(t.timely, t.timed),
-                "classification_accuracy": share(t.accurate, t.recorded),
-                "cancellation_accuracy": {**share(t.cancellations_valid, t.cancellations_judged),
-                                          "cancellations": t.cancellations,
-                                          "not_judged": t.cancellations - t.cancellations_judged},
-                "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
-                                     "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
-                "extra_records": t.over_recorded,
-                "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
-            }
-            big_r = annual.get(spec.label)
-            if big_r is not None and acc is not None:
-                u = unrecorded_per_year(big_r, acc["p"])
-                bounds = acc[acc["interval"]]
-                lo = unrecorded_per_year(big_r, bounds["high"])
-                hi = unrecorded_per_year(big_r, bounds["low"])
-                entry["unrecorded_per_year"] = None if u is None else {
-                    "estimate": u,
-                    "published_as": published_as(u),
-                    "low": lo,
-                    "high": hi,
-                    "implied_total": big_r / acc["p"] if acc["p"] > 0 else None,
-                }
-            groups.append(entry)
+        """The summary as reported (format hocr.audit.v1): rates and intervals are computed here."""
+        self.finish()
         return {
             "format": AUDIT_FORMAT,
             "lines": {"read": self.read, **self.lines},
@@ -1127,7 +1221,8 @@ class Summary:
                 "with_undetermined": self.incidents_with_undetermined,
             },
             "undetermined": self.undetermined,
-            "groups": groups,
+            "groups": [group_json(spec, t, annual.get(spec.label), wilson_below)
+                       for spec, t in zip(self.groups, self.tallies, strict=True)],
             "discrepancies": {k: self.kinds[k] for k in KINDS},
             "discrepancy_kinds": {k: {"label": v[0], "definition": v[1]} for k, v in KINDS.items()},
             "examples": {k: self.examples.get(k, []) for k in KINDS if self.examples.get(k)},
@@ -1136,22 +1231,72 @@ class Summary:
         }
 
 
+def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_below: int) -> dict[str, Any]:
+    """One group's figures, from its counts."""
+    acc = rate(t.recorded, t.should, wilson_below)
+    return {
+        "label": spec.label,
+        "definition": spec.definition(),
+        "should_be_recorded": t.should,
+        "recorded": t.recorded,
+        "not_recorded": t.should - t.recorded,
+        "recording_accuracy": acc,
+        "accurately_recorded": rate(t.accurate, t.should, wilson_below),
+        "annual_recorded": annual,
+        "unrecorded_per_year": None if annual is None or acc is None else unrecorded_json(annual, acc),
+        "timeliness": share(t.timely, t.timed),
+        "classification_accuracy": share(t.accurate, t.recorded),
+        "cancellation_accuracy": {**share(t.cancellations_valid, t.cancellations_judged),
+                                  "cancellations": t.cancellations,
+                                  "not_judged": t.cancellations - t.cancellations_judged},
+        "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
+                             "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
+        "extra_records": t.over_recorded,
+        "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
+    }
+
+
+def unrecorded_json(big_r: float, acc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Crimes not recorded a year, at the estimate and at both ends of the interval shown."""
+    u = unrecorded_per_year(big_r, acc["p"])
+    if u is None:
+        return None
+    bounds = acc[acc["interval"]]
+    return {
+        "estimate": u,
+        "published_as": published_as(u),
+        "low": unrecorded_per_year(big_r, bounds["high"]),
+        "high": unrecorded_per_year(big_r, bounds["low"]),
+        "implied_total": big_r / acc["p"],
+    }
+
+
 def run_audit(
     stream: IO[bytes],
     *,
     rules: str | None = None,
     groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
     workers: int = 1,
-    chunk_size: int = 64,
+    chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
     on_line: Callable[[LineResult], None] | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+    wants: Wants = Wants(),
+    first_line: int = 1,
 ) -> Summary:
-    """Audit every line of a JSONL stream. ``on_line`` sees each line's result as it comes (to
-    write discrepancies and errors out at once); the returned :class:`Summary` keeps counters."""
+    """Audit every line of a JSONL stream (its lines numbered from ``first_line``, to audit a
+    part of a file). ``on_batch`` sees each batch's outputs as they come, in input order (to
+    write them out at once); ``on_line`` each line's result (slower: the results travel from the
+    workers). The returned :class:`Summary` keeps counters; its duplicates are read by
+    :meth:`Summary.finish` (or :meth:`Summary.as_json`)."""
     summary = Summary(tuple(groups))
-    for r in results(stream, rules, groups, workers, chunk_size, progress):
-        summary.add(r)
-        if on_line is not None:
+    if on_line is not None:
+        wants = replace(wants, lines=True)
+    for batch in batches(stream, rules, groups, workers, chunk_size, progress, wants, first_line):
+        summary.merge(batch.summary)
+        if on_batch is not None:
+            on_batch(batch)
+        for r in batch.lines if on_line is not None else ():
             on_line(r)
     return summary
 

@@ -22,11 +22,15 @@ from .audit import (
     ENDINGS,
     KINDS,
     LINE_KINDS,
+    BatchResult,
     GroupSpec,
-    LineResult,
-    csv_row,
+    Wants,
+    neutralise,
     run_audit,
 )
+from .idledger import Duplicate
+
+__all__ = ["AuditOptions", "OutputError", "audit_to_files", "neutralise", "render_html", "render_table"]
 
 
 def pct(p: float | None, digits: int = 1) -> str:
@@ -378,50 +382,40 @@ def check_outputs(opts: AuditOptions) -> None:
             raise OutputError(f"{name} {path}: the folder {path.parent} does not exist")
 
 
-def neutralise(cell: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula: text beginning with =, +, -, @ (or a
-    tab or carriage return) gets a leading apostrophe, as OWASP advises."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
 class _Outputs:
-    """The files an audit writes as lines come; all opened before the first line is read."""
+    """The files an audit writes as batches come; all opened before the first line is read."""
 
     def __init__(self, opts: AuditOptions, stack: ExitStack):
         def open_text(path: Path | None, **kw: Any) -> IO[str] | None:
             return stack.enter_context(path.open("w", encoding="utf-8", **kw)) if path is not None else None
 
         self.opts = opts
-        csv_file = open_text(opts.csv_path, newline="")
-        self.writer = csv.writer(csv_file) if csv_file is not None else None
-        if self.writer is not None:
-            self.writer.writerow(CSV_COLUMNS)
+        self.csv = open_text(opts.csv_path, newline="")
+        if self.csv is not None:
+            csv.writer(self.csv).writerow(CSV_COLUMNS)
         self.errors = open_text(opts.errors_path)
         self.results = open_text(opts.results_path)
         self.html = open_text(opts.html_path)
         self.bar = _progress_bar(opts)
 
-    def line(self, r: LineResult) -> None:
-        if r.kind not in ("evaluated", "blank"):
-            self._bad_line(r)
-        if r.duplicate_of is not None:
-            self._say(f"hocr: {self.opts.source}:{r.line} (incident {r.incident}): duplicate incident id "
-                      f"(first on line {r.duplicate_of})\n")
-            if self.errors is not None:
-                self.errors.write(json.dumps({"line": r.line, "kind": "duplicate_id", "incident": r.incident,
-                                              "first_line": r.duplicate_of}) + "\n")
-        if self.writer is not None:
-            for d in r.discrepancies:
-                self.writer.writerow([neutralise(c) for c in csv_row(d)])
-        if self.results is not None:
-            self.results.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+    def wants(self) -> Wants:
+        return Wants(csv=self.csv is not None, results=self.results is not None)
 
-    def _bad_line(self, r: LineResult) -> None:
-        who = f" (incident {r.incident})" if r.incident else ""
-        self._say(f"hocr: {self.opts.source}:{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems) + "\n")
+    def batch(self, b: BatchResult) -> None:
+        """Write a batch's outputs (already rendered by the worker that evaluated it)."""
+        for message in b.messages:
+            self._say(f"hocr: {self.opts.source}:{message}\n")
+        for out, text in ((self.errors, b.errors), (self.csv, b.csv), (self.results, b.results)):
+            if out is not None and text:
+                out.write(text)
+
+    def duplicate(self, d: Duplicate) -> None:
+        """A line repeating an earlier line's incident id (found once every line is read)."""
+        self._say(f"hocr: {self.opts.source}:{d.line} (incident {d.incident}): duplicate incident id "
+                  f"(first on line {d.first_line})\n")
         if self.errors is not None:
-            self.errors.write(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
-                                          "problems": list(r.problems)}, ensure_ascii=False) + "\n")
+            self.errors.write(json.dumps({"line": d.line, "kind": "duplicate_id", "incident": d.incident,
+                                          "first_line": d.first_line}) + "\n")
 
     def _say(self, text: str) -> None:
         if self.bar is not None:
@@ -441,15 +435,17 @@ def _progress_bar(opts: AuditOptions) -> Progress | None:
 
 def audit_to_files(opts: AuditOptions, book_info: Mapping[str, str]) -> dict[str, Any]:
     """Run the audit, writing each discrepancy (CSV), bad line (standard error and the errors
-    file) and line result as it comes; then the HTML report. Every output is checked and opened
+    file) and line result as its batch comes; then the lines repeating an incident id, and the
+    HTML report. Every output is checked and opened
     before the first line is read (OutputError or OSError). Returns the JSON summary."""
     check_outputs(opts)
     with ExitStack() as stack:
         outputs = _Outputs(opts, stack)
         summary = run_audit(opts.stream, rules=opts.rules, groups=opts.groups, workers=opts.workers,
-                            progress=outputs.bar, on_line=outputs.line)
+                            progress=outputs.bar, on_batch=outputs.batch, wants=outputs.wants())
         if outputs.bar is not None:
             outputs.bar.done()
+        summary.finish(on_duplicate=outputs.duplicate)
         out = summary.as_json(opts.annual, opts.wilson_below)
         out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
         if outputs.html is not None:
