@@ -1296,8 +1296,9 @@ def run_audit(
         summary.merge(batch.summary)
         if on_batch is not None:
             on_batch(batch)
-        for r in batch.lines if on_line is not None else ():
-            on_line(r)
+        if on_line is not None:
+            for r in batch.lines:
+                on_line(r)
     return summary
 
 
