@@ -427,6 +427,13 @@ def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, 
     reference and classification, records with the same pair in order of recording time."""
     if len(judged) != len(recorded):
         raise AuditError(f"the decision judges {len(judged)} force crime records, the incident has {len(recorded)}")
+    keys = [(str(r["ref"]), str(r["classification"])) for r in recorded]
+    if len(set(keys)) == len(keys):  # each pair once (the usual case): no order to settle
+        by_key = {(str(m["ref"]), str(m["classification"])): m for m in judged}
+        for key in keys:
+            if key not in by_key:
+                raise AuditError(f"the decision does not judge crime record {key[0]} ({key[1]})")
+        return [by_key[k] for k in keys]
     queues: dict[tuple[str, str], deque[Mapping[str, Any]]] = {}
     for m in judged:
         queues.setdefault((str(m["ref"]), str(m["classification"])), deque()).append(m)
@@ -510,6 +517,35 @@ def _current(rec: Mapping[str, Any]) -> str:
     return str(rec.get("reclassified_to") or rec["classification"])
 
 
+class _Membership:
+    """The groups each classification counts in, on each day, worked out once per rulebook and
+    set of groups (every line asks the same few questions)."""
+
+    def __init__(self, book: Rulebook, groups: Sequence[GroupSpec]) -> None:
+        self.book, self.source, self.groups = book, groups, tuple(groups)  # source: kept alive (see the key)
+        self.known: dict[tuple[str | None, dt.date], tuple[int, ...]] = {}
+
+    def of(self, code: str | None, day: dt.date) -> tuple[int, ...]:
+        found = self.known.get((code, day))
+        if found is None:
+            entry = self.book.classification(code, day) if code else None
+            found = self.known[code, day] = tuple(i for i, g in enumerate(self.groups) if g.contains(code, entry))
+        return found
+
+
+_MEMBERSHIPS: dict[tuple[int, int], _Membership] = {}
+
+
+def _membership(book: Rulebook, groups: Sequence[GroupSpec]) -> _Membership:
+    # Keyed by identity; the entry holds the book and groups, so an id is never reused under it.
+    m = _MEMBERSHIPS.get((id(book), id(groups)))
+    if m is None:
+        if len(_MEMBERSHIPS) >= 16:
+            _MEMBERSHIPS.clear()
+        m = _MEMBERSHIPS[id(book), id(groups)] = _Membership(book, groups)
+    return m
+
+
 @dataclass(frozen=True)
 class _Crime:
     """One crime the rules record, as the comparison reads it."""
@@ -563,8 +599,7 @@ class _Comparison:
 
     def member(self, code: str | None) -> tuple[int, ...]:
         """The indexes of the groups a classification counts in."""
-        entry = self.book.classification(code, self.day) if code else None
-        return tuple(i for i, g in enumerate(self.groups) if g.contains(code, entry))
+        return _membership(self.book, self.groups).of(code, self.day)
 
     def add(self, kind: str, **kw: Any) -> None:
         self.result.discrepancies.append(Discrepancy(kind=kind, line=self.line, incident=self.incident,
