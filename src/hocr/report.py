@@ -218,9 +218,6 @@ def _lines_html(summary: Mapping[str, Any]) -> list[str]:
 def render_html(summary: Mapping[str, Any], source: str) -> str:
     """A self-contained HTML report for a chief officer: headline figures, charts, tables, the
     discrepancies explained with examples, the lines that could not be audited, and the method."""
-    groups = summary["groups"]
-    head = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0])
-    acc = head["recording_accuracy"]
     rb = summary.get("rulebook") or {}
     o: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -228,8 +225,22 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
         "<h1>Crime-recording audit</h1>",
         f"<p class=\"meta\">File <code>{_e(source)}</code>; every incident checked against "
         f"{_e(rb.get('edition', 'the rulebook'))} (<code>{_e(str(rb.get('hash', ''))[:19])}…</code>) by hocr.</p>",
-        "<div class=\"headline\">",
     ]
+    o.extend(_headline_html(summary))
+    o.extend(_groups_html(summary["groups"]))
+    o.extend(_kinds_html(summary))
+    o.extend(_lines_html(summary))
+    o.extend(_method_html(summary))
+    o.append("</body></html>\n")
+    return "\n".join(o)
+
+
+def _headline_html(summary: Mapping[str, Any]) -> list[str]:
+    """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
+    groups = summary["groups"]
+    head = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0])
+    acc = head["recording_accuracy"]
+    o = ["<div class=\"headline\">"]
     if acc:
         o.append(f"<div class=\"card\"><div class=\"sub\">Recording accuracy, {_e(head['label'])}</div>"
                  f"<div class=\"big\">{pct(acc['p'])}</div><div class=\"sub\">95% interval {_e(interval_text(acc))}<br>"
@@ -243,16 +254,20 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
     o.append(f"<div class=\"card\"><div class=\"sub\">Discrepancies found</div><div class=\"big\">{total:,}</div>"
              f"<div class=\"sub\">in {summary['incidents']['with_discrepancies']:,} of "
              f"{summary['incidents']['evaluated']:,} incidents</div></div></div>")
+    return o
 
-    o.append("<h2>Recording accuracy by group</h2>")
-    o.append("<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
-             "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
-             "Accurately recorded: recorded under the right classification (the measure inspectors give for rape).</p>")
-    o.append(accuracy_chart(groups))
-    o.append("<table><tr><th>Group</th><th>Should be recorded</th><th>Recorded</th><th>Accuracy</th>"
-             "<th>95% interval</th><th>Annual recorded</th><th>Not recorded a year</th><th>In time</th>"
-             "<th>Classified right</th><th>Accurately recorded</th><th>Cancellations valid</th><th>Outcomes valid</th>"
-             "<th>Records the rules do not make</th></tr>")
+
+def _groups_html(groups: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Recording accuracy by group: the chart, and the table of every figure."""
+    o = ["<h2>Recording accuracy by group</h2>",
+         "<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
+         "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
+         "Accurately recorded: recorded under the right classification (the measure inspectors give for rape).</p>",
+         accuracy_chart(groups),
+         "<table><tr><th>Group</th><th>Should be recorded</th><th>Recorded</th><th>Accuracy</th>"
+         "<th>95% interval</th><th>Annual recorded</th><th>Not recorded a year</th><th>In time</th>"
+         "<th>Classified right</th><th>Accurately recorded</th><th>Cancellations valid</th><th>Outcomes valid</th>"
+         "<th>Records the rules do not make</th></tr>"]
     for g in groups:
         a = g["recording_accuracy"]
         o.append(
@@ -266,10 +281,13 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
             f"<td>{_e(share_text(g['cancellation_accuracy']))}</td><td>{_e(share_text(g['outcome_accuracy']))}</td>"
             f"<td>{g['extra_records']:,}</td></tr>")
     o.append("</table>")
+    return o
 
-    o.append("<h2>Discrepancies by kind</h2>")
-    o.append(kinds_chart(summary["discrepancies"]))
-    o.append("<table><tr><th>Kind</th><th>Count</th><th>Meaning</th></tr>")
+
+def _kinds_html(summary: Mapping[str, Any]) -> list[str]:
+    """Discrepancies by kind (chart and table with their meaning), and examples citing the rules."""
+    o = ["<h2>Discrepancies by kind</h2>", kinds_chart(summary["discrepancies"]),
+         "<table><tr><th>Kind</th><th>Count</th><th>Meaning</th></tr>"]
     for k, (label, definition) in KINDS.items():
         o.append(f"<tr><td>{_e(label)}</td><td>{summary['discrepancies'][k]:,}</td><td class=\"text\">{_e(definition)}</td></tr>")
     o.append("</table>")
@@ -283,24 +301,23 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
                 o.append(f"<li>Line {d['line']}, incident <code>{_e(d['incident'])}</code>: {_e(d['explanation'])}"
                          f"<br><span class=\"note\">{_e(cites)}</span></li>")
             o.append("</ul>")
+    return o
 
-    o.extend(_lines_html(summary))
 
-    o.append("<h2>Method</h2><ul class=\"note\">"
-             "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
-             "and compared with what the force recorded.</li>"
-             "<li>Recording accuracy p = crimes recorded / crimes that should have been recorded. A crime counts as recorded "
-             "when the force made a crime record for it, whatever its classification or later cancellation; "
-             "classification, timeliness and cancellations are measured separately.</li>"
-             "<li>95% interval: p ± 1.96·√(p(1−p)/n) (normal approximation, as inspectors publish it); "
-             "the Wilson score interval for small groups.</li>"
-             "<li>Crimes not recorded a year: U = R(1−p)/p, where R is the force's recorded crime for the year "
-             "(excluding fraud for the all-crime figure); published as 'over' U rounded down to the hundred.</li>"
-             "<li>Many encoded rules are not yet verified against the Home Office text; each discrepancy cites its rules with "
-             "their verification status. An allegation the rules could not decide (facts missing) is left out of the figures "
-             f"and counted ({summary['undetermined']:,} here).</li></ul>")
-    o.append("</body></html>\n")
-    return "\n".join(o)
+def _method_html(summary: Mapping[str, Any]) -> list[str]:
+    return ["<h2>Method</h2><ul class=\"note\">"
+            "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
+            "and compared with what the force recorded.</li>"
+            "<li>Recording accuracy p = crimes recorded / crimes that should have been recorded. A crime counts as recorded "
+            "when the force made a crime record for it, whatever its classification or later cancellation; "
+            "classification, timeliness and cancellations are measured separately.</li>"
+            "<li>95% interval: p ± 1.96·√(p(1−p)/n) (normal approximation, as inspectors publish it); "
+            "the Wilson score interval for small groups.</li>"
+            "<li>Crimes not recorded a year: U = R(1−p)/p, where R is the force's recorded crime for the year "
+            "(excluding fraud for the all-crime figure); published as 'over' U rounded down to the hundred.</li>"
+            "<li>Many encoded rules are not yet verified against the Home Office text; each discrepancy cites its rules with "
+            "their verification status. An allegation the rules could not decide (facts missing) is left out of the figures "
+            f"and counted ({summary['undetermined']:,} here).</li></ul>"]
 
 
 # --------------------------------------------------------------------------------------------
