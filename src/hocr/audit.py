@@ -56,7 +56,8 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
     "rape_left_as_n100": (
         "rape left as N100",
-        "the rules record a rape and the force left the report as an N100 record instead",
+        "the rules record a rape and the force left the report as an N100 record instead (a finding of the rules: "
+        "n100.kept-for-recorded-rape)",
     ),
     "recorded_not_crime": (
         "recorded, should not have been",
@@ -72,7 +73,7 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
     "late": (
         "recorded late",
-        "the crime was recorded after the time limit (24 hours since April 2015)",
+        "the crime was recorded after the time limit the deadline rules give",
     ),
     "flag_missing": (
         "crime flag missing",
@@ -411,15 +412,6 @@ def _hours(a: dt.datetime, b: dt.datetime) -> str:
     return f"{(b - a).total_seconds() / 3600:.1f}"
 
 
-def _concerns(record: Mapping[str, Any], acts: Iterable[str], victim: str | None) -> bool:
-    """Does an incident record (N100 etc.) concern these acts and this victim?"""
-    rec_acts = record.get("acts")
-    if rec_acts is not None and not set(rec_acts) & set(acts):
-        return False
-    rec_victim = record.get("victim")
-    return rec_victim is None or victim is None or rec_victim == victim
-
-
 def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The decision's entry for each crime record, in the order of the incident's records.
 
@@ -584,7 +576,6 @@ class _Comparison:
         self.result = LineResult(line=line, kind="evaluated", incident=self.incident)
         force = raw.get("force_record") or {}
         self.recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
-        self.others: list[Mapping[str, Any]] = list(force.get("incident_records", []))
         judged = decision.get("force_record")
         if not isinstance(judged, Mapping):
             raise AuditError("the decision has no force_record section: this engine does not match force records")
@@ -700,31 +691,28 @@ class _Comparison:
                     next((i for i in standing if current[i] in acceptable), standing[0]))
 
     def unrecorded(self, c: _Crime) -> None:
-        """A crime with no record: not recorded, or left as the incident record the rules keep
-        only for a report of its kind that is not recorded as a crime."""
-        left_as = self.left_as(c)
-        if left_as is not None:
-            kind, record_type, rules = left_as
-            self.add(kind, **c.where(), ref=None, expected=f"crime recorded: {c.what}",
-                     found=f"left as an {record_type} record",
-                     explanation=f"The rules record {c.cid}, {c.what}, as a crime; the force left the report as "
-                                 f"{record_type} and recorded no crime. {record_type} is only for a report of its kind "
-                                 f"not recorded as a crime; rules: {_rule_ids(c.rules + rules)}.",
-                     rules=_dedupe(c.rules + rules))
+        """A crime with no record: not recorded, or left as a record that, by a finding of the
+        rules, stands only for a report not recorded as a crime."""
+        kept = self.kept_instead(c)
+        if kept is not None:
+            rules = _dedupe(c.rules + tuple(kept["rules"]))
+            record = str(kept.get("record"))
+            self.add(str(kept["discrepancy"]), **c.where(), ref=None, expected=f"crime recorded: {c.what}",
+                     found=f"left as an {record} record",
+                     explanation=f"The rules record {c.cid}, {c.what}, as a crime; the force recorded no crime for "
+                                 f"it and kept {record} instead ({kept.get('message')}); rules: {_rule_ids(rules)}.",
+                     rules=rules)
             return
         self.add("not_recorded", **c.where(), ref=None, expected=f"crime recorded: {c.what}", found="no crime recorded",
                  explanation=f"The rules record {c.cid}, {c.what}; the force recorded no crime for it; "
                              f"rules: {_rule_ids(c.rules)}.",
                  rules=c.rules)
 
-    def left_as(self, c: _Crime) -> tuple[str, str, tuple[Mapping[str, Any], ...]] | None:
-        """(kind, record type, rules) when the force left the crime as an incident record that the
-        rules reserve for its kind of report not recorded as a crime."""
-        entry = self.book.classification(c.code, self.day) if c.code else None
-        n100 = [o for o in self.others if o.get("type") == "N100" and _concerns(o, c.acts, c.victim)]
-        if n100 and entry is not None and "rape" in entry.tags:
-            return "rape_left_as_n100", "N100", ()
-        return None
+    def kept_instead(self, c: _Crime) -> Mapping[str, Any] | None:
+        """The rules' finding, if any, that the force kept for this crime a record meant for a
+        report not recorded as a crime: it names the record and the kind of discrepancy."""
+        return next((f for f in self.decision.get("findings", [])
+                     if f.get("discrepancy") in KINDS and f.get("act") in c.acts and f.get("victim") == c.victim), None)
 
     def classification(self, c: _Crime, primary: int) -> bool:
         """Whether the standing record is rightly classified; a discrepancy when it is not."""
