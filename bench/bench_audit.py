@@ -142,15 +142,31 @@ def inner(path: str, workers: int, memo: bool) -> None:
                                               err=open(os.devnull, "w")), book.info())  # noqa: SIM115
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.environ.get("HOCR_BENCH_SUMMARY_DIR", tmp_dir()) + f"/summary-{workers}.json", "w") as f:
+        json.dump(summary, f, sort_keys=True, indent=1)
     print(json.dumps({
         "lines": summary["lines"]["read"],
         "wall_s": wall,
         "parent_cpu_s": cpu,
         "workers_cpu_s": kids.ru_utime + kids.ru_stime,
-        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "maxrss_kb": peak_kb(),
         "children_maxrss_kb": kids.ru_maxrss,
         "summary_sha256": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
     }))
+
+
+def peak_kb() -> int:
+    """This process's own peak resident memory (VmHWM). Not ru_maxrss: a process started by
+    fork and exec keeps the peak of the process that forked it (here, the one that made the file)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def tmp_dir() -> str:
+    return tempfile.gettempdir()
 
 
 def engine_cost(path: Path, most: int = 3000) -> float:
@@ -160,7 +176,8 @@ def engine_cost(path: Path, most: int = 3000) -> float:
     from hocr.loader import load_rulebook
 
     book = load_rulebook()
-    data = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()[:most]]
+    with path.open(encoding="utf-8") as f:  # only the first lines: the file may be large
+        data = [json.loads(line) for _, line in zip(range(most), f, strict=False)]
     t0 = time.process_time()
     for d in data:
         evaluate(book, check_incident(d))
@@ -168,8 +185,9 @@ def engine_cost(path: Path, most: int = 3000) -> float:
 
 
 def measure(path: Path, workers: int, memo: bool) -> dict[str, Any]:
+    env = {**os.environ, "HOCR_BENCH_SUMMARY_DIR": str(path.parent)}
     r = subprocess.run([sys.executable, __file__, "--inner", str(path), str(workers), str(int(memo))],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=env)
     result: dict[str, Any] = json.loads(r.stdout)
     return result
 
@@ -230,6 +248,9 @@ def main() -> None:
                 hashes |= {r["summary_sha256"] for r in runs}
                 peaks[size, workers] = statistics.median(r["maxrss_kb"] for r in runs)
             print(f"  summaries of 1 and 2 workers identical: {'yes' if len(hashes) == 1 else 'NO'}")
+            if len(hashes) > 1:
+                one, two = (json.loads((path.parent / f"summary-{w}.json").read_text()) for w in (1, 2))
+                print("  differing keys: " + ", ".join(k for k in one if one[k] != two.get(k)))
         if large:
             for workers in (1, 2):
                 ratio = peaks[large, workers] / peaks[args.small, workers]

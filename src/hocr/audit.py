@@ -933,7 +933,8 @@ def bad_line_message(r: LineResult) -> str:
 def audit_batch(book: Rulebook, chunk: Sequence[tuple[int, str | None]], groups: tuple[GroupSpec, ...],
                 wants: Wants) -> BatchResult:
     """Evaluate a batch of lines: their summary, and the outputs asked for, rendered."""
-    out = BatchResult(Summary(groups))
+    # The batch's ids stay in memory (a batch is small) so that they can travel to the parent.
+    out = BatchResult(Summary(groups, ids=IdLedger(buffer_records=len(chunk) + 1)))
     csv_text = io.StringIO()
     writer = csv.writer(csv_text)
     errors, results = [], []
