@@ -18,12 +18,17 @@ The statistics follow HMICFRS's crime data integrity arithmetic (see docs/audit.
   annual recorded crime ``R``;
 * timeliness, classification accuracy, cancellation and outcome accuracy.
 
-Memory hardly grows with the file: lines are streamed, only counters (and a bounded number of
-examples and errors) are kept, and each discrepancy is handed to a callback as soon as it is
-found; the one thing kept per line is a 64-bit digest of its incident id, to report duplicate
-ids (about 100 bytes a line). With ``workers > 1`` lines are evaluated in worker processes, each
-with the rulebook compiled once, in order, with a bounded number of chunks in flight; the results
-are the same. No line, however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
+Memory does not grow with the file: lines are streamed in batches, only counters (and a bounded
+number of examples and errors) are kept, and the incident ids for the duplicate check go to a
+bounded, sealed ledger that spills sorted runs to disk (:mod:`hocr.idledger`). With ``workers >
+1`` batches are evaluated in worker processes, each with the rulebook compiled once; a worker
+sends back the batch's partial :class:`Summary` (counts, never rates) and its outputs already
+rendered, and the parent merges and writes them in input order, so the results are the same.
+Summaries of parts of a file merge exactly into the summary of the whole (:meth:`Summary.merge`).
+The comparison holds no offence knowledge: what it compares comes from the decision, and a
+record kept instead of a crime (an N100 for a rape) from a finding of the rules. (The built-in
+report groups still name rulebook categories and a tag: BUILTIN_GROUPS.) No line,
+however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
 """
 
 from __future__ import annotations
