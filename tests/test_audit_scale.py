@@ -142,6 +142,16 @@ def test_the_ledger_finds_every_duplicate_across_runs_on_disk() -> None:
     assert got == expected
 
 
+def test_many_runs_are_merged_in_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(idledger, "MERGE_FAN_IN", 3)
+    ledger = IdLedger(buffer_records=5)
+    for line in range(1, 101):
+        ledger.add(f"P-{line % 30}", line)
+    assert len(ledger._runs) == 20
+    got = sorted((d.line, d.first_line) for d in ledger.duplicates())
+    assert got == [(line, line % 30 or 30) for line in range(31, 101)]
+
+
 def test_no_id_is_written_in_clear_and_the_runs_are_removed() -> None:
     ledger = IdLedger(buffer_records=4)
     for line in range(1, 41):

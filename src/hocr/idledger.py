@@ -32,6 +32,8 @@ ID_BYTES = 64  # the longest incident id the audit repeats (incident.looks_like_
 # id digest, then by line (big-endian), so the first line of each id comes first.
 RECORD = struct.Struct(f">16sQ{ID_BYTES}s")
 BUFFER_RECORDS = 16_384  # about 1.4 MB of records in memory before a run is written
+MERGE_FAN_IN = 32  # runs merged at once: more are first merged into fewer, so memory stays bounded
+READ_RECORDS = 256  # records read at a time from each run being merged (about 22 KB)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,25 @@ class IdLedger:
         finally:
             self.close()
 
+    def _reduce_runs(self) -> None:
+        """Merge runs, MERGE_FAN_IN at a time, until at most MERGE_FAN_IN are left (so the final
+        merge reads a bounded number of files, whatever the number of lines)."""
+        while len(self._runs) > MERGE_FAN_IN:
+            group, self._runs = self._runs[:MERGE_FAN_IN], self._runs[MERGE_FAN_IN:]
+            path = self._folders[0] / f"run-{secrets.token_hex(8)}"
+            files = [p.open("rb") for p in group]
+            try:
+                with path.open("wb") as out:
+                    out.writelines(heapq.merge(*(_records(f) for f in files)))
+            finally:
+                for f in files:
+                    f.close()
+            for p in group:
+                p.unlink()
+            self._runs.append(path)
+
     def _duplicates(self) -> Iterator[Duplicate]:
+        self._reduce_runs()
         keys = process_keys()
         size = RECORD.size
         in_memory = sorted(bytes(self._buffer[i:i + size]) for i in range(0, len(self._buffer), size))
@@ -175,7 +195,7 @@ class IdLedger:
 def _records(f: BinaryIO) -> Iterator[bytes]:
     size = RECORD.size
     while True:
-        chunk = f.read(size * 4096)
+        chunk = f.read(size * READ_RECORDS)
         if not chunk:
             return
         for i in range(0, len(chunk), size):
