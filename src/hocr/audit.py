@@ -18,26 +18,34 @@ The statistics follow HMICFRS's crime data integrity arithmetic (see docs/audit.
   annual recorded crime ``R``;
 * timeliness, classification accuracy, cancellation and outcome accuracy.
 
-Memory hardly grows with the file: lines are streamed, only counters (and a bounded number of
-examples and errors) are kept, and each discrepancy is handed to a callback as soon as it is
-found; the one thing kept per line is a 64-bit digest of its incident id, to report duplicate
-ids (about 100 bytes a line). With ``workers > 1`` lines are evaluated in worker processes, each
-with the rulebook compiled once, in order, with a bounded number of chunks in flight; the results
-are the same. No line, however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
+Memory does not grow with the file: lines are streamed in batches, only counters (and a bounded
+number of examples and errors) are kept, and the incident ids for the duplicate check go to a
+bounded, sealed ledger that spills sorted runs to disk (:mod:`hocr.idledger`). With ``workers >
+1`` batches are evaluated in worker processes, each with the rulebook compiled once; a worker
+sends back the batch's partial :class:`Summary` (counts, never rates) and its outputs already
+rendered, and the parent merges and writes them in input order, so the results are the same.
+Summaries of parts of a file merge exactly into the summary of the whole (:meth:`Summary.merge`).
+The comparison holds no offence knowledge: what it compares comes from the decision, and a
+record kept instead of a crime (an N100 for a rape) from a finding of the rules. (The built-in
+report groups still name rulebook categories and a tag: BUILTIN_GROUPS.) No line,
+however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import hashlib
+import io
+import json
 import math
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import IO, Any
 
 from .engine import EvaluationError, evaluate
+from .idledger import Duplicate, IdLedger, Keys, process_keys, use_keys
 from .incident import LONDON, InvalidIncident, check_incident, looks_like_id, parse_json, parse_time
 from .loader import Classification, Rulebook, load_rulebook
 
@@ -53,7 +61,8 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
     "rape_left_as_n100": (
         "rape left as N100",
-        "the rules record a rape and the force left the report as an N100 record instead",
+        "the rules record a rape and the force left the report as an N100 record instead (a finding of the rules: "
+        "n100.kept-for-recorded-rape)",
     ),
     "recorded_not_crime": (
         "recorded, should not have been",
@@ -69,7 +78,7 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
     "late": (
         "recorded late",
-        "the crime was recorded after the time limit (24 hours since April 2015)",
+        "the crime was recorded after the time limit the deadline rules give",
     ),
     "flag_missing": (
         "crime flag missing",
@@ -353,7 +362,6 @@ class LineResult:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     undetermined: int = 0  # allegations and crime records the rules could not judge
     status: str | None = None  # the decision's status, for an evaluated line
-    duplicate_of: int | None = None  # the first line with the same incident id, if any
 
     @property
     def ending(self) -> str:
@@ -366,8 +374,6 @@ class LineResult:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"line": self.line, "result": self.kind, "ended": self.ending, "incident": self.incident}
-        if self.duplicate_of is not None:
-            out["duplicate_of"] = self.duplicate_of
         if self.kind != "evaluated":
             out["problems"] = list(self.problems)
             return out
@@ -411,15 +417,6 @@ def _hours(a: dt.datetime, b: dt.datetime) -> str:
     return f"{(b - a).total_seconds() / 3600:.1f}"
 
 
-def _concerns(record: Mapping[str, Any], acts: Iterable[str], victim: str | None) -> bool:
-    """Does an incident record (N100 etc.) concern these acts and this victim?"""
-    rec_acts = record.get("acts")
-    if rec_acts is not None and not set(rec_acts) & set(acts):
-        return False
-    rec_victim = record.get("victim")
-    return rec_victim is None or victim is None or rec_victim == victim
-
-
 def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The decision's entry for each crime record, in the order of the incident's records.
 
@@ -427,6 +424,13 @@ def _align(recorded: Sequence[Mapping[str, Any]], judged: Sequence[Mapping[str, 
     reference and classification, records with the same pair in order of recording time."""
     if len(judged) != len(recorded):
         raise AuditError(f"the decision judges {len(judged)} force crime records, the incident has {len(recorded)}")
+    keys = [(str(r["ref"]), str(r["classification"])) for r in recorded]
+    if len(set(keys)) == len(keys):  # each pair once (the usual case): no order to settle
+        by_key = {(str(m["ref"]), str(m["classification"])): m for m in judged}
+        for key in keys:
+            if key not in by_key:
+                raise AuditError(f"the decision does not judge crime record {key[0]} ({key[1]})")
+        return [by_key[k] for k in keys]
     queues: dict[tuple[str, str], deque[Mapping[str, Any]]] = {}
     for m in judged:
         queues.setdefault((str(m["ref"]), str(m["classification"])), deque()).append(m)
@@ -505,6 +509,311 @@ def _flag_discrepancies(book: Rulebook, day: dt.date, rec: Mapping[str, Any],
     return out
 
 
+def _current(rec: Mapping[str, Any]) -> str:
+    """The classification a force record has now: reclassified, or as first recorded."""
+    return str(rec.get("reclassified_to") or rec["classification"])
+
+
+class _Membership:
+    """The groups each classification counts in, on each day, worked out once per rulebook and
+    set of groups (every line asks the same few questions)."""
+
+    def __init__(self, book: Rulebook, groups: Sequence[GroupSpec]) -> None:
+        self.book, self.source, self.groups = book, groups, tuple(groups)  # source: kept alive (see the key)
+        self.known: dict[tuple[str | None, dt.date], tuple[int, ...]] = {}
+
+    def of(self, code: str | None, day: dt.date) -> tuple[int, ...]:
+        found = self.known.get((code, day))
+        if found is None:
+            entry = self.book.classification(code, day) if code else None
+            found = self.known[code, day] = tuple(i for i, g in enumerate(self.groups) if g.contains(code, entry))
+        return found
+
+
+_MEMBERSHIPS: dict[tuple[int, int], _Membership] = {}
+
+
+def _membership(book: Rulebook, groups: Sequence[GroupSpec]) -> _Membership:
+    # Keyed by identity; the entry holds the book and groups, so an id is never reused under it.
+    m = _MEMBERSHIPS.get((id(book), id(groups)))
+    if m is None:
+        if len(_MEMBERSHIPS) >= 16:
+            _MEMBERSHIPS.clear()
+        m = _MEMBERSHIPS[id(book), id(groups)] = _Membership(book, groups)
+    return m
+
+
+@dataclass(frozen=True)
+class _Crime:
+    """One crime the rules record, as the comparison reads it."""
+
+    cid: str
+    raw: Mapping[str, Any]
+    code: str | None
+    name: Any
+    acts: tuple[str, ...]
+    victim: str | None
+    rules: tuple[Mapping[str, Any], ...]
+    groups: tuple[int, ...]
+
+    @property
+    def what(self) -> str:
+        return _crime_text(self.raw)
+
+    def where(self) -> dict[str, Any]:
+        """The fields every discrepancy about this crime carries."""
+        return {"crime": self.cid, "acts": self.acts, "victim": self.victim, "classification": self.code}
+
+
+class _Comparison:
+    """The comparison of one incident's decision with the force's record of it: one method per
+    kind of discrepancy (see :func:`compare`)."""
+
+    def __init__(self, book: Rulebook, raw: Mapping[str, Any], decision: Mapping[str, Any],
+                 groups: Sequence[GroupSpec], line: int) -> None:
+        self.book = book
+        self.raw = raw
+        self.decision = decision
+        self.groups = groups
+        self.line = line
+        self.incident = str(decision["incident"])
+        self.day = dt.date.fromisoformat(str(decision["as_of"]))
+        self.result = LineResult(line=line, kind="evaluated", incident=self.incident)
+        force = raw.get("force_record") or {}
+        self.recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
+        judged = decision.get("force_record")
+        if not isinstance(judged, Mapping):
+            raise AuditError("the decision has no force_record section: this engine does not match force records")
+        self.matches = _align(self.recorded, list(judged.get("crimes", [])))
+        self.crimes = {str(c["id"]): c for c in decision.get("crimes", [])}
+        self.by_crime: dict[str, list[int]] = {cid: [] for cid in self.crimes}
+        self.crime_of: dict[int, str] = {}
+        # A record whose cancellation the rules find valid has left the count: it is neither an
+        # extra crime nor a crime recorded that should not have been (the force put it right).
+        self.cancelled = [isinstance(rec.get("cancellation"), Mapping) and _verdict(m, "cancellation")[0] is True
+                          for rec, m in zip(self.recorded, self.matches, strict=True)]
+
+    def member(self, code: str | None) -> tuple[int, ...]:
+        """The indexes of the groups a classification counts in."""
+        return _membership(self.book, self.groups).of(code, self.day)
+
+    def add(self, kind: str, **kw: Any) -> None:
+        self.result.discrepancies.append(Discrepancy(kind=kind, line=self.line, incident=self.incident,
+                                                     groups=self.member(kw["classification"]), **kw))
+
+    def run(self) -> LineResult:
+        self.result.undetermined = len(self.decision.get("undetermined", []))
+        for i in range(len(self.recorded)):
+            self.force_record(i)
+        for cid, crime in self.crimes.items():
+            self.decided_crime(self.crime(cid, crime))
+        for i in range(len(self.recorded)):
+            self.verdicts(i)
+        return self.result
+
+    def crime(self, cid: str, crime: Mapping[str, Any]) -> _Crime:
+        cls = crime.get("classification") or {}
+        code: str | None = cls.get("code")
+        return _Crime(cid, crime, code, cls.get("name"), tuple(crime.get("acts", [])), crime.get("victim"),
+                      tuple(crime.get("rules", [])), self.member(code))
+
+    # 1. Each crime record the force made: whom it matches, and records the rules do not make.
+
+    def force_record(self, i: int) -> None:
+        rec, match = self.recorded[i], self.matches[i].get("match") or {}
+        status, cid = match.get("status"), match.get("crime")
+        if cid in self.by_crime and status in ("recorded", "absorbed"):
+            self.by_crime[cid].append(i)
+            self.crime_of[i] = cid
+        elif status == "undetermined":
+            self.result.undetermined += 1
+        elif not self.cancelled[i]:
+            self.result.over_recorded.append(self.member(_current(rec)))
+            if status == "not_recorded" or not self.crimes:
+                self.recorded_not_crime(rec)
+            else:
+                self.extra_crime(rec)
+
+    def _record_where(self, rec: Mapping[str, Any]) -> dict[str, Any]:
+        return {"crime": None, "ref": str(rec["ref"]), "acts": tuple(rec.get("acts") or ()),
+                "victim": rec.get("victim"), "classification": _current(rec)}
+
+    def recorded_not_crime(self, rec: Mapping[str, Any]) -> None:
+        """A record of allegations the rules do not record as crimes, with the rules' reasons."""
+        where = self._record_where(rec)
+        acts, victim, ref, code = where["acts"], where["victim"], where["ref"], where["classification"]
+        why = [n for n in self.decision.get("not_recorded", [])
+               if (not acts or n["act"] in acts) and (victim is None or n["victim"] == victim)]
+        reasons = "; ".join(_not_recorded_text(n) for n in why) or "the rules record no crime for it"
+        rules = _dedupe(r for n in why for r in n.get("rules", []))
+        self.add("recorded_not_crime", **where, expected="no crime recorded", found=f"crime {ref} recorded as {code}",
+                 explanation=f"The force recorded crime {ref} ({code}) but the rules do not record a crime for it "
+                             f"({reasons}); rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    def extra_crime(self, rec: Mapping[str, Any]) -> None:
+        """A record that matches none of the crimes the rules count for the incident."""
+        where = self._record_where(rec)
+        ref, code, crimes = where["ref"], where["classification"], self.crimes.values()
+        rules = _dedupe(r for c in crimes for r in c.get("rules", []))
+        self.add("wrong_count", **where,
+                 expected=f"{len(crimes)} crime(s): " + "; ".join(_crime_text(c) for c in crimes),
+                 found=f"crime {ref} ({code}) matches none of them",
+                 explanation=f"The force recorded crime {ref} ({code}), which matches none of the {len(crimes)} "
+                             f"crime(s) the rules count for this incident; counting rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    # 2. Each crime the rules record: was it recorded, correctly classified, in time, once?
+
+    def decided_crime(self, c: _Crime) -> None:
+        recs = self.by_crime[c.cid]
+        if not recs:
+            self.result.crimes.append(CrimeTally(c.groups, recorded=False))
+            self.unrecorded(c)
+            return
+        standing = [i for i in recs if not self.cancelled[i]] or recs
+        primary = self.standing_record(c, standing)
+        classified_ok = self.classification(c, primary)
+        timely = self.timeliness(c, self.recorded[primary])
+        if len(standing) > 1:
+            self.count(c, standing)
+        for kw in _flag_discrepancies(self.book, self.day, self.recorded[primary], c.raw):
+            self.add(**c.where(), ref=str(self.recorded[primary]["ref"]), **kw)
+        self.result.crimes.append(CrimeTally(c.groups, recorded=True, classified_ok=classified_ok, timely=timely))
+
+    def acceptable(self, c: _Crime) -> set[str | None]:
+        """The classifications a crime is rightly recorded under: its own, and, for a provisional
+        crime (classified on presumed facts), any that an answer to a presumed fact would give
+        (the force may know that fact)."""
+        return {c.code} | {r["classification"]["code"] for r in c.raw.get("reclassify_if", [])}
+
+    def standing_record(self, c: _Crime, standing: Sequence[int]) -> int:
+        """The record that stands for the crime: one under its classification if any, else one
+        under an acceptable classification, else the first."""
+        current = {i: _current(self.recorded[i]) for i in standing}
+        acceptable = self.acceptable(c)
+        return next((i for i in standing if current[i] == c.code),
+                    next((i for i in standing if current[i] in acceptable), standing[0]))
+
+    def unrecorded(self, c: _Crime) -> None:
+        """A crime with no record: not recorded, or left as a record that, by a finding of the
+        rules, stands only for a report not recorded as a crime."""
+        kept = self.kept_instead(c)
+        if kept is not None:
+            rules = _dedupe(c.rules + tuple(kept["rules"]))
+            record = str(kept.get("record"))
+            self.add(str(kept["discrepancy"]), **c.where(), ref=None, expected=f"crime recorded: {c.what}",
+                     found=f"left as an {record} record",
+                     explanation=f"The rules record {c.cid}, {c.what}, as a crime; the force recorded no crime for "
+                                 f"it and kept {record} instead ({kept.get('message')}); rules: {_rule_ids(rules)}.",
+                     rules=rules)
+            return
+        self.add("not_recorded", **c.where(), ref=None, expected=f"crime recorded: {c.what}", found="no crime recorded",
+                 explanation=f"The rules record {c.cid}, {c.what}; the force recorded no crime for it; "
+                             f"rules: {_rule_ids(c.rules)}.",
+                 rules=c.rules)
+
+    def kept_instead(self, c: _Crime) -> Mapping[str, Any] | None:
+        """The rules' finding, if any, that the force kept for this crime a record meant for a
+        report not recorded as a crime: it names the record and the kind of discrepancy."""
+        return next((f for f in self.decision.get("findings", [])
+                     if f.get("discrepancy") in KINDS and f.get("act") in c.acts and f.get("victim") == c.victim), None)
+
+    def classification(self, c: _Crime, primary: int) -> bool:
+        """Whether the standing record is rightly classified; a discrepancy when it is not."""
+        rec = self.recorded[primary]
+        ref, found_code = str(rec["ref"]), _current(rec)
+        verdicts = [v for v in self.matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
+        pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
+                   and v.get("to") != found_code]
+        if found_code in self.acceptable(c) and not pending:
+            return True
+        vrules = tuple(r for v in pending for r in v.get("rules", []))
+        also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"
+                f" ({_rule_ids(vrules)})." if pending else "")
+        first = str(rec["classification"])
+        history = f" (first recorded as {first}, reclassified to {found_code})" if first != found_code else ""
+        self.add("wrong_classification", **c.where(), ref=ref,
+                 expected=f"{c.code} {c.name}", found=f"{found_code}{history}",
+                 explanation=f"The force recorded {ref} as {found_code}{history}; the rules classify {c.cid} as "
+                             f"{c.code} {c.name}; classification rule: {_rule_ids(c.rules[:1])}.{also}",
+                 rules=_dedupe(c.rules + vrules))
+        return False
+
+    def timeliness(self, c: _Crime, rec: Mapping[str, Any]) -> bool | None:
+        """Whether the record was made by the deadline (None: not known); a discrepancy if late."""
+        deadline = self.decision.get("deadline") or {}
+        due = _time(deadline.get("due"))
+        when = _time(rec.get("recorded_at")) or _time(self.raw.get("recorded_at"))
+        if when is None or due is None:
+            return None
+        if when <= due:
+            return True
+        received = _time(deadline.get("received_at"))
+        since = f", {_hours(received, when)} hours after the report" if received is not None else ""
+        limit = deadline.get("limit_hours")
+        within = f" ({limit:g} hours)" if isinstance(limit, (int, float)) else ""
+        rules = tuple(deadline.get("rules", []))
+        at = when.astimezone(LONDON).isoformat()
+        ref = str(rec["ref"])
+        self.add("late", **c.where(), ref=ref, expected=f"recorded by {deadline.get('due')}",
+                 found=f"recorded {at}{since}",
+                 explanation=f"Crime {ref} ({c.what}) was recorded at {at}{since}; the rules "
+                             f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(rules)}.",
+                 rules=rules)
+        return False
+
+    def count(self, c: _Crime, standing: Sequence[int]) -> None:
+        """Several standing records for what the rules count as one crime."""
+        refs = [str(self.recorded[i]["ref"]) for i in standing]
+        absorbed = [a for a in self.decision.get("absorbed", []) if a.get("into") == c.cid]
+        rules = _dedupe(list(c.rules) + [r for a in absorbed for r in a.get("rules", [])])
+        self.add("wrong_count", **c.where(), ref=", ".join(refs),
+                 expected=f"1 crime: {c.what}", found=f"{len(refs)} crimes: {', '.join(refs)}",
+                 explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
+                             f"as one, {c.cid} {c.what}; counting rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+    # 3. Verdicts on what the force did with each record: cancellation and outcome.
+
+    def verdicts(self, i: int) -> None:
+        rec = self.recorded[i]
+        cid = self.crime_of.get(i)
+        crime = self.crimes.get(cid) if cid else None
+        code = (crime.get("classification") or {}).get("code") if crime else _current(rec)
+        where = {"crime": cid, "ref": str(rec["ref"]), "classification": code,
+                 "acts": tuple(rec.get("acts") or (crime or {}).get("acts", ())),
+                 "victim": rec.get("victim") or (crime or {}).get("victim")}
+        for part, kind, bucket in (("cancellation", "invalid_cancellation", self.result.cancellations),
+                                   ("outcome", "outcome_conditions_not_met", self.result.outcomes)):
+            given = rec.get(part)
+            if not isinstance(given, Mapping):
+                continue
+            valid, invalid = _verdict(self.matches[i], part)
+            bucket.append(Judgement(self.member(code), valid))
+            for v in invalid:
+                self.invalid(kind, part, given, v, where)
+
+    def invalid(self, kind: str, part: str, given: Mapping[str, Any], v: Mapping[str, Any],
+                where: Mapping[str, Any]) -> None:
+        """A cancellation or outcome a rule finds invalid."""
+        rules = tuple(v.get("rules", []))
+        label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
+        self.add(kind, **where,
+                 expected=f"a {part} whose conditions are met" if part == "outcome" else "no cancellation (or a valid one)",
+                 found=f"{part} {label}",
+                 explanation=f"Crime {where['ref']}: the force's {part} ({label}) is invalid: "
+                             f"{v.get('reason', 'its conditions are not met')}; rules: {_rule_ids(rules)}.",
+                 rules=rules)
+
+
+def _not_recorded_text(n: Mapping[str, Any]) -> str:
+    """Why the rules do not record an allegation, and what stays on record instead."""
+    who = " / " + n["victim"] if n.get("victim") else ""
+    instead = f", record as {n['record_as']['record']}" if isinstance(n.get("record_as"), Mapping) else ""
+    return f"act {n['act']}{who}: {n.get('reason')}{instead}"
+
+
 def compare(
     book: Rulebook,
     raw: Mapping[str, Any],
@@ -517,190 +826,7 @@ def compare(
     ``raw`` is the incident as read (with ``force_record``); ``decision`` is what
     :func:`hocr.engine.evaluate` gave for it, with its ``force_record`` section (each recorded
     crime matched to a decided crime, and the verdicts on its cancellation and outcome)."""
-    incident = str(decision["incident"])
-    result = LineResult(line=line, kind="evaluated", incident=incident)
-    day = dt.date.fromisoformat(str(decision["as_of"]))
-    force = raw.get("force_record") or {}
-    recorded: list[Mapping[str, Any]] = list(force.get("crimes", []))
-    others: list[Mapping[str, Any]] = list(force.get("incident_records", []))
-    judged = decision.get("force_record")
-    if not isinstance(judged, Mapping):
-        raise AuditError("the decision has no force_record section: this engine does not match force records")
-    matches = _align(recorded, list(judged.get("crimes", [])))
-
-    def member(code: str | None) -> tuple[int, ...]:
-        entry = book.classification(code, day) if code else None
-        return tuple(i for i, g in enumerate(groups) if g.contains(code, entry))
-
-    def add(kind: str, **kw: Any) -> None:
-        result.discrepancies.append(Discrepancy(kind=kind, line=line, incident=incident,
-                                                groups=member(kw["classification"]), **kw))
-
-    crimes = {str(c["id"]): c for c in decision.get("crimes", [])}
-    by_crime: dict[str, list[int]] = {cid: [] for cid in crimes}
-    crime_of: dict[int, str] = {}
-    result.undetermined = len(decision.get("undetermined", []))
-    deadline = decision.get("deadline") or {}
-    due = _time(deadline.get("due"))
-    received = _time(deadline.get("received_at"))
-    deadline_rules = tuple(deadline.get("rules", []))
-
-    # A record whose cancellation the rules find valid has left the count: it is neither an extra
-    # crime nor a crime recorded that should not have been (the force put it right).
-    cancelled = [isinstance(rec.get("cancellation"), Mapping) and _verdict(m, "cancellation")[0] is True
-                 for rec, m in zip(recorded, matches, strict=True)]
-
-    # 1. Each crime record the force made: whom it matches, and records the rules do not make.
-    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
-        match = m.get("match") or {}
-        status = match.get("status")
-        cid = match.get("crime")
-        ref = str(rec["ref"])
-        rec_code = str(rec.get("reclassified_to") or rec["classification"])
-        if cid in by_crime and status in ("recorded", "absorbed"):
-            by_crime[cid].append(i)
-            crime_of[i] = cid
-            continue
-        if status == "undetermined":
-            result.undetermined += 1
-            continue
-        acts = tuple(rec.get("acts") or ())
-        victim = rec.get("victim")
-        if cancelled[i]:
-            continue
-        result.over_recorded.append(member(rec_code))
-        if status == "not_recorded" or not crimes:
-            # Why the rules do not record it: the not-recorded entries for what it covers.
-            why = [n for n in decision.get("not_recorded", [])
-                   if (not acts or n["act"] in acts) and (victim is None or n["victim"] == victim)]
-            reasons = "; ".join(
-                f"act {n['act']}{' / ' + n['victim'] if n.get('victim') else ''}: {n.get('reason')}"
-                + (f", record as {n['record_as']['record']}" if isinstance(n.get("record_as"), Mapping) else "")
-                for n in why
-            ) or "the rules record no crime for it"
-            rules = _dedupe(r for n in why for r in n.get("rules", []))
-            add("recorded_not_crime", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
-                expected="no crime recorded", found=f"crime {ref} recorded as {rec_code}",
-                explanation=f"The force recorded crime {ref} ({rec_code}) but the rules do not record a crime for it "
-                            f"({reasons}); rules: {_rule_ids(rules)}.",
-                rules=rules)
-        else:
-            rules = _dedupe(r for c in crimes.values() for r in c.get("rules", []))
-            add("wrong_count", crime=None, ref=ref, acts=acts, victim=victim, classification=rec_code,
-                expected=f"{len(crimes)} crime(s): " + "; ".join(_crime_text(c) for c in crimes.values()),
-                found=f"crime {ref} ({rec_code}) matches none of them",
-                explanation=f"The force recorded crime {ref} ({rec_code}), which matches none of the {len(crimes)} "
-                            f"crime(s) the rules count for this incident; counting rules: {_rule_ids(rules)}.",
-                rules=rules)
-
-    # 2. Each crime the rules record: was it recorded, correctly classified, in time, once?
-    for cid, crime in crimes.items():
-        cls = crime.get("classification") or {}
-        code: str | None = cls.get("code")
-        entry = book.classification(code, day) if code else None
-        in_groups = member(code)
-        acts = tuple(crime.get("acts", []))
-        victim = crime.get("victim")
-        rules = tuple(crime.get("rules", []))
-        recs = by_crime[cid]
-        what = _crime_text(crime)
-        if not recs:
-            result.crimes.append(CrimeTally(in_groups, recorded=False))
-            n100 = [o for o in others if o.get("type") == "N100" and _concerns(o, acts, victim)]
-            if n100 and entry is not None and "rape" in entry.tags:
-                add("rape_left_as_n100", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
-                    expected=f"crime recorded: {what}", found="left as an N100 record",
-                    explanation=f"The rules record {cid}, {what}, as a crime; the force left the rape report as "
-                                f"N100 and recorded no crime. N100 is only for a rape report not recorded as a "
-                                f"crime; rules: {_rule_ids(rules)}.",
-                    rules=rules)
-            else:
-                add("not_recorded", crime=cid, ref=None, acts=acts, victim=victim, classification=code,
-                    expected=f"crime recorded: {what}", found="no crime recorded",
-                    explanation=f"The rules record {cid}, {what}; the force recorded no crime for it; "
-                                f"rules: {_rule_ids(rules)}.",
-                    rules=rules)
-            continue
-        # The record that stands for this crime: one recorded under the right classification if any.
-        def current(i: int) -> str:
-            return str(recorded[i].get("reclassified_to") or recorded[i]["classification"])
-
-        standing = [i for i in recs if not cancelled[i]] or recs
-        # A provisional crime (classified on presumed facts) is rightly recorded under its class or
-        # under any class an answer to a presumed fact would give (the force may know that fact).
-        acceptable = {code} | {r["classification"]["code"] for r in crime.get("reclassify_if", [])}
-        primary = next((i for i in standing if current(i) == code), None)
-        primary = primary if primary is not None else next((i for i in standing if current(i) in acceptable), standing[0])
-        rec = recorded[primary]
-        ref = str(rec["ref"])
-        found_code = current(primary)
-        verdicts = [v for v in matches[primary].get("verdicts", []) if v.get("decision") == "reclassification"]
-        pending = [v for v in verdicts if v.get("state") == "value" and v.get("verdict") == "reclassify"
-                   and v.get("to") != found_code]
-        classified_ok = found_code in acceptable and not pending
-        if not classified_ok:
-            vrules = tuple(r for v in pending for r in v.get("rules", []))
-            also = (f" The reclassification rules say: reclassify to {', '.join(str(v.get('to')) for v in pending)}"
-                    f" ({_rule_ids(vrules)})." if pending else "")
-            first = str(rec["classification"])
-            history = f" (first recorded as {first}, reclassified to {found_code})" if first != found_code else ""
-            add("wrong_classification", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
-                expected=f"{code} {cls.get('name')}", found=f"{found_code}{history}",
-                explanation=f"The force recorded {ref} as {found_code}{history}; the rules classify {cid} as "
-                            f"{code} {cls.get('name')}; classification rule: {_rule_ids(rules[:1])}.{also}",
-                rules=_dedupe(rules + vrules))
-        when = _time(rec.get("recorded_at")) or _time(raw.get("recorded_at"))
-        timely: bool | None = None
-        if when is not None and due is not None:
-            timely = when <= due
-            if not timely:
-                since = f", {_hours(received, when)} hours after the report" if received is not None else ""
-                limit = deadline.get("limit_hours")
-                within = f" ({limit:g} hours)" if isinstance(limit, (int, float)) else ""
-                add("late", crime=cid, ref=ref, acts=acts, victim=victim, classification=code,
-                    expected=f"recorded by {deadline.get('due')}",
-                    found=f"recorded {when.astimezone(LONDON).isoformat()}{since}",
-                    explanation=f"Crime {ref} ({what}) was recorded at {when.astimezone(LONDON).isoformat()}{since}; the rules "
-                                f"required it by {deadline.get('due')}{within}; rules: {_rule_ids(deadline_rules)}.",
-                    rules=deadline_rules)
-        if len(standing) > 1:
-            refs = [str(recorded[i]["ref"]) for i in standing]
-            absorbed = [a for a in decision.get("absorbed", []) if a.get("into") == cid]
-            crules = _dedupe(list(rules) + [r for a in absorbed for r in a.get("rules", [])])
-            add("wrong_count", crime=cid, ref=", ".join(refs), acts=acts, victim=victim, classification=code,
-                expected=f"1 crime: {what}", found=f"{len(refs)} crimes: {', '.join(refs)}",
-                explanation=f"The force recorded {len(refs)} crimes ({', '.join(refs)}) for what the rules count "
-                            f"as one, {cid} {what}; counting rules: {_rule_ids(crules)}.",
-                rules=crules)
-        for kw in _flag_discrepancies(book, day, rec, crime):
-            add(crime=cid, ref=ref, acts=acts, victim=victim, classification=code, **kw)
-        result.crimes.append(CrimeTally(in_groups, recorded=True, classified_ok=classified_ok, timely=timely))
-
-    # 3. Verdicts on what the force did with each record: cancellation and outcome.
-    for i, (rec, m) in enumerate(zip(recorded, matches, strict=True)):
-        cid = crime_of.get(i)
-        crime = crimes.get(cid) if cid else None
-        group_code = (crime.get("classification") or {}).get("code") if crime else str(rec.get("reclassified_to") or rec["classification"])
-        in_groups = member(group_code)
-        ref = str(rec["ref"])
-        for part, kind, bucket in (("cancellation", "invalid_cancellation", result.cancellations),
-                                   ("outcome", "outcome_conditions_not_met", result.outcomes)):
-            given = rec.get(part)
-            if not isinstance(given, Mapping):
-                continue
-            valid, invalid = _verdict(m, part)
-            bucket.append(Judgement(in_groups, valid))
-            for v in invalid:
-                vrules = tuple(v.get("rules", []))
-                label = given.get("ground") if part == "cancellation" else f"outcome {given.get('type')}"
-                add(kind, crime=cid, ref=ref, acts=tuple(rec.get("acts") or (crime or {}).get("acts", ())),
-                    victim=rec.get("victim") or (crime or {}).get("victim"), classification=group_code,
-                    expected=f"a {part} whose conditions are met" if part == "outcome" else "no cancellation (or a valid one)",
-                    found=f"{part} {label}",
-                    explanation=f"Crime {ref}: the force's {part} ({label}) is invalid: {v.get('reason', 'its conditions are not met')}; "
-                                f"rules: {_rule_ids(vrules)}.",
-                    rules=vrules)
-    return result
+    return _Comparison(book, raw, decision, groups, line).run()
 
 
 # --------------------------------------------------------------------------------------------
@@ -770,26 +896,89 @@ def _evaluate_line(book: Rulebook, line: int, data: Any, incident_id: str | None
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# Batches: what a worker does with a batch of lines, and what it sends back
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What a batch's result carries besides its summary: the outputs that were asked for."""
+
+    csv: bool = False  # the discrepancies as CSV rows
+    results: bool = False  # one JSON line per input line
+    lines: bool = False  # the LineResult objects themselves (for library callers)
+
+
+@dataclass
+class BatchResult:
+    """A batch of lines, evaluated: its partial summary (counts) and its outputs already written
+    out as text, in input order, so that the parent only adds and writes."""
+
+    summary: Summary
+    messages: list[str] = field(default_factory=list)  # bad lines: "LINE (incident ID): kind: problems"
+    errors: str = ""  # bad lines as JSON Lines (--errors)
+    csv: str = ""  # discrepancies as CSV rows, without the header (--csv)
+    results: str = ""  # one JSON object per line (--results)
+    lines: list[LineResult] = field(default_factory=list)
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: text beginning with =, +, -, @ (or a
+    tab or carriage return) gets a leading apostrophe, as OWASP advises."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def bad_line_message(r: LineResult) -> str:
+    """The message for a line that could not be audited, after ``FILE:`` (no input text in it)."""
+    who = f" (incident {r.incident})" if r.incident else ""
+    return f"{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems)
+
+
+def audit_batch(book: Rulebook, chunk: Sequence[tuple[int, str | None]], groups: tuple[GroupSpec, ...],
+                wants: Wants) -> BatchResult:
+    """Evaluate a batch of lines: their summary, and the outputs asked for, rendered."""
+    # The batch's ids stay in memory (a batch is small) so that they can travel to the parent.
+    out = BatchResult(Summary(groups, ids=IdLedger(buffer_records=len(chunk) + 1)))
+    csv_text = io.StringIO()
+    writer = csv.writer(csv_text)
+    errors, results = [], []
+    for n, text in chunk:
+        r = audit_line(book, n, text, groups)
+        out.summary.add(r)
+        if r.kind not in ("evaluated", "blank"):
+            out.messages.append(bad_line_message(r))
+            errors.append(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
+                                      "problems": list(r.problems)}, ensure_ascii=False) + "\n")
+        if wants.csv:
+            writer.writerows([neutralise(c) for c in csv_row(d)] for d in r.discrepancies)
+        if wants.results:
+            results.append(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+        if wants.lines:
+            out.lines.append(r)
+    out.errors, out.csv, out.results = "".join(errors), csv_text.getvalue(), "".join(results)
+    return out
+
+
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...]) -> None:
-    _STATE["book"] = load_rulebook(rules)
-    _STATE["groups"] = groups
+def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...], wants: Wants, keys: Keys) -> None:
+    use_keys(keys)  # the parent's: the ids this worker seals compare with every other worker's
+    _STATE.update(book=load_rulebook(rules), groups=groups, wants=wants)
 
 
-def _work(chunk: list[tuple[int, str | None]]) -> list[LineResult]:
-    book: Rulebook = _STATE["book"]
-    groups: tuple[GroupSpec, ...] = _STATE["groups"]
-    return [audit_line(book, n, text, groups) for n, text in chunk]
+def _work(chunk: list[tuple[int, str | None]]) -> BatchResult:
+    return audit_batch(_STATE["book"], chunk, _STATE["groups"], _STATE["wants"])
 
 
-def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str | None, int]]:
-    """(line number, text, bytes read so far) for each line; the text is an :class:`Unreadable`
-    reason for a line that is not UTF-8 or is longer than ``max_bytes`` (the rest of such a line
-    is skipped without being kept, so memory stays bounded)."""
+def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES,
+               first_line: int = 1) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text, bytes read so far) for each line, numbered from ``first_line``; the
+    text is an :class:`Unreadable` reason for a line that is not UTF-8 or is longer than
+    ``max_bytes`` (the rest of such a line is skipped without being kept, so memory stays bounded)."""
     pos = 0
-    n = 0
+    n = first_line - 1
     while True:
         raw = stream.readline(max_bytes + 1)
         if not raw:
@@ -828,40 +1017,41 @@ def _chunks(lines: Iterator[tuple[int, str | None, int]], size: int,
         yield chunk
 
 
-def results(
+def batches(
     stream: IO[bytes],
     rules: str | None = None,
     groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
     workers: int = 1,
-    chunk_size: int = 64,
+    chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[LineResult]:
-    """A :class:`LineResult` for every line of a JSONL stream, in order.
+    wants: Wants = Wants(),
+    first_line: int = 1,
+) -> Iterator[BatchResult]:
+    """A :class:`BatchResult` for every ``chunk_size`` lines of a JSONL stream, in input order.
 
-    With ``workers > 1`` the lines are evaluated in that many processes (the rulebook compiled
-    once in each), at most ``4 * workers`` chunks in flight, so memory stays bounded."""
+    With ``workers > 1`` the batches are evaluated in that many processes (the rulebook compiled
+    once in each), at most ``4 * workers`` batches in flight, so memory stays bounded."""
     groups = tuple(groups)
-    tick = progress or (lambda _pos: None)
-    lines = read_lines(stream)
+    chunks = _chunks(read_lines(stream, first_line=first_line), chunk_size, progress or (lambda _pos: None))
     if workers <= 1:
         book = load_rulebook(rules)
-        for n, text, pos in lines:
-            tick(pos)
-            yield audit_line(book, n, text, groups)
+        for chunk in chunks:
+            yield audit_batch(book, chunk, groups, wants)
         return
     load_rulebook(rules)  # fail here, in the parent, if the rulebook does not load
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(rules, groups)) as pool:
+    with multiprocessing.Pool(workers, initializer=_init_worker,
+                              initargs=(rules, groups, wants, process_keys())) as pool:
         pending: deque[Any] = deque()
-        for chunk in _chunks(lines, chunk_size, tick):
+        for chunk in chunks:
             pending.append(pool.apply_async(_work, (chunk,)))
             while len(pending) >= 4 * workers:
-                yield from pending.popleft().get()
+                yield pending.popleft().get()
         while pending:
-            yield from pending.popleft().get()
+            yield pending.popleft().get()
 
 
 # --------------------------------------------------------------------------------------------
-# The summary: counters only
+# The summary: counters only, and partial summaries merge exactly
 # --------------------------------------------------------------------------------------------
 
 
@@ -881,10 +1071,55 @@ class GroupTally:
     outcomes_valid: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
 
+    def merge(self, other: GroupTally) -> None:
+        for name in _TALLY_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        _add_counts(self.kinds, other.kinds)
+
+    def add_crime(self, c: CrimeTally) -> None:
+        self.should += 1
+        if c.recorded:
+            self.recorded += 1
+            self.accurate += bool(c.classified_ok)
+            if c.timely is not None:
+                self.timed += 1
+                self.timely += c.timely
+
+    def add_cancellation(self, j: Judgement) -> None:
+        self.cancellations += 1
+        if j.valid is not None:
+            self.cancellations_judged += 1
+            self.cancellations_valid += j.valid
+
+    def add_outcome(self, j: Judgement) -> None:
+        self.outcomes += 1
+        if j.valid is not None:
+            self.outcomes_judged += 1
+            self.outcomes_valid += j.valid
+
+
+_TALLY_COUNTS = tuple(f.name for f in fields(GroupTally) if f.name != "kinds")
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, 0) + v
+
+
+def _first_by_line(a: list[dict[str, Any]], b: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` entries of two lists, each in line order, by line (one line's entries
+    are all in one list and keep their order)."""
+    both = a + b if not a or not b or a[-1]["line"] <= b[0]["line"] else sorted(a + b, key=lambda e: e["line"])
+    return both[:limit]
+
 
 @dataclass
 class Summary:
-    """Counters over every line, and a bounded list of errors and examples."""
+    """Counters over every line (never rates: those are computed only in :meth:`as_json`), with a
+    bounded list of errors and examples and the incident ids' ledger (for duplicates).
+
+    Summaries of parts of a file merge exactly (:meth:`merge`): the audit of a file split in two,
+    merged, is the audit of the whole, whatever engine or process audited each part."""
 
     groups: tuple[GroupSpec, ...]
     max_errors: int = 1000
@@ -900,10 +1135,12 @@ class Summary:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tallies: list[GroupTally] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDINGS, 0))
+    # The incident id of each evaluated line (sealed, spilled to disk when many; see idledger);
+    # read once, at the end, into the duplicates.
+    ids: IdLedger = field(default_factory=IdLedger)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     duplicate_lines: int = 0
-    # The first line of each incident id, by a 64-bit digest of the id (about 100 bytes a line).
-    first_line: dict[int, int] = field(default_factory=dict)
+    finished: bool = False
 
     def __post_init__(self) -> None:
         if not self.tallies:
@@ -913,32 +1150,21 @@ class Summary:
     def read(self) -> int:
         return sum(self.lines.values())
 
-    def note_duplicate(self, r: LineResult) -> None:
-        """Mark an evaluated line whose incident id an earlier evaluated line already had
-        (``r.duplicate_of``): both are in the figures, so the incident may be counted twice."""
-        if r.incident is None or r.kind != "evaluated":
-            return
-        digest = int.from_bytes(hashlib.blake2b(r.incident.encode(), digest_size=8).digest(), "big")
-        first = self.first_line.setdefault(digest, r.line)
-        if first == r.line:
-            return
-        r.duplicate_of = first
-        self.duplicate_lines += 1
-        if len(self.duplicates) < self.max_errors:
-            self.duplicates.append({"line": r.line, "incident": r.incident, "first_line": first})
-
     def add(self, r: LineResult) -> None:
+        """Count one line's result."""
         self.lines[r.kind] += 1
         self.ended[r.ending] += 1
-        self.note_duplicate(r)
-        if r.kind == "blank":
-            return
-        if r.kind != "evaluated":
+        if r.kind == "evaluated":
+            self._add_evaluated(r)
+        elif r.kind != "blank":
             if len(self.errors) < self.max_errors:
                 self.errors.append({"line": r.line, "kind": r.kind, "incident": r.incident, "problems": list(r.problems)})
             else:
                 self.errors_not_listed += 1
-            return
+
+    def _add_evaluated(self, r: LineResult) -> None:
+        if r.incident is not None:
+            self.ids.add(r.incident, r.line)
         if r.discrepancies:
             self.incidents_with_discrepancies += 1
         elif r.crimes or r.over_recorded or r.cancellations or r.outcomes or not r.undetermined:
@@ -949,74 +1175,69 @@ class Summary:
         t = self.tallies
         for c in r.crimes:
             for g in c.groups:
-                t[g].should += 1
-                if c.recorded:
-                    t[g].recorded += 1
-                    t[g].accurate += bool(c.classified_ok)
-                    if c.timely is not None:
-                        t[g].timed += 1
-                        t[g].timely += c.timely
+                t[g].add_crime(c)
         for groups in r.over_recorded:
             for g in groups:
                 t[g].over_recorded += 1
         for j in r.cancellations:
             for g in j.groups:
-                t[g].cancellations += 1
-                if j.valid is not None:
-                    t[g].cancellations_judged += 1
-                    t[g].cancellations_valid += j.valid
+                t[g].add_cancellation(j)
         for j in r.outcomes:
             for g in j.groups:
-                t[g].outcomes += 1
-                if j.valid is not None:
-                    t[g].outcomes_judged += 1
-                    t[g].outcomes_valid += j.valid
+                t[g].add_outcome(j)
         for d in r.discrepancies:
-            self.kinds[d.kind] += 1
-            for g in d.groups:
-                t[g].kinds[d.kind] = t[g].kinds.get(d.kind, 0) + 1
-            examples = self.examples.setdefault(d.kind, [])
-            if len(examples) < self.max_examples:
-                examples.append(d.as_dict())
+            self._add_discrepancy(d)
+
+    def _add_discrepancy(self, d: Discrepancy) -> None:
+        self.kinds[d.kind] += 1
+        for g in d.groups:
+            self.tallies[g].kinds[d.kind] = self.tallies[g].kinds.get(d.kind, 0) + 1
+        examples = self.examples.setdefault(d.kind, [])
+        if len(examples) < self.max_examples:
+            examples.append(d.as_dict())
+
+    def merge(self, other: Summary) -> Summary:
+        """Add another part's summary into this one (in place; returns this summary). ``other``
+        must count other lines, with the same groups; its ids move into this summary's ledger."""
+        if other.groups != self.groups:
+            raise ValueError("summaries of different groups cannot be merged")
+        if self.finished or other.finished:
+            raise ValueError("a summary whose duplicates were already read cannot be merged")
+        for name in ("lines", "kinds", "ended"):
+            _add_counts(getattr(self, name), getattr(other, name))
+        for name in ("incidents_correct", "incidents_with_discrepancies", "incidents_with_undetermined",
+                     "undetermined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in zip(self.tallies, other.tallies, strict=True):
+            mine.merge(theirs)
+        listed = _first_by_line(self.errors, other.errors, self.max_errors)
+        self.errors_not_listed += other.errors_not_listed + len(self.errors) + len(other.errors) - len(listed)
+        self.errors = listed
+        for kind, items in other.examples.items():
+            self.examples[kind] = _first_by_line(self.examples.get(kind, []), items, self.max_examples)
+        self.ids.absorb(other.ids)
+        return self
+
+    def finish(self, on_duplicate: Callable[[Duplicate], None] | None = None) -> None:
+        """Read the ledger, once: count and list (the first ``max_errors``, by line) the lines that
+        repeat an earlier line's incident id, each passed to ``on_duplicate``."""
+        if self.finished:
+            return
+        self.finished = True
+        listed: list[Duplicate] = []
+        for dup in self.ids.duplicates():
+            self.duplicate_lines += 1
+            if on_duplicate is not None:
+                on_duplicate(dup)
+            listed.append(dup)
+            if len(listed) >= 2 * self.max_errors:
+                listed = sorted(listed, key=lambda d: d.line)[:self.max_errors]
+        self.duplicates = [{"line": d.line, "incident": d.incident, "first_line": d.first_line}
+                           for d in sorted(listed, key=lambda d: d.line)[:self.max_errors]]
 
     def as_json(self, annual: Mapping[str, float], wilson_below: int) -> dict[str, Any]:
-        groups = []
-        for spec, t in zip(self.groups, self.tallies, strict=True):
-            acc = rate(t.recorded, t.should, wilson_below)
-            entry: dict[str, Any] = {
-                "label": spec.label,
-                "definition": spec.definition(),
-                "should_be_recorded": t.should,
-                "recorded": t.recorded,
-                "not_recorded": t.should - t.recorded,
-                "recording_accuracy": acc,
-                "accurately_recorded": rate(t.accurate, t.should, wilson_below),
-                "annual_recorded": annual.get(spec.label),
-                "unrecorded_per_year": None,
-                "timeliness": share(t.timely, t.timed),
-                "classification_accuracy": share(t.accurate, t.recorded),
-                "cancellation_accuracy": {**share(t.cancellations_valid, t.cancellations_judged),
-                                          "cancellations": t.cancellations,
-                                          "not_judged": t.cancellations - t.cancellations_judged},
-                "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
-                                     "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
-                "extra_records": t.over_recorded,
-                "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
-            }
-            big_r = annual.get(spec.label)
-            if big_r is not None and acc is not None:
-                u = unrecorded_per_year(big_r, acc["p"])
-                bounds = acc[acc["interval"]]
-                lo = unrecorded_per_year(big_r, bounds["high"])
-                hi = unrecorded_per_year(big_r, bounds["low"])
-                entry["unrecorded_per_year"] = None if u is None else {
-                    "estimate": u,
-                    "published_as": published_as(u),
-                    "low": lo,
-                    "high": hi,
-                    "implied_total": big_r / acc["p"] if acc["p"] > 0 else None,
-                }
-            groups.append(entry)
+        """The summary as reported (format hocr.audit.v1): rates and intervals are computed here."""
+        self.finish()
         return {
             "format": AUDIT_FORMAT,
             "lines": {"read": self.read, **self.lines},
@@ -1029,7 +1250,8 @@ class Summary:
                 "with_undetermined": self.incidents_with_undetermined,
             },
             "undetermined": self.undetermined,
-            "groups": groups,
+            "groups": [group_json(spec, t, annual.get(spec.label), wilson_below)
+                       for spec, t in zip(self.groups, self.tallies, strict=True)],
             "discrepancies": {k: self.kinds[k] for k in KINDS},
             "discrepancy_kinds": {k: {"label": v[0], "definition": v[1]} for k, v in KINDS.items()},
             "examples": {k: self.examples.get(k, []) for k in KINDS if self.examples.get(k)},
@@ -1038,23 +1260,74 @@ class Summary:
         }
 
 
+def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_below: int) -> dict[str, Any]:
+    """One group's figures, from its counts."""
+    acc = rate(t.recorded, t.should, wilson_below)
+    return {
+        "label": spec.label,
+        "definition": spec.definition(),
+        "should_be_recorded": t.should,
+        "recorded": t.recorded,
+        "not_recorded": t.should - t.recorded,
+        "recording_accuracy": acc,
+        "accurately_recorded": rate(t.accurate, t.should, wilson_below),
+        "annual_recorded": annual,
+        "unrecorded_per_year": None if annual is None or acc is None else unrecorded_json(annual, acc),
+        "timeliness": share(t.timely, t.timed),
+        "classification_accuracy": share(t.accurate, t.recorded),
+        "cancellation_accuracy": {**share(t.cancellations_valid, t.cancellations_judged),
+                                  "cancellations": t.cancellations,
+                                  "not_judged": t.cancellations - t.cancellations_judged},
+        "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
+                             "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
+        "extra_records": t.over_recorded,
+        "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
+    }
+
+
+def unrecorded_json(big_r: float, acc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Crimes not recorded a year, at the estimate and at both ends of the interval shown."""
+    u = unrecorded_per_year(big_r, acc["p"])
+    if u is None:
+        return None
+    bounds = acc[acc["interval"]]
+    return {
+        "estimate": u,
+        "published_as": published_as(u),
+        "low": unrecorded_per_year(big_r, bounds["high"]),
+        "high": unrecorded_per_year(big_r, bounds["low"]),
+        "implied_total": big_r / acc["p"],
+    }
+
+
 def run_audit(
     stream: IO[bytes],
     *,
     rules: str | None = None,
     groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
     workers: int = 1,
-    chunk_size: int = 64,
+    chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
     on_line: Callable[[LineResult], None] | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+    wants: Wants = Wants(),
+    first_line: int = 1,
 ) -> Summary:
-    """Audit every line of a JSONL stream. ``on_line`` sees each line's result as it comes (to
-    write discrepancies and errors out at once); the returned :class:`Summary` keeps counters."""
+    """Audit every line of a JSONL stream (its lines numbered from ``first_line``, to audit a
+    part of a file). ``on_batch`` sees each batch's outputs as they come, in input order (to
+    write them out at once); ``on_line`` each line's result (slower: the results travel from the
+    workers). The returned :class:`Summary` keeps counters; its duplicates are read by
+    :meth:`Summary.finish` (or :meth:`Summary.as_json`)."""
     summary = Summary(tuple(groups))
-    for r in results(stream, rules, groups, workers, chunk_size, progress):
-        summary.add(r)
+    if on_line is not None:
+        wants = replace(wants, lines=True)
+    for batch in batches(stream, rules, groups, workers, chunk_size, progress, wants, first_line):
+        summary.merge(batch.summary)
+        if on_batch is not None:
+            on_batch(batch)
         if on_line is not None:
-            on_line(r)
+            for r in batch.lines:
+                on_line(r)
     return summary
 
 

@@ -323,7 +323,18 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
     by_code: dict[str, list[Classification]] = {}
     for c in rows:
         by_code.setdefault(c.code, []).append(c)
-    out = [
+    out = _catalogue_intro()
+    out += _coverage_table(rows, cats, by_code, reference)
+    if reference is not None:
+        out += _reference_notes(by_code, reference)
+    out += list_section(book)
+    for cat in cats:
+        out += _category_section(cat, rows, by_code)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _catalogue_intro() -> list[str]:
+    return [
         "# The classification catalogue",
         "",
         "Generated from `rules/classifications/*/catalogue.yaml` by `hocr rules list --markdown`;",
@@ -340,6 +351,12 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
         "## Coverage",
         "",
     ]
+
+
+def _coverage_table(rows: Sequence[Classification], cats: Sequence[str], by_code: Mapping[str, list[Classification]],
+                    reference: Sequence[ReferenceRow] | None) -> list[str]:
+    """The coverage table: codes by category and verification, against the reference list if given."""
+    out: list[str] = []
     head = "| category | codes | open | closed | verified | secondary | unverified |"
     if reference is not None:
         head += " reference list (current / old) | missing from the catalogue |"
@@ -372,39 +389,45 @@ def render_catalogue(book: Rulebook, reference: Sequence[ReferenceRow] | None = 
     if reference is not None:
         cells += [f"**{totals[6]}** ({totals[7]} / {totals[6] - totals[7]})", f"**{totals[8]}**"]
     out.append("| " + " | ".join(cells) + " |")
-    if reference is not None:
-        listed = {r.code for r in reference}
-        extra = sorted(set(by_code) - listed, key=code_order)
-        stale = sorted((r.code for r in reference if r.status == "current" and r.code in by_code
-                        and all(e.in_force_to for e in by_code[r.code])), key=code_order)
-        still = sorted((r.code for r in reference if r.status != "current" and r.code in by_code
-                        and not all(e.in_force_to for e in by_code[r.code])), key=code_order)
-        twice = sorted((code for code, es in by_code.items() if len({e.category for e in es}) > 1), key=code_order)
-        out += [
-            "",
-            f"- Codes in the catalogue but not in the reference list: {', '.join(extra) or 'none'}.",
-            f"- Codes current in the reference list but closed in the catalogue: {', '.join(stale) or 'none'}.",
-            f"- Codes old in the reference list but open in the catalogue (see their notes): {', '.join(still) or 'none'}.",
-            f"- Codes that changed category over time (counted under each): {', '.join(twice) or 'none'}.",
-        ]
-    out += list_section(book)
-    for cat in cats:
-        out += ["", f"## {cat}", "",
-                "| code | name | ONS group | victim | max sentence | counting unit | in force | verification |",
-                "|---|---|---|---|---|---|---|---|"]
-        for c in rows:
-            if c.category == cat:
-                cells = [f"**{c.code}**", c.name, c.group or "-", "yes" if c.victim_based else "no (state)",
-                         c.sentence_text(), c.counting_unit or "-", period(c), c.verification]
-                out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise; with its own",
-                "dates where an offence joined or left the class; then the number of rows the Home Office list gives it):", ""]
-        seen: set[str] = set()
-        for c in rows:
-            if c.category == cat and c.code not in seen:
-                seen.add(c.code)
-                out.append(f"- **{c.code}**: {_cell(_offences_cell([e for e in by_code[c.code] if e.category == cat]))}")
-    return "\n".join(out).rstrip() + "\n"
+    return out
+
+
+def _reference_notes(by_code: Mapping[str, list[Classification]], reference: Sequence[ReferenceRow]) -> list[str]:
+    """Where the catalogue and the reference list differ."""
+    listed = {r.code for r in reference}
+    extra = sorted(set(by_code) - listed, key=code_order)
+    stale = sorted((r.code for r in reference if r.status == "current" and r.code in by_code
+                    and all(e.in_force_to for e in by_code[r.code])), key=code_order)
+    still = sorted((r.code for r in reference if r.status != "current" and r.code in by_code
+                    and not all(e.in_force_to for e in by_code[r.code])), key=code_order)
+    twice = sorted((code for code, es in by_code.items() if len({e.category for e in es}) > 1), key=code_order)
+    return [
+        "",
+        f"- Codes in the catalogue but not in the reference list: {', '.join(extra) or 'none'}.",
+        f"- Codes current in the reference list but closed in the catalogue: {', '.join(stale) or 'none'}.",
+        f"- Codes old in the reference list but open in the catalogue (see their notes): {', '.join(still) or 'none'}.",
+        f"- Codes that changed category over time (counted under each): {', '.join(twice) or 'none'}.",
+    ]
+
+
+def _category_section(cat: str, rows: Sequence[Classification], by_code: Mapping[str, list[Classification]]) -> list[str]:
+    """One category: its entries, then the offences each code covers."""
+    out = ["", f"## {cat}", "",
+           "| code | name | ONS group | victim | max sentence | counting unit | in force | verification |",
+           "|---|---|---|---|---|---|---|---|"]
+    for c in rows:
+        if c.category == cat:
+            cells = [f"**{c.code}**", c.name, c.group or "-", "yes" if c.victim_based else "no (state)",
+                     c.sentence_text(), c.counting_unit or "-", period(c), c.verification]
+            out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    out += ["", "Offences covered (statute and section; our mapping unless the entry's notes say otherwise; with its own",
+            "dates where an offence joined or left the class; then the number of rows the Home Office list gives it):", ""]
+    seen: set[str] = set()
+    for c in rows:
+        if c.category == cat and c.code not in seen:
+            seen.add(c.code)
+            out.append(f"- **{c.code}**: {_cell(_offences_cell([e for e in by_code[c.code] if e.category == cat]))}")
+    return out
 
 
 def _offences_cell(entries: Sequence[Classification]) -> str:

@@ -22,11 +22,15 @@ from .audit import (
     ENDINGS,
     KINDS,
     LINE_KINDS,
+    BatchResult,
     GroupSpec,
-    LineResult,
-    csv_row,
+    Wants,
+    neutralise,
     run_audit,
 )
+from .idledger import Duplicate
+
+__all__ = ["AuditOptions", "OutputError", "audit_to_files", "neutralise", "render_html", "render_table"]
 
 
 def pct(p: float | None, digits: int = 1) -> str:
@@ -214,9 +218,6 @@ def _lines_html(summary: Mapping[str, Any]) -> list[str]:
 def render_html(summary: Mapping[str, Any], source: str) -> str:
     """A self-contained HTML report for a chief officer: headline figures, charts, tables, the
     discrepancies explained with examples, the lines that could not be audited, and the method."""
-    groups = summary["groups"]
-    head = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0])
-    acc = head["recording_accuracy"]
     rb = summary.get("rulebook") or {}
     o: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -224,8 +225,22 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
         "<h1>Crime-recording audit</h1>",
         f"<p class=\"meta\">File <code>{_e(source)}</code>; every incident checked against "
         f"{_e(rb.get('edition', 'the rulebook'))} (<code>{_e(str(rb.get('hash', ''))[:19])}…</code>) by hocr.</p>",
-        "<div class=\"headline\">",
     ]
+    o.extend(_headline_html(summary))
+    o.extend(_groups_html(summary["groups"]))
+    o.extend(_kinds_html(summary))
+    o.extend(_lines_html(summary))
+    o.extend(_method_html(summary))
+    o.append("</body></html>\n")
+    return "\n".join(o)
+
+
+def _headline_html(summary: Mapping[str, Any]) -> list[str]:
+    """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
+    groups = summary["groups"]
+    head = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0])
+    acc = head["recording_accuracy"]
+    o = ["<div class=\"headline\">"]
     if acc:
         o.append(f"<div class=\"card\"><div class=\"sub\">Recording accuracy, {_e(head['label'])}</div>"
                  f"<div class=\"big\">{pct(acc['p'])}</div><div class=\"sub\">95% interval {_e(interval_text(acc))}<br>"
@@ -239,16 +254,20 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
     o.append(f"<div class=\"card\"><div class=\"sub\">Discrepancies found</div><div class=\"big\">{total:,}</div>"
              f"<div class=\"sub\">in {summary['incidents']['with_discrepancies']:,} of "
              f"{summary['incidents']['evaluated']:,} incidents</div></div></div>")
+    return o
 
-    o.append("<h2>Recording accuracy by group</h2>")
-    o.append("<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
-             "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
-             "Accurately recorded: recorded under the right classification (the measure inspectors give for rape).</p>")
-    o.append(accuracy_chart(groups))
-    o.append("<table><tr><th>Group</th><th>Should be recorded</th><th>Recorded</th><th>Accuracy</th>"
-             "<th>95% interval</th><th>Annual recorded</th><th>Not recorded a year</th><th>In time</th>"
-             "<th>Classified right</th><th>Accurately recorded</th><th>Cancellations valid</th><th>Outcomes valid</th>"
-             "<th>Records the rules do not make</th></tr>")
+
+def _groups_html(groups: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Recording accuracy by group: the chart, and the table of every figure."""
+    o = ["<h2>Recording accuracy by group</h2>",
+         "<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
+         "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
+         "Accurately recorded: recorded under the right classification (the measure inspectors give for rape).</p>",
+         accuracy_chart(groups),
+         "<table><tr><th>Group</th><th>Should be recorded</th><th>Recorded</th><th>Accuracy</th>"
+         "<th>95% interval</th><th>Annual recorded</th><th>Not recorded a year</th><th>In time</th>"
+         "<th>Classified right</th><th>Accurately recorded</th><th>Cancellations valid</th><th>Outcomes valid</th>"
+         "<th>Records the rules do not make</th></tr>"]
     for g in groups:
         a = g["recording_accuracy"]
         o.append(
@@ -262,10 +281,13 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
             f"<td>{_e(share_text(g['cancellation_accuracy']))}</td><td>{_e(share_text(g['outcome_accuracy']))}</td>"
             f"<td>{g['extra_records']:,}</td></tr>")
     o.append("</table>")
+    return o
 
-    o.append("<h2>Discrepancies by kind</h2>")
-    o.append(kinds_chart(summary["discrepancies"]))
-    o.append("<table><tr><th>Kind</th><th>Count</th><th>Meaning</th></tr>")
+
+def _kinds_html(summary: Mapping[str, Any]) -> list[str]:
+    """Discrepancies by kind (chart and table with their meaning), and examples citing the rules."""
+    o = ["<h2>Discrepancies by kind</h2>", kinds_chart(summary["discrepancies"]),
+         "<table><tr><th>Kind</th><th>Count</th><th>Meaning</th></tr>"]
     for k, (label, definition) in KINDS.items():
         o.append(f"<tr><td>{_e(label)}</td><td>{summary['discrepancies'][k]:,}</td><td class=\"text\">{_e(definition)}</td></tr>")
     o.append("</table>")
@@ -279,24 +301,23 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
                 o.append(f"<li>Line {d['line']}, incident <code>{_e(d['incident'])}</code>: {_e(d['explanation'])}"
                          f"<br><span class=\"note\">{_e(cites)}</span></li>")
             o.append("</ul>")
+    return o
 
-    o.extend(_lines_html(summary))
 
-    o.append("<h2>Method</h2><ul class=\"note\">"
-             "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
-             "and compared with what the force recorded.</li>"
-             "<li>Recording accuracy p = crimes recorded / crimes that should have been recorded. A crime counts as recorded "
-             "when the force made a crime record for it, whatever its classification or later cancellation; "
-             "classification, timeliness and cancellations are measured separately.</li>"
-             "<li>95% interval: p ± 1.96·√(p(1−p)/n) (normal approximation, as inspectors publish it); "
-             "the Wilson score interval for small groups.</li>"
-             "<li>Crimes not recorded a year: U = R(1−p)/p, where R is the force's recorded crime for the year "
-             "(excluding fraud for the all-crime figure); published as 'over' U rounded down to the hundred.</li>"
-             "<li>Many encoded rules are not yet verified against the Home Office text; each discrepancy cites its rules with "
-             "their verification status. An allegation the rules could not decide (facts missing) is left out of the figures "
-             f"and counted ({summary['undetermined']:,} here).</li></ul>")
-    o.append("</body></html>\n")
-    return "\n".join(o)
+def _method_html(summary: Mapping[str, Any]) -> list[str]:
+    return ["<h2>Method</h2><ul class=\"note\">"
+            "<li>Each incident is decided by the rulebook (NCRS and the Home Office Crime Recording Rules as encoded by hocr) "
+            "and compared with what the force recorded.</li>"
+            "<li>Recording accuracy p = crimes recorded / crimes that should have been recorded. A crime counts as recorded "
+            "when the force made a crime record for it, whatever its classification or later cancellation; "
+            "classification, timeliness and cancellations are measured separately.</li>"
+            "<li>95% interval: p ± 1.96·√(p(1−p)/n) (normal approximation, as inspectors publish it); "
+            "the Wilson score interval for small groups.</li>"
+            "<li>Crimes not recorded a year: U = R(1−p)/p, where R is the force's recorded crime for the year "
+            "(excluding fraud for the all-crime figure); published as 'over' U rounded down to the hundred.</li>"
+            "<li>Many encoded rules are not yet verified against the Home Office text; each discrepancy cites its rules with "
+            "their verification status. An allegation the rules could not decide (facts missing) is left out of the figures "
+            f"and counted ({summary['undetermined']:,} here).</li></ul>"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,50 +399,40 @@ def check_outputs(opts: AuditOptions) -> None:
             raise OutputError(f"{name} {path}: the folder {path.parent} does not exist")
 
 
-def neutralise(cell: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula: text beginning with =, +, -, @ (or a
-    tab or carriage return) gets a leading apostrophe, as OWASP advises."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
 class _Outputs:
-    """The files an audit writes as lines come; all opened before the first line is read."""
+    """The files an audit writes as batches come; all opened before the first line is read."""
 
     def __init__(self, opts: AuditOptions, stack: ExitStack):
         def open_text(path: Path | None, **kw: Any) -> IO[str] | None:
             return stack.enter_context(path.open("w", encoding="utf-8", **kw)) if path is not None else None
 
         self.opts = opts
-        csv_file = open_text(opts.csv_path, newline="")
-        self.writer = csv.writer(csv_file) if csv_file is not None else None
-        if self.writer is not None:
-            self.writer.writerow(CSV_COLUMNS)
+        self.csv = open_text(opts.csv_path, newline="")
+        if self.csv is not None:
+            csv.writer(self.csv).writerow(CSV_COLUMNS)
         self.errors = open_text(opts.errors_path)
         self.results = open_text(opts.results_path)
         self.html = open_text(opts.html_path)
         self.bar = _progress_bar(opts)
 
-    def line(self, r: LineResult) -> None:
-        if r.kind not in ("evaluated", "blank"):
-            self._bad_line(r)
-        if r.duplicate_of is not None:
-            self._say(f"hocr: {self.opts.source}:{r.line} (incident {r.incident}): duplicate incident id "
-                      f"(first on line {r.duplicate_of})\n")
-            if self.errors is not None:
-                self.errors.write(json.dumps({"line": r.line, "kind": "duplicate_id", "incident": r.incident,
-                                              "first_line": r.duplicate_of}) + "\n")
-        if self.writer is not None:
-            for d in r.discrepancies:
-                self.writer.writerow([neutralise(c) for c in csv_row(d)])
-        if self.results is not None:
-            self.results.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+    def wants(self) -> Wants:
+        return Wants(csv=self.csv is not None, results=self.results is not None)
 
-    def _bad_line(self, r: LineResult) -> None:
-        who = f" (incident {r.incident})" if r.incident else ""
-        self._say(f"hocr: {self.opts.source}:{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems) + "\n")
+    def batch(self, b: BatchResult) -> None:
+        """Write a batch's outputs (already rendered by the worker that evaluated it)."""
+        for message in b.messages:
+            self._say(f"hocr: {self.opts.source}:{message}\n")
+        for out, text in ((self.errors, b.errors), (self.csv, b.csv), (self.results, b.results)):
+            if out is not None and text:
+                out.write(text)
+
+    def duplicate(self, d: Duplicate) -> None:
+        """A line repeating an earlier line's incident id (found once every line is read)."""
+        self._say(f"hocr: {self.opts.source}:{d.line} (incident {d.incident}): duplicate incident id "
+                  f"(first on line {d.first_line})\n")
         if self.errors is not None:
-            self.errors.write(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
-                                          "problems": list(r.problems)}, ensure_ascii=False) + "\n")
+            self.errors.write(json.dumps({"line": d.line, "kind": "duplicate_id", "incident": d.incident,
+                                          "first_line": d.first_line}) + "\n")
 
     def _say(self, text: str) -> None:
         if self.bar is not None:
@@ -441,15 +452,17 @@ def _progress_bar(opts: AuditOptions) -> Progress | None:
 
 def audit_to_files(opts: AuditOptions, book_info: Mapping[str, str]) -> dict[str, Any]:
     """Run the audit, writing each discrepancy (CSV), bad line (standard error and the errors
-    file) and line result as it comes; then the HTML report. Every output is checked and opened
+    file) and line result as its batch comes; then the lines repeating an incident id, and the
+    HTML report. Every output is checked and opened
     before the first line is read (OutputError or OSError). Returns the JSON summary."""
     check_outputs(opts)
     with ExitStack() as stack:
         outputs = _Outputs(opts, stack)
         summary = run_audit(opts.stream, rules=opts.rules, groups=opts.groups, workers=opts.workers,
-                            progress=outputs.bar, on_line=outputs.line)
+                            progress=outputs.bar, on_batch=outputs.batch, wants=outputs.wants())
         if outputs.bar is not None:
             outputs.bar.done()
+        summary.finish(on_duplicate=outputs.duplicate)
         out = summary.as_json(opts.annual, opts.wilson_below)
         out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
         if outputs.html is not None:
