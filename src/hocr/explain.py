@@ -453,7 +453,10 @@ def _step_of_decision(book: Rulebook) -> dict[str, str]:
     flags; what the recording decision reads besides the classification (who reported it); the
     counting and the deadline. Recording rules are placed one by one (``_recording_step``)."""
     p = book.pipeline
-    classification = _with_dependencies(book, [p["classification"], *p.get("findings", []), *p.get("flags", [])])
+    # Findings and flags are told with the classification, but not what they read besides it: a
+    # finding on the force's record reads the recording decision and who reported it.
+    told_with = [n for n in [*p.get("findings", []), *p.get("flags", [])] if n in book.decisions]
+    classification = _with_dependencies(book, [p["classification"]]) | set(told_with)
     out = {name: "classification" for name in classification}
     for name in _with_dependencies(book, [p["recording"]]) - classification:
         out[name] = "report"
