@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import codegen
 from . import incident as _incident
 from .conditions import (
     MISSING,
@@ -172,10 +173,30 @@ def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule
 _UNREAD = object()
 
 
+Applicable = dict[str, tuple[Rule, Any, tuple[Row, ...]]]
+Open = dict[str, tuple[Rule, Missing]]
+
+
 def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
-    """Apply one decision's rules in force on ``day`` to one scope (default logic)."""
-    applicable: dict[str, tuple[Rule, Any, tuple[Row, ...]]] = {}
-    unknown: dict[str, tuple[Rule, Missing]] = {}
+    """Apply one decision's rules in force on ``day`` to one scope (default logic): the
+    interpreter, the reference for every backend."""
+    found = _interpret_rules(decision, day, scope, traced, label)
+    if isinstance(found, Outcome):
+        return found
+    applicable, unknown, entries = found
+    return _resolve(decision, label, applicable, unknown, entries if traced else None)
+
+
+def _fault(rule: Rule, label: str, exc: Exception) -> EvaluationError:
+    return EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}")
+
+
+def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: bool,
+                     label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
+    """Each rule that could apply, evaluated: those that apply, those whose facts are unknown and
+    (traced) the trace entry of every rule in force; or the conflict of a unique table."""
+    applicable: Applicable = {}
+    unknown: Open = {}
     entries: list[dict[str, Any]] = []
     for rule in decision.rules_in_force(day) if traced else _candidates(decision, day, scope):
         if not traced and rule.table is None:
@@ -189,7 +210,7 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
                     continue
                 value, missing = _outputs(rule.then, scope, None)
             except (RuleRuntimeError, TypeError) as exc:
-                raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+                raise _fault(rule, label, exc) from exc
             if missing:
                 unknown[rule.id] = (rule, missing)
             else:
@@ -199,7 +220,7 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
         try:
             tv, missing, value, rows, row_log = _eval_rule(rule, scope, rec)
         except (RuleRuntimeError, TypeError) as exc:
-            raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+            raise _fault(rule, label, exc) from exc
         except TableConflict as exc:
             return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
                            trace={"decision": decision.name, "scope": label, "state": "conflict",
@@ -209,77 +230,166 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
         elif tv is None:
             unknown[rule.id] = (rule, missing)
         if traced:
-            entry: dict[str, Any] = {
-                "rule": rule.id,
-                "title": rule.title,
-                "citation": rule.citation,
-                "verification": rule.verification,
-                "result": {True: "applied", False: "not_applied", None: "unknown"}[tv],
-                "facts": [_leaf_json(leaf) for leaf in (rec or [])],
-            }
-            if rule.overrides:
-                entry["overrides"] = list(rule.overrides)
-            if row_log:
-                entry["rows"] = [{"row": rid, "result": {True: "match", False: "no_match", None: "unknown"}[t]} for rid, t in row_log]
-            if tv is None:
-                entry["facts_needed"] = sorted(missing)
-            if tv is True:
-                entry["value"] = _jsonable(value)
-                if rows:
-                    entry["matched_rows"] = [r.id for r in rows]
-            entries.append(entry)
+            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, rec or []))
+    return applicable, unknown, entries
 
+
+_RESULT = {True: "applied", False: "not_applied", None: "unknown"}
+_ROW_RESULT = {True: "match", False: "no_match", None: "unknown"}
+
+
+def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows: tuple[Row, ...],
+                 row_log: list[tuple[str, bool | None]], rec: list[Leaf]) -> dict[str, Any]:
+    """What the trace says of one rule: its result, the facts it read, its table's rows."""
+    entry: dict[str, Any] = {
+        "rule": rule.id,
+        "title": rule.title,
+        "citation": rule.citation,
+        "verification": rule.verification,
+        "result": _RESULT[tv],
+        "facts": [_leaf_json(leaf) for leaf in rec],
+    }
+    if rule.overrides:
+        entry["overrides"] = list(rule.overrides)
+    if row_log:
+        entry["rows"] = [{"row": rid, "result": _ROW_RESULT[t]} for rid, t in row_log]
+    if tv is None:
+        entry["facts_needed"] = sorted(missing)
+    if tv is True:
+        entry["value"] = _jsonable(value)
+        if rows:
+            entry["matched_rows"] = [r.id for r in rows]
+    return entry
+
+
+def _resolve(decision: Decision, label: str, applicable: Applicable, unknown: Open,
+             entries: list[dict[str, Any]] | None) -> Outcome:
+    """Default logic over the rules evaluated: a rule that applies is set aside by an applicable
+    rule that overrides it; two winners are a conflict; an open rule that could change the
+    result keeps the decision undetermined. ``entries`` (traced only) is the trace to finish."""
     ids = applicable.keys()
     winners = [rid for rid, (r, _, _) in applicable.items() if not (r.defeaters & ids)]
-    if traced:
+    if entries is not None:
         for entry in entries:
             if entry["result"] == "applied" and entry["rule"] not in winners:
                 entry["result"] = "overridden"
                 entry["overridden_by"] = sorted(applicable[entry["rule"]][0].defeaters & ids)
+    outcome = _outcome(decision, applicable, unknown, winners)
+    if entries is not None:
+        outcome.trace = _decision_trace(decision, label, outcome, entries)
+    return outcome
+
+
+def _outcome(decision: Decision, applicable: Applicable, unknown: Open, winners: list[str]) -> Outcome:
+    if decision.combine == "all":
+        # Findings accumulate: every applicable rule not overridden contributes; rules whose
+        # facts are unknown contribute nothing (listed in the trace as unknown).
+        if not winners:
+            return Outcome(decision, "absent")
+        found = tuple(sorted(winners))
+        return Outcome(decision, "value", value=[applicable[w][1] for w in found],
+                       contributions=tuple((applicable[w][0], applicable[w][1], applicable[w][2]) for w in found))
+    if len(winners) > 1:
+        return Outcome(decision, "conflict", conflict=tuple(sorted(winners)))
+    ids = applicable.keys()
     open_rules = [(r, m) for r, m in unknown.values() if not (r.defeaters & ids)]
     if len(winners) == 1 and open_rules:
         _, w_value, _ = applicable[winners[0]]
         # An open rule that could only conclude what the winner concludes, in every output that
         # settles the decision, cannot change it.
         open_rules = [(r, m) for r, m in open_rules if _could_change(r, w_value, decision.determined_by)]
-
-    def finish(outcome: Outcome) -> Outcome:
-        if traced:
-            outcome.trace = {
-                "decision": decision.name,
-                "scope": label,
-                "state": outcome.state,
-                "rule": outcome.rule.id if outcome.rule else None,
-                "value": _jsonable(outcome.value),
-                "facts_needed": sorted(outcome.missing),
-                "rules": entries,
-            }
-            if outcome.conflict:
-                outcome.trace["conflict"] = list(outcome.conflict)
-        return outcome
-
-    if decision.combine == "all":
-        # Findings accumulate: every applicable rule not overridden contributes; rules whose
-        # facts are unknown contribute nothing (listed in the trace as unknown).
-        if not winners:
-            return finish(Outcome(decision, "absent"))
-        found = tuple(sorted(winners))
-        return finish(Outcome(decision, "value", value=[applicable[w][1] for w in found],
-                              contributions=tuple((applicable[w][0], applicable[w][1], applicable[w][2]) for w in found)))
-    if len(winners) > 1:
-        return finish(Outcome(decision, "conflict", conflict=tuple(sorted(winners))))
     if open_rules:
         needed: Missing = NO_MISSING
         for _, m in open_rules:
             needed = needed | m
-        return finish(Outcome(decision, "undetermined", missing=needed,
-                              blocking=tuple(sorted(r.id for r, _ in open_rules))))
+        return Outcome(decision, "undetermined", missing=needed, blocking=tuple(sorted(r.id for r, _ in open_rules)))
     if winners:
         rule, value, rows = applicable[winners[0]]
-        return finish(Outcome(decision, "value", value=value, rule=rule, rows=rows))
+        return Outcome(decision, "value", value=value, rule=rule, rows=rows)
     if decision.if_no_rule_applies == "absent":
-        return finish(Outcome(decision, "absent"))
-    return finish(Outcome(decision, "undetermined", blocking=("(no rule applies)",)))
+        return Outcome(decision, "absent")
+    return Outcome(decision, "undetermined", blocking=("(no rule applies)",))
+
+
+def _decision_trace(decision: Decision, label: str, outcome: Outcome, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    trace = {
+        "decision": decision.name,
+        "scope": label,
+        "state": outcome.state,
+        "rule": outcome.rule.id if outcome.rule else None,
+        "value": _jsonable(outcome.value),
+        "facts_needed": sorted(outcome.missing),
+        "rules": entries,
+    }
+    if outcome.conflict:
+        trace["conflict"] = list(outcome.conflict)
+    return trace
+
+
+def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, scope: Scope, label: str) -> Outcome:
+    """The same decision as :func:`decide` (untraced), with the rules' conditions and the guard
+    dispatch run as generated code (``hocr.codegen``). Where the result needs what only the
+    interpreter works out (the facts an undetermined decision needs, a conflict), or anything
+    fails, the interpreter decides instead: it is the reference, and raises what it raises."""
+    passed: list[int] = []
+    open_: list[int] = []
+    tables: list[int] = []
+    try:
+        prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
+        applicable, unknown = _compiled_results(prog, scope, passed, open_, tables)
+    except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
+        return decide(decision, day, scope, False, label)
+    outcome = _resolve(decision, label, applicable, unknown, None)
+    if outcome.state in ("undetermined", "conflict"):
+        return decide(decision, day, scope, False, label)
+    return outcome
+
+
+_LITERALS = ("literal", "lit_list", "duration")  # conditions.compile_expr's constant expressions
+
+
+def _constant_outputs(prog: codegen.Program) -> list[dict[str, Any] | None]:
+    """Each rule's conclusion when every output is a constant (built once), else None."""
+    found: list[dict[str, Any] | None] | None = getattr(prog, "constant_outputs", None)
+    if found is None:
+        empty = Scope({}, {})
+        found = [({k: expr(empty, None)[0] for k, expr in r.then.items()}
+                  if all(getattr(expr, "__name__", "") in _LITERALS for expr in r.then.values()) else None)
+                 for r in prog.rules]
+        prog.constant_outputs = found
+    return found
+
+
+def _compiled_results(prog: codegen.Program, scope: Scope, passed: list[int], open_: list[int],
+                      tables: list[int]) -> tuple[Applicable, Open]:
+    """The rules the generated dispatch sorted, with their conclusions (the interpreter computes
+    outputs and tables). An unknown rule's missing facts are not known here: the outcome is only
+    used when it does not need them."""
+    rules = prog.rules
+    constants = _constant_outputs(prog)
+    applicable: Applicable = {}
+    unknown: Open = {}
+    for n in passed:
+        rule = rules[n]
+        const = constants[n]
+        if const is not None:
+            applicable[rule.id] = (rule, dict(const), ())
+            continue
+        value, missing = _outputs(rule.then, scope, None)
+        if missing:
+            unknown[rule.id] = (rule, missing)
+        else:
+            applicable[rule.id] = (rule, value, ())
+    for n in open_:
+        unknown[rules[n].id] = (rules[n], NO_MISSING)
+    for n in tables:
+        rule = rules[n]
+        tv, missing, value, rows, _ = _eval_rule(rule, scope, None)
+        if tv is True:
+            applicable[rule.id] = (rule, value, rows)
+        elif tv is None:
+            unknown[rule.id] = (rule, missing)
+    return applicable, unknown
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,12 +412,18 @@ def evaluate(
     as_of: dt.date | None = None,
     trace: bool = False,
     presume: bool = True,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate one incident under the rules in force on ``as_of`` (default: the report date).
 
     Facts the incident does not give are filled by the rulebook's presumptions (unless
     ``presume`` is false); the decision lists those that mattered and marks crimes whose
     classification rests on them as provisional.
+
+    ``backend`` is "compiled" (generated code, ``hocr.codegen``), "interpreted" (the reference)
+    or None: compiled when untraced, interpreted when traced (the trace is the interpreter's; the
+    other answers to presumed facts are then decided compiled). The decision is the same,
+    byte for byte, whichever decides it.
 
     Raises :class:`InvalidIncident` for bad input and :class:`EvaluationError` for a rulebook
     fault; otherwise returns a decision conforming to ``schemas/decision.schema.json``."""
@@ -320,29 +436,48 @@ def evaluate(
             f"no rules are in force on {day}: the rulebook starts on {book.starts} (the NCRS)",
         )])
     _check_codes(book, inc.facts, day)
+    main = _decider(book, backend, trace)
     if not presume:
-        return _decide_incident(book, inc, day, trace, judge=True)
+        return _decide_incident(book, inc, day, main, trace, judge=True)
     filled, applied = presume_facts(book.presumptions, inc.facts, day)
-    decider = _alternative_decider(book, inc, day)
-    return _decide_incident(book, replace(inc, facts=filled), day, trace, judge=True,
-                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, decider))
+    others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False))
+    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, judge=True,
+                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others))
 
 
-def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date) -> Any:
+# How one decision is made on one scope: (decision, day, scope, label) -> outcome.
+Decide = Callable[[Decision, dt.date, Scope, str], Outcome]
+BACKENDS = ("compiled", "interpreted")
+
+
+def _decider(book: Rulebook, backend: str | None, trace: bool) -> Decide:
+    if backend is None:
+        backend = "interpreted" if trace else "compiled"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or None, not {backend!r}")
+    if backend == "interpreted":
+        return lambda d, day, scope, label: decide(d, day, scope, trace, label)
+    if trace:
+        raise ValueError("a traced evaluation is interpreted (the trace is the interpreter's): use backend None or 'interpreted'")
+    prog = codegen.program(book)
+    return lambda d, day, scope, label: decide_compiled(prog, d, day, scope, label)
+
+
+def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide) -> Any:
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
     still filling what stays unsaid)."""
 
     def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
         try:
-            return _decide_incident(book, replace(inc, facts=filled), day, False, judge=False)
+            return _decide_incident(book, replace(inc, facts=filled), day, decide_one, False, judge=False)
         except EvaluationError:
             return None  # a fault of the rulebook on that answer only: reported as a warning
 
     return decide_with
 
 
-def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool, judge: bool,
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
                      complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """The decision on the incident's facts as they stand (presumed facts already filled).
     ``complete`` adds to the decision (its presumptions) before the force's record, if any and
@@ -354,7 +489,7 @@ def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool, j
 
     def run(decisions: Sequence[Decision], scope: Scope, label: str, into: dict[str, Outcome]) -> None:
         for d in decisions:
-            outcome = decide(d, day, scope, trace, label)
+            outcome = decide_one(d, day, scope, label)
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
             if d.name == pipeline["classification"]:
@@ -385,7 +520,7 @@ def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool, j
         if "offence" in act:
             # The catalogue's answer to "which classifications cover this offence?": the one
             # code when there is exactly one, otherwise undetermined until the act is classified.
-            codes = book.codes_for_offence(act["offence"]["statute"], act["offence"]["section"], day)
+            codes = _codes_for_offence(book, act["offence"]["statute"], act["offence"]["section"], day)
             single: Any = codes[0] if len(codes) == 1 else Unknown(frozenset((f"{act_pointer}/classification",)))
             act_scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
             act_scope.pointers["offence"] = f"{act_pointer}/offence"
@@ -638,11 +773,31 @@ def _decided_code(crime: Mapping[str, Any] | None, rc: Mapping[str, Any]) -> str
     return str(recorded) if recorded in answers else code
 
 
+def _codes_for_offence(book: Rulebook, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
+    """``book.codes_for_offence`` from an index of the offences built once per rulebook (the
+    same answer, without reading every classification on every call)."""
+    index: dict[Any, Any] | None = book.__dict__.get("_hocr_offence_index")
+    if index is None:
+        index = {}
+        for code, entries in book.classifications.items():
+            for c in entries:
+                for o in c.offence_entries:
+                    index.setdefault(o.key(), []).append((code, c, o))
+        book.__dict__["_hocr_offence_index"] = index
+    key = (offence_key(statute, section), day)
+    found: tuple[str, ...] | None = index.get(key)
+    if found is None:
+        found = tuple(sorted({code for code, c, o in index.get(key[0], ()) if c.in_force(day) and o.in_force(day)}))
+        if len(index) < 200_000:  # bounded: keyed by offence and day
+            index[key] = found
+    return found
+
+
 def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:
     problems = []
     for i, act in enumerate(facts["acts"]):
         offence = act.get("offence")
-        if offence is not None and "classification" not in act and not book.codes_for_offence(offence["statute"], offence["section"], day):
+        if offence is not None and "classification" not in act and not _codes_for_offence(book, offence["statute"], offence["section"], day):
             problems.append(InputProblem(
                 f"/acts/{i}/offence",
                 f"no classification in force on {day} covers the offence given (its statute and section); "
