@@ -29,12 +29,14 @@ from typing import Any
 from . import cache
 from .loader import Decision, Rule, Rulebook
 from .ops import SCALARS
+from .tables import compile_cell
 
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
 CODEGEN_VERSION = "1"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
-                  "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in")
+                  "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
+                  "row, table_rows")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -158,20 +160,91 @@ class Generator:
     # -- rules ----------------------------------------------------------------------------------
 
     def generate_rule(self, n: int, rule: Rule) -> None:
-        """A rule: ``when: {...}`` -> ``def r<n>(R, item):`` returning the condition's truth, where
-        R is the scope's roots. A rule with no ``when`` always holds (``return True``)."""
-        with self.function(f"def r{n}(R, item):  # {rule.id} {rule.file}:{rule.line}"):
-            when = rule.raw.get("when")
+        """A rule's chunk: ``r<n>`` its condition, and ``r<n>_then`` its conclusion (a plain rule)
+        or ``r<n>_table`` its table. A part with no code raises Fallback when called."""
+        self.guarded(f"def r{n}(R, item):  # {rule.id} {rule.file}:{rule.line}", rule,
+                     lambda: self.generate_condition(rule))
+        if rule.table is None:
+            self.guarded(f"def r{n}_then(R):  # {rule.id}: its conclusion", rule, lambda: self.generate_then(rule.raw_then))
+        else:
+            self.guarded(f"def r{n}_table(R, cond):  # {rule.id}: its table", rule, lambda: self.generate_table(rule))
+
+    def guarded(self, header: str, rule: Rule, write_body: Any) -> None:
+        """A function whose body is written by ``write_body``, or raises Fallback if it cannot be."""
+        keep = len(self.functions)
+        with self.function(header):
             try:
-                if when is None:
-                    self.line("return True")
-                else:
-                    self.generate_body(when)
+                write_body()
             except Unsupported as exc:
                 self.unsupported.append(f"{rule.id}: {exc}")
-                self.functions.clear()
+                del self.functions[keep:]
                 self.out[1:] = []
                 self.line(f"raise Fallback({rule.id!r})")
+
+    def generate_condition(self, rule: Rule) -> None:
+        """``when: {...}`` -> the body of ``def r<n>(R, item):`` returning the condition's truth,
+        where R is the scope's roots. A rule with no ``when`` always holds (``return True``)."""
+        when = rule.raw.get("when")
+        if when is None:
+            self.line("return True")
+        else:
+            self.generate_body(when)
+
+    def generate_then(self, then: Mapping[str, Any]) -> None:
+        """``then: {outcome: record, key: {fact: ...}}`` -> ``v = {'outcome': 'record', 'key':
+        get(...)}``, returned; None when an output is unknown (the rule is then unknown). An
+        all-constant conclusion is returned as it is."""
+        self.line("v = {" + ", ".join(f"{k!r}: {self.expr(e)}" for k, e in then.items()) + "}")
+        if any(not _constant_expr(e) for e in then.values()):
+            with self.block("for x in v.values():"):
+                self.line("if x is MISSING or x is UNDETERMINED: return None")
+        self.line("return v")
+
+    def generate_table(self, rule: Rule) -> None:
+        """``table: {inputs, rows, hit_policy}`` -> the body of ``def r<n>_table(R, cond):``
+        returning (truth, conclusion, matched row numbers), as ``engine._eval_rule`` does: each
+        input read once into ``i<k>``, each row's truth (its cells in Kleene ``and``), the hit
+        policy applied by ``runtime.table_rows``, then the matched rows' conclusions."""
+        assert rule.table is not None
+        spec = rule.raw["table"]
+        names = {}
+        for k, inp in enumerate(spec["inputs"]):
+            names[inp["name"]] = f"i{k}"
+            self.line(f"i{k} = {self.read(inp['fact']) if 'fact' in inp else self.expr(inp['value'])}")
+        rows = []
+        for raw in spec["rows"]:
+            cells = [self.cell_test(names[name], op, operand)
+                     for name, cell in raw["when"].items() for op, operand in compile_cell(cell)]
+            rows.append("True" if not cells else cells[0] if len(cells) == 1 else f"row(({''.join(c + ', ' for c in cells)}))")
+        self.line(f"m = ({''.join(r + ', ' for r in rows)})")
+        ranks = tuple(rule.table._rank(row) for row in rule.table.rows)
+        self.line(f"picked = table_rows({rule.table.hit_policy!r}, m, {self.constant(_literal(ranks))})")
+        self.line("if picked is False: return False, None, ()")
+        self.line("if cond is None or picked is None: return None, None, ()")
+        # Each row's conclusion as a function of the roots (a constant one ignores them).
+        thens = self.constant("(" + "".join(f"lambda R: {t}, " for t in self.row_thens(spec)) + ")")
+        self.line(f"values = [{thens}[i](R) for i in picked]")
+        if not all(_constant_expr(e) for raw in spec["rows"] for e in raw["then"].values()):
+            with self.block("for v in values:"), self.block("for x in v.values():"):
+                self.line("if x is MISSING or x is UNDETERMINED: return None, None, ()")
+        self.line(f"return True, {'values' if rule.table.hit_policy == 'collect' else 'values[0]'}, picked")
+
+    def row_thens(self, spec: Mapping[str, Any]) -> list[str]:
+        return ["{" + ", ".join(f"{k!r}: {self.expr(e)}" for k, e in raw["then"].items()) + "}" for raw in spec["rows"]]
+
+    def cell_test(self, value: str, op: str, operand: Any) -> str:
+        """One test of a table cell on the input in local ``value`` (``tables.compile_cell``: a
+        literal is ``equals``, a list ``in``, a mapping its operators): as a predicate on that
+        input, unknown when the input is."""
+        if op == "exists":
+            return f"(None if {value} is UNDETERMINED else ({value} is not MISSING) is {bool(operand)})"
+        if op == "known":
+            return f"(({value} is not MISSING and {value} is not UNDETERMINED) is {bool(operand)})"
+        test = self.constant_test(op, operand)
+        if test is not None:
+            return f"(None if (v := {value}) is MISSING or v is UNDETERMINED else {test})"
+        right = _literal(tuple(list(operand))) if op in ("in", "not_in") else self.expr(operand)
+        return f"compare({_TESTS[op]}, {value}, {right})"
 
     def generate_body(self, node: Mapping[str, Any]) -> None:
         """The body of a condition function: a junction as statements (early returns), anything
@@ -306,7 +379,7 @@ class Generator:
         rules sharing a presence guard, ``if get(...) is not MISSING:``; within it the unguarded
         rules one by one, then each value guard as a lookup of its key in a constant table of the
         rules it selects. Each rule called lands in A (applies), U (unknown) or T (a table rule
-        whose condition is not false: the interpreter evaluates its table)."""
+        whose condition is not false, with that truth: its table is evaluated next)."""
         # No rule is in force before the first span's start (the earliest rule's first day).
         groups = decision.index(span.start)[0] if span.start is not None else ()
         title = f"{decision.name}: rules in force from {span.start or 'the start'} to {span.end or 'now'}"
@@ -327,7 +400,7 @@ class Generator:
                     with self.block(f"for n, tab in ({every_rules} if k is None else {table}.get(k, ())):"):
                         self.line("t = F[n](R, MISSING)")
                         with self.block("if t is not False:"):
-                            self.line("(T if tab else A if t else U).append(n)")
+                            self.line("(T.append((n, t)) if tab else A.append(n) if t else U.append(n))")
                 if group.presence is not None:
                     self.indent -= 1
 
@@ -338,11 +411,19 @@ class Generator:
     def generate_call(self, rule: Rule) -> None:
         n = self.number[rule.id]
         if rule.table is not None:
-            self.line(f"if F[{n}](R, MISSING) is not False: T.append({n})  # {rule.id}")
+            self.line(f"t = F[{n}](R, MISSING)  # {rule.id}")
+            self.line(f"if t is not False: T.append(({n}, t))")
             return
         self.line(f"t = F[{n}](R, MISSING)  # {rule.id}")
         self.line(f"if t: A.append({n})")
         self.line(f"elif t is None: U.append({n})")
+
+
+def _constant_expr(node: Any) -> bool:
+    """Whether an expression is a constant (a literal, a list of literals, a duration)."""
+    if node is None or type(node) in SCALARS or isinstance(node, list):
+        return True
+    return isinstance(node, dict) and len(node) == 1 and "duration" in node
 
 
 def _ident(name: str) -> str:
@@ -383,11 +464,14 @@ class Program:
     def __init__(self, book: Rulebook):
         self.generator = Generator(book)
         self.rules: tuple[Rule, ...] = self.generator.rules
-        self.constant_outputs: list[dict[str, Any] | None] | None = None  # hocr.engine fills it
         self.namespace: dict[str, Any] = {}
         exec(RUNTIME_IMPORT, self.namespace)  # noqa: S102 - a fixed import line
         self.functions: list[Any] = [self._stub(n) for n in range(len(self.rules))]
         self.namespace["F"] = self.functions
+        # Each rule's conclusion (plain rules) or table, set when its chunk is loaded (its
+        # condition is always called first).
+        self.thens: list[Any] = [None] * len(self.rules)
+        self.tables: list[Any] = [None] * len(self.rules)
         self._spans = {name: tuple((s.start, s.function) for s in reversed(items))
                        for name, items in self.generator.spans.items()}
         self._by_day: dict[tuple[str, dt.date], Any] = {}
@@ -402,7 +486,10 @@ class Program:
         self._codes[name] = code
         fn = self.namespace[name]
         if name[1:].isdigit():
-            self.functions[int(name[1:])] = fn
+            n = int(name[1:])
+            self.functions[n] = fn
+            self.thens[n] = self.namespace.get(f"{name}_then")
+            self.tables[n] = self.namespace.get(f"{name}_table")
         return fn
 
     def load(self, name: str) -> Any:

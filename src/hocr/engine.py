@@ -333,10 +333,10 @@ def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, sco
     fails, the interpreter decides instead: it is the reference, and raises what it raises."""
     passed: list[int] = []
     open_: list[int] = []
-    tables: list[int] = []
+    tables: list[tuple[int, bool | None]] = []
     try:
         prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
-        applicable, unknown = _compiled_results(prog, scope, passed, open_, tables)
+        applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
     except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
         return decide(decision, day, scope, False, label)
     outcome = _resolve(decision, label, applicable, unknown, None)
@@ -345,50 +345,30 @@ def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, sco
     return outcome
 
 
-_LITERALS = ("literal", "lit_list", "duration")  # conditions.compile_expr's constant expressions
-
-
-def _constant_outputs(prog: codegen.Program) -> list[dict[str, Any] | None]:
-    """Each rule's conclusion when every output is a constant (built once), else None."""
-    found: list[dict[str, Any] | None] | None = getattr(prog, "constant_outputs", None)
-    if found is None:
-        empty = Scope({}, {})
-        found = [({k: expr(empty, None)[0] for k, expr in r.then.items()}
-                  if all(getattr(expr, "__name__", "") in _LITERALS for expr in r.then.values()) else None)
-                 for r in prog.rules]
-        prog.constant_outputs = found
-    return found
-
-
-def _compiled_results(prog: codegen.Program, scope: Scope, passed: list[int], open_: list[int],
-                      tables: list[int]) -> tuple[Applicable, Open]:
-    """The rules the generated dispatch sorted, with their conclusions (the interpreter computes
-    outputs and tables). An unknown rule's missing facts are not known here: the outcome is only
-    used when it does not need them."""
+def _compiled_results(prog: codegen.Program, roots: dict[str, Any], passed: list[int], open_: list[int],
+                      tables: list[tuple[int, bool | None]]) -> tuple[Applicable, Open]:
+    """The rules the generated dispatch sorted, with their conclusions (generated too). An
+    unknown rule's missing facts are not known here: the outcome is only used when it does not
+    need them (see decide_compiled)."""
     rules = prog.rules
-    constants = _constant_outputs(prog)
     applicable: Applicable = {}
     unknown: Open = {}
     for n in passed:
         rule = rules[n]
-        const = constants[n]
-        if const is not None:
-            applicable[rule.id] = (rule, dict(const), ())
-            continue
-        value, missing = _outputs(rule.then, scope, None)
-        if missing:
-            unknown[rule.id] = (rule, missing)
+        value = prog.thens[n](roots)
+        if value is None:
+            unknown[rule.id] = (rule, NO_MISSING)
         else:
             applicable[rule.id] = (rule, value, ())
     for n in open_:
         unknown[rules[n].id] = (rules[n], NO_MISSING)
-    for n in tables:
+    for n, cond in tables:
         rule = rules[n]
-        tv, missing, value, rows, _ = _eval_rule(rule, scope, None)
+        tv, value, picked = prog.tables[n](roots, cond)
         if tv is True:
-            applicable[rule.id] = (rule, value, rows)
+            applicable[rule.id] = (rule, value, tuple(rule.table.rows[i] for i in picked))  # type: ignore[union-attr]
         elif tv is None:
-            unknown[rule.id] = (rule, missing)
+            unknown[rule.id] = (rule, NO_MISSING)
     return applicable, unknown
 
 

@@ -27,7 +27,7 @@ from .ops import contains, equals, ge, gt, is_in, le, lt, not_equals, not_in
 __all__ = [
     "MISSING", "UNDETERMINED", "combine", "compare", "contains", "count", "date", "datetime", "duration",
     "equals", "first_known", "ge", "get", "guard_key", "gt", "is_in", "le", "lt", "not_equals", "not_in",
-    "Fallback",
+    "Fallback", "row", "table_rows",
 ]
 
 
@@ -95,3 +95,31 @@ def combine(op: str, values: tuple[Any, ...]) -> Any:
         return _COMBINERS[op](list(values))
     except TypeError as exc:
         raise RuleRuntimeError(f"{op}: cannot combine {values!r}: {exc}") from exc
+
+
+def row(cells: tuple[bool | None, ...]) -> bool | None:
+    """A table row's truth from its cells' (``all`` in Kleene logic)."""
+    if False in cells:
+        return False
+    return None if None in cells else True
+
+
+def table_rows(policy: str, truths: tuple[bool | None, ...], ranks: tuple[int, ...]) -> tuple[int, ...] | bool | None:
+    """The rows a table's hit policy picks from its rows' truths (``tables.Table._combine``):
+    their numbers, False when none can match, None when an unknown row could change it. Two
+    matches of a unique table are a conflict, which the interpreter reports (Fallback)."""
+    matched = [i for i, t in enumerate(truths) if t is True]
+    if not matched:
+        return None if None in truths else False
+    if policy == "unique":
+        if len(matched) > 1:
+            raise Fallback("unique table: several rows match")
+        return (matched[0],)
+    if policy == "first":
+        return None if None in truths[:matched[0]] else (matched[0],)
+    if policy == "priority":
+        best = min(matched, key=lambda i: (ranks[i], i))
+        if any(t is None and (ranks[i], i) < (ranks[best], best) for i, t in enumerate(truths)):
+            return None
+        return (best,)
+    return None if None in truths else tuple(matched)  # collect
