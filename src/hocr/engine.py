@@ -457,99 +457,122 @@ def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one
     return decide_with
 
 
-def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
-                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
-    """The decision on the incident's facts as they stand (presumed facts already filled).
-    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
-    ``judge``, is judged against it."""
-    facts = inc.facts
-    pipeline = book.pipeline
-    base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
-    decision_trace: list[dict[str, Any]] = []
+class _Run:
+    """One pass of the pipeline over an incident's facts: runs each scope's decisions in order,
+    giving each decision's outcome to the decisions after it (and the classification's entry to
+    the rules of the act), and keeps the trace when traced."""
 
-    def run(decisions: Sequence[Decision], scope: Scope, label: str, into: dict[str, Outcome]) -> None:
-        for d in decisions:
-            outcome = decide_one(d, day, scope, label)
+    def __init__(self, book: Rulebook, day: dt.date, decide_one: Decide, trace: bool):
+        self.book = book
+        self.day = day
+        self.decide_one = decide_one
+        self.classification = book.pipeline["classification"]
+        self.trace: list[dict[str, Any]] | None = [] if trace else None
+
+    def run(self, scope_kind: str, scope: Scope, label: str) -> dict[str, Outcome]:
+        into: dict[str, Outcome] = {}
+        for d in self.book.order[scope_kind]:
+            outcome = self.decide_one(d, self.day, scope, label)
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
-            if d.name == pipeline["classification"]:
-                scope.roots["classification"] = _classification_root(book, outcome, day, scope.roots.get("act"))
-            if outcome.trace is not None:
-                decision_trace.append(outcome.trace)
+            if d.name == self.classification:
+                scope.roots["classification"] = _classification_root(self.book, outcome, self.day, scope.roots.get("act"))
+            if outcome.trace is not None and self.trace is not None:
+                self.trace.append(outcome.trace)
+        return into
 
-    incident_outcomes: dict[str, Outcome] = {}
-    run(book.order["incident"], base, "incident", incident_outcomes)
-
-    victims = {v["id"]: (i, v) for i, v in enumerate(facts.get("victims", []))}
-    allegations: list[Allegation] = []
-    acts = sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"])
-    for index, act in acts:
+    def act_scope(self, base: Scope, index: int, act: Mapping[str, Any],
+                  victims: Mapping[str, tuple[int, Any]]) -> Scope:
         act_pointer = f"/acts/{index}"
-        act_scope = base.child("act", act, act_pointer)
-        act_scope.pointers["classification"] = f"{act_pointer}/classification"
+        scope = base.child("act", act, act_pointer)
+        scope.pointers["classification"] = f"{act_pointer}/classification"
         own = act.get("victims", [])
         if len(own) == 1:
-            act_scope.roots["act_victim"] = victims[own[0]][1]
-            act_scope.pointers["act_victim"] = f"/victims/{victims[own[0]][0]}"
+            scope.roots["act_victim"] = victims[own[0]][1]
+            scope.pointers["act_victim"] = f"/victims/{victims[own[0]][0]}"
         else:
             # No single victim: a rule reading the victim's facts at act level cannot apply; the
             # act must name its one victim (an act against several victims of different ages or
             # sexes is described as one act per victim).
-            act_scope.roots["act_victim"] = MISSING
-            act_scope.pointers["act_victim"] = f"{act_pointer}/victims"
+            scope.roots["act_victim"] = MISSING
+            scope.pointers["act_victim"] = f"{act_pointer}/victims"
         if "offence" in act:
             # The catalogue's answer to "which classifications cover this offence?": the one
             # code when there is exactly one, otherwise undetermined until the act is classified.
-            codes = _codes_for_offence(book, act["offence"]["statute"], act["offence"]["section"], day)
+            codes = _codes_for_offence(self.book, act["offence"]["statute"], act["offence"]["section"], self.day)
             single: Any = codes[0] if len(codes) == 1 else Unknown(frozenset((f"{act_pointer}/classification",)))
-            act_scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
-            act_scope.pointers["offence"] = f"{act_pointer}/offence"
-        act_outcomes: dict[str, Outcome] = {}
-        run(book.order["act"], act_scope, f"act {act['id']}", act_outcomes)
-        victim_ids = sorted(act.get("victims", [])) or [None]
-        for vid in victim_ids:
-            if vid is None:
-                scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
-                victim = None
-            else:
-                vindex, victim = victims[vid]
-                scope = act_scope.child("victim", victim, f"/victims/{vindex}")
-            scope = scope.child(
-                "allegation",
-                {"act": act["id"], "victim": vid, "has_victim": vid is not None,
-                 "suspects": sorted(act.get("suspects", []))},
-                act_pointer,
-            )
-            outcomes: dict[str, Outcome] = {}
-            label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
-            run(book.order["allegation"], scope, label, outcomes)
-            allegations.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
+            scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
+            scope.pointers["offence"] = f"{act_pointer}/offence"
+        return scope
 
-    decision = _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
+    def allegations(self, base: Scope, facts: Mapping[str, Any]) -> list[Allegation]:
+        """Each act's decisions, then each of its allegations' (one per victim, or one with no
+        identified victim), acts in order of id."""
+        victims = {v["id"]: (i, v) for i, v in enumerate(facts.get("victims", []))}
+        out: list[Allegation] = []
+        for index, act in sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"]):
+            act_pointer = f"/acts/{index}"
+            act_scope = self.act_scope(base, index, act, victims)
+            act_outcomes = self.run("act", act_scope, f"act {act['id']}")
+            for vid in sorted(act.get("victims", [])) or [None]:
+                if vid is None:
+                    scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
+                    victim = None
+                else:
+                    vindex, victim = victims[vid]
+                    scope = act_scope.child("victim", victim, f"/victims/{vindex}")
+                scope = scope.child(
+                    "allegation",
+                    {"act": act["id"], "victim": vid, "has_victim": vid is not None,
+                     "suspects": sorted(act.get("suspects", []))},
+                    act_pointer,
+                )
+                label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
+                outcomes = self.run("allegation", scope, label)
+                out.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
+        return out
+
+
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
+                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """The decision on the incident's facts as they stand (presumed facts already filled).
+    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
+    ``judge``, is judged against it. Unjudged (another answer to a presumed fact), the decision
+    has no findings or flags: only what it records is read."""
+    facts = inc.facts
+    base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
+    run = _Run(book, day, decide_one, trace)
+    incident_outcomes = run.run("incident", base, "incident")
+    allegations = run.allegations(base, facts)
+    decision = _assemble(book, inc, day, incident_outcomes, allegations, run.trace)
+    if not judge:
+        return decision
     decision["findings"] = _findings(book, incident_outcomes, allegations)
     _attach_flags(book, decision, allegations)
     decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
         r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
     if complete is not None:
         complete(decision)
-    if judge and "force_record" in facts:
-        def run_one(scope: Scope, label: str) -> dict[str, Outcome]:
-            into: dict[str, Outcome] = {}
-            run(book.order["recorded_crime"], scope, label, into)
-            return into
-        decision["force_record"] = _judge_force_record(book, inc, day, decision, base, run_one)
-        decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
-            r["id"] for c in decision["force_record"]["crimes"] for v in c["verdicts"] for r in v.get("rules", [])
-            if r["verification"] != "verified"})
-        for rc in decision["force_record"]["crimes"]:
-            for v in rc["verdicts"]:
-                if v["state"] == "conflict":
-                    decision["conflicts"].append({"scope": f"recorded crime {rc['ref']}", "decision": v["decision"],
-                                                  "rules": v["rules_in_conflict"]})
-        if decision["conflicts"]:
-            decision["status"] = "conflict"
-            decision["summary"] = summary_line(decision)
+    if "force_record" in facts:
+        _add_force_record(book, inc, day, decision, base, run)
     return decision
+
+
+def _add_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: dict[str, Any], base: Scope, run: _Run) -> None:
+    """The verdicts on the force's record of the incident, with their rules and conflicts."""
+    decision["force_record"] = _judge_force_record(book, inc, day, decision, base,
+                                                   lambda scope, label: run.run("recorded_crime", scope, label))
+    decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
+        r["id"] for c in decision["force_record"]["crimes"] for v in c["verdicts"] for r in v.get("rules", [])
+        if r["verification"] != "verified"})
+    for rc in decision["force_record"]["crimes"]:
+        for v in rc["verdicts"]:
+            if v["state"] == "conflict":
+                decision["conflicts"].append({"scope": f"recorded crime {rc['ref']}", "decision": v["decision"],
+                                              "rules": v["rules_in_conflict"]})
+    if decision["conflicts"]:
+        decision["status"] = "conflict"
+        decision["summary"] = summary_line(decision)
 
 
 def _findings(book: Rulebook, incident_outcomes: Mapping[str, Outcome], allegations: Sequence[Allegation]) -> list[dict[str, Any]]:
