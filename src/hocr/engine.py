@@ -935,115 +935,20 @@ def _assemble(
     allegations: list[Allegation],
     decision_trace: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    pipeline = book.pipeline
-    facts = inc.facts
-    conflicts: list[dict[str, Any]] = []
-    undetermined: list[dict[str, Any]] = []
-    not_recorded: list[dict[str, Any]] = []
-    groups: dict[Any, list[Allegation]] = {}
-
-    def scope_conflicts(label: str, outcomes: Mapping[str, Outcome]) -> None:
-        for o in outcomes.values():
-            if o.state == "conflict":
-                conflicts.append({"scope": label, "decision": o.decision.name, "rules": list(o.conflict)})
-
-    scope_conflicts("incident", incident_outcomes)
+    """The decision (schemas/decision.schema.json) from the outcomes of every scope."""
+    sorted_out = _Sorted(book, inc.facts)
+    sorted_out.add_conflicts("incident", incident_outcomes)
     seen_acts: set[str] = set()
     for a in allegations:
         if a.act["id"] not in seen_acts:
             seen_acts.add(a.act["id"])
-            scope_conflicts(f"act {a.act['id']}", a.act_outcomes)
-        scope_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
-        rec = a.outcomes[pipeline["recording"]]
-        where = {"act": a.act["id"], "victim": a.victim_id}
-        if rec.state == "conflict":
-            continue  # reported under "conflicts"
-        if rec.state == "undetermined":
-            cls = a.act_outcomes.get(pipeline["classification"])
-            first = cls if cls is not None and cls.state == "undetermined" else rec
-            # Ask first for what the earliest open decision needs: an act that cannot be classified
-            # needs its classification facts before anything else can be asked.
-            entry_u: dict[str, Any] = {**where, "decision": first.decision.name,
-                                       "facts_needed": _facts_needed(first.missing, facts),
-                                       "open_rules": list(first.blocking)}
-            instead_name = pipeline.get("not_recorded_as")
-            meanwhile = a.outcomes.get(instead_name) if instead_name else None
-            if meanwhile is not None and meanwhile.state == "value":
-                # What stays on record while the recording decision is open (for example N100).
-                entry_u["record_as"] = _jsonable(meanwhile.value)
-                entry_u["rules"] = _refs(meanwhile)
-            undetermined.append(entry_u)
-            continue
-        if rec.state == "absent":
-            undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],
-                                 "open_rules": ["(no rule applies)"]})
-            continue
-        outcome = rec.value.get("outcome")
-        if outcome == "record":
-            key_outcome = a.outcomes[pipeline["count_key"]]
-            if key_outcome.state != "value":
-                undetermined.append({**where, "decision": key_outcome.decision.name,
-                                     "facts_needed": _facts_needed(key_outcome.missing, facts),
-                                     "open_rules": list(key_outcome.blocking)})
-                continue
-            groups.setdefault(_freeze(key_outcome.value["key"]), []).append(a)
-        else:
-            entry: dict[str, Any] = {**where, "classification": _class_ref(a.classification),
-                                     "reason": rec.value.get("reason")}
-            for k, v in rec.value.items():
-                if k not in ("outcome", "reason"):
-                    entry[k] = _jsonable(v)
-            instead = pipeline.get("not_recorded_as")
-            instead_outcome = a.outcomes.get(instead) if instead else None
-            if instead_outcome is not None and instead_outcome.state == "value":
-                entry["record_as"] = _jsonable(instead_outcome.value)
-            entry["rules"] = _refs(rec, instead_outcome)
-            not_recorded.append(entry)
-
-    rank = _principal_sort(book)
-    principal = book.principal
-    principal_ref = {
-        "id": "pipeline.principal",
-        "title": "Principal crime: the most serious offence of a counted group",
-        "citation": citation(as_sources(principal["source"])),
-        "verification": principal["verification"],
-    }
-    crimes: list[dict[str, Any]] = []
-    absorbed: list[dict[str, Any]] = []
-    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
-    for n, (_key, members) in enumerate(ordered, start=1):
-        members = sorted(members, key=rank)
-        head = members[0]
-        crime_id = f"C{n}"
-        suspects = sorted({s for m in members for s in m.act.get("suspects", [])})
-        rules = _refs(head.act_outcomes.get(pipeline["classification"]), head.outcomes[pipeline["recording"]],
-                      head.outcomes[pipeline["count_key"]])
-        crime: dict[str, Any] = {
-            "id": crime_id,
-            "classification": _class_ref(head.classification),
-            "victim": head.victim_id,
-            "victim_kind": _victim_kind(head),
-            "suspects": suspects,
-            "acts": sorted({m.act["id"] for m in members}),
-            "covers": [{"act": m.act["id"], "victim": m.victim_id} for m in sorted(members, key=lambda m: (m.act["id"], m.victim_id or ""))],
-            "rules": rules,
-        }
-        merged = []
-        for m in members[1:]:
-            same = m.classification["code"] == head.classification["code"]
-            entry = {"act": m.act["id"], "victim": m.victim_id, "classification": _class_ref(m.classification),
-                     "into": crime_id,
-                     "why": ("same offence in the same counting group" if same else
-                             f"{head.classification['code']} ranks above {m.classification['code']} as the principal crime"),
-                     "rules": _refs(m.outcomes[pipeline["count_key"]]) + ([] if same else [principal_ref])}
-            merged.append(entry)
-            absorbed.append(entry)
-        if any(not e["why"].startswith("same") for e in merged):
-            crime["rules"].append(principal_ref)
-        crimes.append(crime)
-
-    deadline = _deadline(book, inc, incident_outcomes, bool(crimes or undetermined))
-    status = "conflict" if conflicts else ("undetermined" if undetermined else "decided")
+            sorted_out.add_conflicts(f"act {a.act['id']}", a.act_outcomes)
+        sorted_out.add_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
+        sorted_out.add(a)
+    crimes, absorbed = _crimes(book, sorted_out.groups)
+    deadline = _deadline(book, inc, incident_outcomes, bool(crimes or sorted_out.undetermined))
+    conflicts = sorted_out.conflicts
+    status = "conflict" if conflicts else ("undetermined" if sorted_out.undetermined else "decided")
     decision: dict[str, Any] = {
         "format": DECISION_FORMAT,
         "incident": inc.id,
@@ -1054,17 +959,140 @@ def _assemble(
         "crime_count": len(crimes),
         "crimes": crimes,
         "absorbed": absorbed,
-        "not_recorded": not_recorded,
-        "undetermined": undetermined,
+        "not_recorded": sorted_out.not_recorded,
+        "undetermined": sorted_out.undetermined,
         "deadline": deadline,
         "conflicts": conflicts,
         "warnings": list(inc.warnings),
-        "unverified_rules": sorted(_unverified(crimes, not_recorded, deadline)),
+        "unverified_rules": sorted(_unverified(crimes, sorted_out.not_recorded, deadline)),
     }
     decision["summary"] = summary_line(decision)
     if decision_trace is not None:
         decision["trace"] = decision_trace
     return decision
+
+
+class _Sorted:
+    """The allegations sorted by what the recording decision gave: conflicts, undetermined,
+    not recorded, and the recorded ones grouped by their counting key."""
+
+    def __init__(self, book: Rulebook, facts: Mapping[str, Any]):
+        self.pipeline = book.pipeline
+        self.facts = facts
+        self.conflicts: list[dict[str, Any]] = []
+        self.undetermined: list[dict[str, Any]] = []
+        self.not_recorded: list[dict[str, Any]] = []
+        self.groups: dict[Any, list[Allegation]] = {}
+
+    def add_conflicts(self, label: str, outcomes: Mapping[str, Outcome]) -> None:
+        for o in outcomes.values():
+            if o.state == "conflict":
+                self.conflicts.append({"scope": label, "decision": o.decision.name, "rules": list(o.conflict)})
+
+    def add(self, a: Allegation) -> None:
+        pipeline = self.pipeline
+        rec = a.outcomes[pipeline["recording"]]
+        where = {"act": a.act["id"], "victim": a.victim_id}
+        if rec.state == "conflict":
+            return  # reported under "conflicts"
+        if rec.state == "undetermined":
+            self.undetermined.append(self.open_entry(a, rec, where))
+        elif rec.state == "absent":
+            self.undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],
+                                      "open_rules": ["(no rule applies)"]})
+        elif rec.value.get("outcome") == "record":
+            key_outcome = a.outcomes[pipeline["count_key"]]
+            if key_outcome.state != "value":
+                self.undetermined.append({**where, "decision": key_outcome.decision.name,
+                                          "facts_needed": _facts_needed(key_outcome.missing, self.facts),
+                                          "open_rules": list(key_outcome.blocking)})
+            else:
+                self.groups.setdefault(_freeze(key_outcome.value["key"]), []).append(a)
+        else:
+            self.not_recorded.append(self.not_recorded_entry(a, rec, where))
+
+    def open_entry(self, a: Allegation, rec: Outcome, where: dict[str, Any]) -> dict[str, Any]:
+        cls = a.act_outcomes.get(self.pipeline["classification"])
+        first = cls if cls is not None and cls.state == "undetermined" else rec
+        # Ask first for what the earliest open decision needs: an act that cannot be classified
+        # needs its classification facts before anything else can be asked.
+        entry: dict[str, Any] = {**where, "decision": first.decision.name,
+                                 "facts_needed": _facts_needed(first.missing, self.facts),
+                                 "open_rules": list(first.blocking)}
+        meanwhile = self.instead(a)
+        if meanwhile is not None and meanwhile.state == "value":
+            # What stays on record while the recording decision is open (for example N100).
+            entry["record_as"] = _jsonable(meanwhile.value)
+            entry["rules"] = _refs(meanwhile)
+        return entry
+
+    def not_recorded_entry(self, a: Allegation, rec: Outcome, where: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {**where, "classification": _class_ref(a.classification),
+                                 "reason": rec.value.get("reason")}
+        for k, v in rec.value.items():
+            if k not in ("outcome", "reason"):
+                entry[k] = _jsonable(v)
+        instead = self.instead(a)
+        if instead is not None and instead.state == "value":
+            entry["record_as"] = _jsonable(instead.value)
+        entry["rules"] = _refs(rec, instead)
+        return entry
+
+    def instead(self, a: Allegation) -> Outcome | None:
+        name = self.pipeline.get("not_recorded_as")
+        return a.outcomes.get(name) if name else None
+
+
+def _principal_ref(book: Rulebook) -> dict[str, Any]:
+    principal = book.principal
+    return {
+        "id": "pipeline.principal",
+        "title": "Principal crime: the most serious offence of a counted group",
+        "citation": citation(as_sources(principal["source"])),
+        "verification": principal["verification"],
+    }
+
+
+def _crimes(book: Rulebook, groups: Mapping[Any, list[Allegation]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each counting group as one crime, classified as its principal allegation; the others of
+    the group absorbed into it."""
+    pipeline = book.pipeline
+    rank = _principal_sort(book)
+    principal_ref = _principal_ref(book)
+    crimes: list[dict[str, Any]] = []
+    absorbed: list[dict[str, Any]] = []
+    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
+    for n, (_key, members) in enumerate(ordered, start=1):
+        members = sorted(members, key=rank)
+        head = members[0]
+        crime_id = f"C{n}"
+        crime: dict[str, Any] = {
+            "id": crime_id,
+            "classification": _class_ref(head.classification),
+            "victim": head.victim_id,
+            "victim_kind": _victim_kind(head),
+            "suspects": sorted({s for m in members for s in m.act.get("suspects", [])}),
+            "acts": sorted({m.act["id"] for m in members}),
+            "covers": [{"act": m.act["id"], "victim": m.victim_id} for m in sorted(members, key=lambda m: (m.act["id"], m.victim_id or ""))],
+            "rules": _refs(head.act_outcomes.get(pipeline["classification"]), head.outcomes[pipeline["recording"]],
+                           head.outcomes[pipeline["count_key"]]),
+        }
+        merged = [_absorbed_entry(m, head, crime_id, pipeline, principal_ref) for m in members[1:]]
+        absorbed.extend(merged)
+        if any(not e["why"].startswith("same") for e in merged):
+            crime["rules"].append(principal_ref)
+        crimes.append(crime)
+    return crimes, absorbed
+
+
+def _absorbed_entry(m: Allegation, head: Allegation, crime_id: str, pipeline: Mapping[str, Any],
+                    principal_ref: dict[str, Any]) -> dict[str, Any]:
+    same = m.classification["code"] == head.classification["code"]
+    return {"act": m.act["id"], "victim": m.victim_id, "classification": _class_ref(m.classification),
+            "into": crime_id,
+            "why": ("same offence in the same counting group" if same else
+                    f"{head.classification['code']} ranks above {m.classification['code']} as the principal crime"),
+            "rules": _refs(m.outcomes[pipeline["count_key"]]) + ([] if same else [principal_ref])}
 
 
 def _unverified(crimes: list[dict[str, Any]], not_recorded: list[dict[str, Any]], deadline: Any) -> set[str]:
