@@ -477,7 +477,7 @@ def test_the_rulebook_and_validator_caches_use_the_safe_cache(cache_dir: Path) -
     r = hocr("check", str(REPO / "examples" / "victim-report-recorded.json"), env={"HOCR_CACHE_DIR": str(cache_dir)})
     assert r.returncode == 0, r.stderr
     names = sorted(p.name.split("-")[0] for p in cache_dir.iterdir())
-    assert names == ["incident", "rules"]
+    assert names == ["engine", "incident", "rules"]  # the compiled rulebook (issue 13) is cached too
     assert all(p.stat().st_mode & 0o077 == 0 for p in cache_dir.iterdir())
     cache_dir.chmod(0o775)
     r = hocr("check", str(REPO / "examples" / "victim-report-recorded.json"), env={"HOCR_CACHE_DIR": str(cache_dir)})

@@ -336,6 +336,8 @@ def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, sco
     tables: list[tuple[int, bool | None]] = []
     try:
         prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
+        if not (passed or open_ or tables) and decision.if_no_rule_applies == "absent":
+            return Outcome(decision, "absent")  # no rule could apply (the most common case)
         applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
     except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
         return decide(decision, day, scope, False, label)
