@@ -171,22 +171,36 @@ def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: 
     missing and whose condition holds on the facts as filled so far."""
     filled = dict(facts)
     applied: list[Applied] = []
-    for p in presumptions:
-        if not p.in_force(day):
-            continue
+    for p in _in_force(presumptions, day):
         plural = ENTITIES[p.entity]
         for index, obj in _entity_objects(filled, p.entity):
             holder = _holder(obj, p.path)
             if holder is None or p.path[-1] in holder:
                 continue
-            scope = Scope({"incident": filled, "report": filled.get("report", {}), p.entity: obj}, {})
-            if p.cond(scope, None)[0] is not True:
-                continue
+            if p.cond is not always:
+                scope = Scope({"incident": filled, "report": filled.get("report", {}), p.entity: obj}, {})
+                if p.cond(scope, None)[0] is not True:
+                    continue
             items = list(filled[plural])
             items[index] = _set(dict(obj), p.path, p.value)
             filled[plural] = items
             applied.append(Applied(p, f"/{plural}/{index}/" + "/".join(p.path), str(obj.get("id", index))))
     return filled, applied
+
+
+_IN_FORCE: dict[tuple[int, dt.date], tuple[Sequence[Presumption], tuple[Presumption, ...]]] = {}
+
+
+def _in_force(presumptions: Sequence[Presumption], day: dt.date) -> tuple[Presumption, ...]:
+    """The presumptions in force on ``day``, kept by list and day (the same few days are asked
+    for again and again; the list is kept with its entry so that its id cannot be reused)."""
+    key = (id(presumptions), day)
+    hit = _IN_FORCE.get(key)
+    if hit is None or hit[0] is not presumptions:
+        if len(_IN_FORCE) > 4096:
+            _IN_FORCE.clear()
+        hit = _IN_FORCE[key] = (presumptions, tuple(p for p in presumptions if p.in_force(day)))
+    return hit[1]
 
 
 def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
