@@ -27,7 +27,7 @@ INPUT_FACTS = {
 
 
 def find_rule(rules_dir: Path, rule_id: str = RULE_ID) -> dict[str, Any]:
-    """The rule's YAML mapping, as written, with its file's default in_force applied."""
+    """The rule's YAML mapping, as written, with its file's default in_force and decision applied."""
     needle = f"id: {rule_id}\n"
     for path in sorted(rules_dir.rglob("*.yaml")):
         text = path.read_text(encoding="utf-8")
@@ -37,7 +37,7 @@ def find_rule(rules_dir: Path, rule_id: str = RULE_ID) -> dict[str, Any]:
         for rule in data.get("rules", []):
             if rule.get("id") == rule_id:
                 defaults = data.get("defaults", {})
-                return {"in_force": defaults.get("in_force", {}), **rule}
+                return {"in_force": defaults.get("in_force", {}), "decision": defaults.get("decision"), **rule}
     raise LookupError(f"rule {rule_id} not found under {rules_dir}")
 
 
