@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,41 +29,49 @@ EXAMPLE = REPO / "examples" / "victim-report-recorded.json"
 CHECK = [sys.executable, "-m", "hocr", "check", str(EXAMPLE)]
 
 
-def wall_ms(cmd: Sequence[str], cache_dir: Path) -> tuple[float, int]:
-    """One run's wall time in milliseconds, and its exit code."""
+def wall_ms(cmd: Sequence[str], cache_dir: Path) -> tuple[float, float, int]:
+    """One run's wall time and CPU time (user + system, of the child) in milliseconds, and its
+    exit code."""
     env = {**os.environ, "HOCR_CACHE_DIR": str(cache_dir)}
     env.pop("HOCR_NO_CACHE", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, check=False)
-    return (time.perf_counter() - t0) * 1e3, done.returncode
+    wall = (time.perf_counter() - t0) * 1e3
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e3
+    return wall, cpu, done.returncode
 
 
-def rounds_of(cmd: Sequence[str], rounds: int, cache_dir: Path | None, codes: set[int]) -> Spread:
-    """``rounds`` runs, in ``cache_dir``, or each in a fresh empty cache directory when None."""
-    samples = []
+def rounds_of(cmd: Sequence[str], rounds: int, cache_dir: Path | None, codes: set[int]) -> tuple[Spread, Spread]:
+    """``rounds`` runs, in ``cache_dir``, or each in a fresh empty cache directory when None:
+    their wall times and CPU times."""
+    walls, cpus = [], []
     for _ in range(rounds):
         if cache_dir is None:
             with tempfile.TemporaryDirectory(prefix="hocr-bench-cache-") as fresh:
-                ms, rc = wall_ms(cmd, Path(fresh))
+                wall, cpu, rc = wall_ms(cmd, Path(fresh))
         else:
-            ms, rc = wall_ms(cmd, cache_dir)
-        samples.append(ms)
+            wall, cpu, rc = wall_ms(cmd, cache_dir)
+        walls.append(wall)
+        cpus.append(cpu)
         codes.add(rc)
-    return Spread.of(samples)
+    return Spread.of(walls), Spread.of(cpus)
 
 
 def run(rounds: int, cold_rounds: int) -> dict[str, Any]:
     codes: set[int] = set()
     with tempfile.TemporaryDirectory(prefix="hocr-bench-warm-") as warm:
         warm_dir = Path(warm)
-        _, first = wall_ms(CHECK, warm_dir)  # fills the cache; not timed
-        timings = {
+        _, _, first = wall_ms(CHECK, warm_dir)  # fills the cache; not timed
+        both = {
             "floor": rounds_of([sys.executable, "-c", "pass"], rounds, warm_dir, set()),
             "import": rounds_of([sys.executable, "-c", "import hocr.cli"], rounds, warm_dir, set()),
             "warm": rounds_of(CHECK, rounds, warm_dir, codes),
             "empty": rounds_of(CHECK, cold_rounds, None, codes),
         }
-    return {"machine": machine(), "rounds": rounds, "cold_rounds": cold_rounds, "timings": timings,
+    return {"machine": machine(), "rounds": rounds, "cold_rounds": cold_rounds,
+            "timings": {k: wall for k, (wall, _) in both.items()}, "cpu": {k: cpu for k, (_, cpu) in both.items()},
             "exit_codes": sorted(codes | {first}), "example": str(EXAMPLE.relative_to(REPO))}
 
 
@@ -75,11 +84,12 @@ LABELS = {
 
 
 def render(result: dict[str, Any]) -> str:
-    t = result["timings"]
-    rows = [[LABELS[k], *spread_cells(s), f"{s.ratio_to(t['floor']):.1f}x", str(s.rounds)] for k, s in t.items()]
+    t, cpu = result["timings"], result["cpu"]
+    rows = [[LABELS[k], *spread_cells(s), f"{s.ratio_to(t['floor']):.1f}x", f"{cpu[k].median:.1f}", str(s.rounds)]
+            for k, s in t.items()]
     return (f"`python -m hocr check {result['example']}`, wall time (ms); exit codes {result['exit_codes']}; "
             f"Python {result['machine']['python']}, load {result['machine']['load_average']}\n"
-            + table(["ms", "min", "median", "max", "× floor", "rounds"], rows))
+            + table(["ms (wall)", "min", "median", "max", "× floor", "CPU median", "rounds"], rows))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -71,36 +71,54 @@ class Target:
     caveat: str = ""  # how the measure falls short of the target's own conditions
 
     def verdict(self) -> str:
-        text = {True: "met", False: "not met", None: "not measured"}[self.met]
-        return f"{text} ({self.caveat})" if self.caveat and self.met is not None else text
+        if self.met is None:
+            return self.caveat or "not measured"
+        text = "met" if self.met else "not met"
+        return f"{text} ({self.caveat})" if self.caveat else text
 
 
-def _median(result: dict[str, Any], key: str) -> float | None:
-    spread = result["timings"].get(key)
+def _median(result: dict[str, Any], key: str, kind: str = "timings") -> float | None:
+    spread = result[kind].get(key)
     return None if spread is None else float(spread["median"])
 
 
-def _at_most(what: str, value: float | None, limit: float, unit: str, limit_text: str = "") -> Target:
+def _at_most(what: str, value: float | None, limit: float, unit: str, limit_text: str = "",
+             beside: float | None = None, beside_label: str = "") -> Target:
+    """A target met when the value is at most the limit; ``beside`` is shown, not judged."""
     if value is None:
         return Target(what, limit_text or f"≤ {limit:g} {unit}", "—", None)
-    return Target(what, limit_text or f"≤ {limit:g} {unit}", f"{value:,.1f} {unit}", value <= limit)
+    shown = f"{value:,.1f} {unit}" + (f" ({beside_label} {beside:,.1f})" if beside is not None else "")
+    return Target(what, limit_text or f"≤ {limit:g} {unit}", shown, value <= limit)
 
 
 def mix_targets(mix: dict[str, Any]) -> list[Target]:
+    """Judged on the CPU-time medians (the machine is shared: wall time waits for the CPU);
+    the wall medians are shown beside them."""
+    def per_incident(what: str, key: str, limit: float) -> Target:
+        return _at_most(f"{what}, CPU per incident of the mix", _median(mix, key), limit, "µs",
+                        beside=_median(mix, key, "wall"), beside_label="wall")
+
     untraced, traced = _median(mix, "evaluate"), _median(mix, "traced")
     ratio = traced / untraced if traced and untraced else None
     return [
-        _at_most("evaluate untraced, per incident of the mix", untraced, 20, "µs"),
-        _at_most("evaluate traced / untraced", ratio, 3, "×", "≤ 3× untraced"),
-        _at_most("check_incident, per incident", _median(mix, "check"), 25, "µs"),
-        _at_most("end to end from JSON bytes, per incident", _median(mix, "end_to_end"), 60, "µs"),
+        per_incident("evaluate untraced", "evaluate", 20),
+        _at_most("evaluate traced / untraced (CPU medians)", ratio, 3, "×", "≤ 3× untraced"),
+        per_incident("check_incident", "check", 25),
+        per_incident("end to end from JSON bytes", "end_to_end", 60),
     ]
 
 
 def startup_targets(startup: dict[str, Any]) -> list[Target]:
+    """Judged on wall time, as the issue states them; the child's CPU time is shown beside."""
+    def wall(what: str, key: str, limit: float, limit_text: str = "") -> Target:
+        return _at_most(what, _median(startup, key), limit, "ms", limit_text,
+                        beside=_median(startup, key, "cpu"), beside_label="CPU")
+
+    floor = _median(startup, "floor")
     return [
-        _at_most("`hocr check` from a warm cache (wall)", _median(startup, "warm"), 150, "ms"),
-        _at_most("`hocr check` from an empty cache (wall)", _median(startup, "empty"), 1000, "ms", "≤ 1 s"),
+        wall("`hocr check` from a warm cache, wall", "warm", 150),
+        wall("`hocr check` from an empty cache, wall", "empty", 1000, "≤ 1 s"),
+        Target("`python -c pass`, wall", "—", f"{floor:,.1f} ms" if floor else "—", None, "the floor (no target)"),
     ]
 
 
