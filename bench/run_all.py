@@ -136,14 +136,15 @@ def audit_targets(text: str) -> list[Target]:
 
 def _audit_targets(text: str) -> list[Target]:
     """bench_audit.py printing per file size "N lines, 2 worker(s): ... wall ...; X µs per line"."""
-    runs = re.findall(r"^([\d,]+) lines, 2 worker\(s\): \d+ round\(s\)\n  wall [^;]+; ([\d.]+)", text, re.M)
+    runs = re.findall(r"^([\d,]+) lines, 2 worker\(s\): \d+ round\(s\)\n  wall [^;]+; ([\d.]+) .*\n"
+                      r"  CPU per line: parent ([\d.]+).*?, workers ([\d.]+)", text, re.M)
     out = []
     if runs:
-        size, per_line = max(runs, key=lambda r: int(r[0].replace(",", "")))
+        size, per_line, parent, workers = max(runs, key=lambda r: int(r[0].replace(",", "")))
         lines = int(size.replace(",", ""))
         seconds = float(per_line)  # µs per line × 1,000,000 lines = seconds
         caveat = "" if lines >= 1_000_000 else f"extrapolated from {lines:,} lines"
-        out.append(Target(AUDIT_1M, "≤ 60 s", f"{seconds:,.0f} s", seconds <= 60, caveat))
+        out.append(Target(AUDIT_1M, "≤ 60 s", f"{seconds:,.0f} s{_cpu_bound(parent, workers)}", seconds <= 60, caveat))
     else:
         out.append(Target(AUDIT_1M, "≤ 60 s", "see the audit output", None))
     memory = re.search(r"peak memory \(parent\), 2 worker\(s\): ([\d,]+) lines / ([\d,]+) lines = ([\d.]+)", text)
@@ -158,9 +159,16 @@ def _audit_targets(text: str) -> list[Target]:
     return out
 
 
+def _cpu_bound(parent_us: str, workers_us: str) -> str:
+    """What the CPU per line would take for 1,000,000 lines on two otherwise idle cores."""
+    seconds = max(float(parent_us), (float(parent_us) + float(workers_us)) / 2)
+    return f" (CPU per line: {seconds:,.0f} s on two idle cores)"
+
+
 def _old_audit_targets(text: str) -> list[Target]:
     """The older bench_audit.py: "2 workers: N incidents/s", "(ratio R for Kx the lines)"."""
     rate = re.search(r"^(\d+) workers:\s+([\d,]+) incidents/s", text, re.M)
+    cpu = re.search(r"CPU (\d+) µs per incident in the workers \+ (\d+) µs in the parent", text)
     files = re.search(r"files: ([\d,]+) lines .* and ([\d,]+) lines", text)
     big, small = (int(files.group(i).replace(",", "")) for i in (1, 2)) if files else (0, 0)
     memory = re.search(r"\(ratio ([\d.]+) for (\d+)x the lines\)", text)
@@ -168,7 +176,8 @@ def _old_audit_targets(text: str) -> list[Target]:
     if rate and rate.group(1) == "2":
         seconds = 1e6 / float(rate.group(2).replace(",", ""))
         caveat = "" if big >= 1_000_000 else f"extrapolated from {big:,} lines"
-        out.append(Target(AUDIT_1M, "≤ 60 s", f"{seconds:,.0f} s", seconds <= 60, caveat))
+        bound = _cpu_bound(cpu.group(2), cpu.group(1)) if cpu else ""
+        out.append(Target(AUDIT_1M, "≤ 60 s", f"{seconds:,.0f} s{bound}", seconds <= 60, caveat))
     else:
         out.append(Target(AUDIT_1M, "≤ 60 s", "see the audit output", None))
     if memory:
@@ -292,6 +301,11 @@ METHOD_NOTES = """## How the figures are taken
   `examples/*.json`, each once, with its case's as-of date; µs per incident is a pass over the
   whole mix divided by its size. Rounds are interleaved so that other work on the machine falls
   on every measure alike; each round repeats its pass until it takes at least 50 ms.
+- In-process costs (the mix) are judged on CPU time (`time.process_time`): the machine is
+  shared by several people's work, and wall time includes waiting for a core. The wall medians
+  are shown beside them. Start-up is judged on wall time, as the issue states it, with the
+  child's CPU time beside it. Heavy load inflates CPU time too (caches, hyper-threads), so even
+  the CPU figures are upper bounds of what an idle machine gives.
 - "× parse" is the measure's median over the orjson parse's median (the anchor, the least any
   path from JSON bytes can cost). The interpreter row is `evaluate(..., backend="interpreted")`
   where evaluate has backends, else today's evaluate (which is the interpreter).
