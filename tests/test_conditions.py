@@ -543,3 +543,17 @@ def test_known_is_definite_where_exists_is_not() -> None:
     decided = scope(derived={"outcome": "record"})
     assert cond({"fact": "derived.outcome", "known": True}, decided) == (True, NO_MISSING)
     assert cond({"fact": "victim.age", "known": False}, scope(victim={})) == (True, NO_MISSING)
+
+
+def test_rule_format_lists_exactly_the_operators_of_the_table() -> None:
+    """docs/rule-format.md's operator table names each operator of hocr.ops once, and no other."""
+    import re
+    from pathlib import Path
+
+    from hocr.ops import OPERATORS
+
+    text = (Path(__file__).parent.parent / "docs" / "rule-format.md").read_text(encoding="utf-8")
+    lines = text[text.index("| operator | operand |"):].splitlines()[2:]
+    rows = lines[:next(i for i, line in enumerate(lines) if not line.startswith("|"))]
+    named = [name for line in rows for name in re.findall(r"`(\w+)`", line.split("|")[1])]
+    assert sorted(named) == sorted(OPERATORS), named

@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import ops
+from .ops import SCALARS as _SCALARS
+from .ops import equals as _equals
+from .ops import norm as _norm
+
 Truth = bool | None
 Missing = frozenset[str]
 NO_MISSING: Missing = frozenset()
@@ -159,13 +164,6 @@ def _pointer(scope: Scope, root: str, rest: tuple[str, ...]) -> Missing:
     return hit
 
 
-def _norm(value: Any) -> Any:
-    """Make values comparable: lists become tuples (sorted where they are sets of ids)."""
-    if isinstance(value, list):
-        return tuple(_norm(v) for v in value)
-    return value
-
-
 def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozenset()) -> Expr:
     """Compile an expression node (literal, fact, duration, add, sub, latest, years_between...)."""
     if node is None or isinstance(node, (str, int, float, bool)):
@@ -277,9 +275,6 @@ _COMBINERS: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
 def value_key(v: Any) -> Any:
     """A hashable key such that two scalars have equal keys exactly when `equals` holds between
     them (true is not 1; 1 equals 1.0); None for a value that is not a scalar."""
@@ -295,29 +290,11 @@ def value_key(v: Any) -> Any:
     return None
 
 
-def _equals(a: Any, b: Any) -> bool:
-    if type(a) in _SCALARS and type(b) in _SCALARS:
-        if (type(a) is bool) != (type(b) is bool):
-            return False  # true is not 1
-        return bool(a == b)
-    return bool(_norm(a) == _norm(b))
-
-
 def _cmp(op: str) -> Callable[[Any, Any], bool]:
-    return {
-        "equals": _equals,
-        "not_equals": lambda a, b: not _equals(a, b),
-        "in": lambda a, b: any(_equals(a, x) for x in b),
-        "not_in": lambda a, b: not any(_equals(a, x) for x in b),
-        "lt": lambda a, b: a < b,
-        "le": lambda a, b: a <= b,
-        "gt": lambda a, b: a > b,
-        "ge": lambda a, b: a >= b,
-        "contains": lambda a, b: b in a,
-    }[op]
+    return ops.COMPARISONS[op]
 
 
-OPERATORS = ("equals", "not_equals", "in", "not_in", "lt", "le", "gt", "ge", "contains", "exists", "known")
+OPERATORS = tuple(ops.OPERATORS)
 
 
 def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[str]) -> Callable[
@@ -522,7 +499,7 @@ def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
             return lambda v: v is not const
         return lambda v: not (type(v) is not bool and v == const) if type(v) in _SCALARS else not _equals(v, const)
     if op == "contains":
-        return lambda v: (const in v) if isinstance(v, str) else any(_equals(x, const) for x in v)
+        return lambda v: ops.contains(v, const)
     compare = _cmp(op)
     return lambda v: bool(compare(v, const))
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import codegen
 from . import incident as _incident
 from .conditions import (
     MISSING,
@@ -172,10 +173,30 @@ def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule
 _UNREAD = object()
 
 
+Applicable = dict[str, tuple[Rule, Any, tuple[Row, ...]]]
+Open = dict[str, tuple[Rule, Missing]]
+
+
 def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
-    """Apply one decision's rules in force on ``day`` to one scope (default logic)."""
-    applicable: dict[str, tuple[Rule, Any, tuple[Row, ...]]] = {}
-    unknown: dict[str, tuple[Rule, Missing]] = {}
+    """Apply one decision's rules in force on ``day`` to one scope (default logic): the
+    interpreter, the reference for every backend."""
+    found = _interpret_rules(decision, day, scope, traced, label)
+    if isinstance(found, Outcome):
+        return found
+    applicable, unknown, entries = found
+    return _resolve(decision, label, applicable, unknown, entries if traced else None)
+
+
+def _fault(rule: Rule, label: str, exc: Exception) -> EvaluationError:
+    return EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}")
+
+
+def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: bool,
+                     label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
+    """Each rule that could apply, evaluated: those that apply, those whose facts are unknown and
+    (traced) the trace entry of every rule in force; or the conflict of a unique table."""
+    applicable: Applicable = {}
+    unknown: Open = {}
     entries: list[dict[str, Any]] = []
     for rule in decision.rules_in_force(day) if traced else _candidates(decision, day, scope):
         if not traced and rule.table is None:
@@ -189,7 +210,7 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
                     continue
                 value, missing = _outputs(rule.then, scope, None)
             except (RuleRuntimeError, TypeError) as exc:
-                raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+                raise _fault(rule, label, exc) from exc
             if missing:
                 unknown[rule.id] = (rule, missing)
             else:
@@ -199,7 +220,7 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
         try:
             tv, missing, value, rows, row_log = _eval_rule(rule, scope, rec)
         except (RuleRuntimeError, TypeError) as exc:
-            raise EvaluationError(f"rule {rule.id} ({rule.file}:{rule.line}) failed on {label}: {exc}") from exc
+            raise _fault(rule, label, exc) from exc
         except TableConflict as exc:
             return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
                            trace={"decision": decision.name, "scope": label, "state": "conflict",
@@ -209,77 +230,146 @@ def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: 
         elif tv is None:
             unknown[rule.id] = (rule, missing)
         if traced:
-            entry: dict[str, Any] = {
-                "rule": rule.id,
-                "title": rule.title,
-                "citation": rule.citation,
-                "verification": rule.verification,
-                "result": {True: "applied", False: "not_applied", None: "unknown"}[tv],
-                "facts": [_leaf_json(leaf) for leaf in (rec or [])],
-            }
-            if rule.overrides:
-                entry["overrides"] = list(rule.overrides)
-            if row_log:
-                entry["rows"] = [{"row": rid, "result": {True: "match", False: "no_match", None: "unknown"}[t]} for rid, t in row_log]
-            if tv is None:
-                entry["facts_needed"] = sorted(missing)
-            if tv is True:
-                entry["value"] = _jsonable(value)
-                if rows:
-                    entry["matched_rows"] = [r.id for r in rows]
-            entries.append(entry)
+            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, rec or []))
+    return applicable, unknown, entries
 
+
+_RESULT = {True: "applied", False: "not_applied", None: "unknown"}
+_ROW_RESULT = {True: "match", False: "no_match", None: "unknown"}
+
+
+def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows: tuple[Row, ...],
+                 row_log: list[tuple[str, bool | None]], rec: list[Leaf]) -> dict[str, Any]:
+    """What the trace says of one rule: its result, the facts it read, its table's rows."""
+    entry: dict[str, Any] = {
+        "rule": rule.id,
+        "title": rule.title,
+        "citation": rule.citation,
+        "verification": rule.verification,
+        "result": _RESULT[tv],
+        "facts": [_leaf_json(leaf) for leaf in rec],
+    }
+    if rule.overrides:
+        entry["overrides"] = list(rule.overrides)
+    if row_log:
+        entry["rows"] = [{"row": rid, "result": _ROW_RESULT[t]} for rid, t in row_log]
+    if tv is None:
+        entry["facts_needed"] = sorted(missing)
+    if tv is True:
+        entry["value"] = _jsonable(value)
+        if rows:
+            entry["matched_rows"] = [r.id for r in rows]
+    return entry
+
+
+def _resolve(decision: Decision, label: str, applicable: Applicable, unknown: Open,
+             entries: list[dict[str, Any]] | None) -> Outcome:
+    """Default logic over the rules evaluated: a rule that applies is set aside by an applicable
+    rule that overrides it; two winners are a conflict; an open rule that could change the
+    result keeps the decision undetermined. ``entries`` (traced only) is the trace to finish."""
     ids = applicable.keys()
     winners = [rid for rid, (r, _, _) in applicable.items() if not (r.defeaters & ids)]
-    if traced:
+    if entries is not None:
         for entry in entries:
             if entry["result"] == "applied" and entry["rule"] not in winners:
                 entry["result"] = "overridden"
                 entry["overridden_by"] = sorted(applicable[entry["rule"]][0].defeaters & ids)
+    outcome = _outcome(decision, applicable, unknown, winners)
+    if entries is not None:
+        outcome.trace = _decision_trace(decision, label, outcome, entries)
+    return outcome
+
+
+def _outcome(decision: Decision, applicable: Applicable, unknown: Open, winners: list[str]) -> Outcome:
+    if decision.combine == "all":
+        # Findings accumulate: every applicable rule not overridden contributes; rules whose
+        # facts are unknown contribute nothing (listed in the trace as unknown).
+        if not winners:
+            return Outcome(decision, "absent")
+        found = tuple(sorted(winners))
+        return Outcome(decision, "value", value=[applicable[w][1] for w in found],
+                       contributions=tuple((applicable[w][0], applicable[w][1], applicable[w][2]) for w in found))
+    if len(winners) > 1:
+        return Outcome(decision, "conflict", conflict=tuple(sorted(winners)))
+    ids = applicable.keys()
     open_rules = [(r, m) for r, m in unknown.values() if not (r.defeaters & ids)]
     if len(winners) == 1 and open_rules:
         _, w_value, _ = applicable[winners[0]]
         # An open rule that could only conclude what the winner concludes, in every output that
         # settles the decision, cannot change it.
         open_rules = [(r, m) for r, m in open_rules if _could_change(r, w_value, decision.determined_by)]
-
-    def finish(outcome: Outcome) -> Outcome:
-        if traced:
-            outcome.trace = {
-                "decision": decision.name,
-                "scope": label,
-                "state": outcome.state,
-                "rule": outcome.rule.id if outcome.rule else None,
-                "value": _jsonable(outcome.value),
-                "facts_needed": sorted(outcome.missing),
-                "rules": entries,
-            }
-            if outcome.conflict:
-                outcome.trace["conflict"] = list(outcome.conflict)
-        return outcome
-
-    if decision.combine == "all":
-        # Findings accumulate: every applicable rule not overridden contributes; rules whose
-        # facts are unknown contribute nothing (listed in the trace as unknown).
-        if not winners:
-            return finish(Outcome(decision, "absent"))
-        found = tuple(sorted(winners))
-        return finish(Outcome(decision, "value", value=[applicable[w][1] for w in found],
-                              contributions=tuple((applicable[w][0], applicable[w][1], applicable[w][2]) for w in found)))
-    if len(winners) > 1:
-        return finish(Outcome(decision, "conflict", conflict=tuple(sorted(winners))))
     if open_rules:
         needed: Missing = NO_MISSING
         for _, m in open_rules:
             needed = needed | m
-        return finish(Outcome(decision, "undetermined", missing=needed,
-                              blocking=tuple(sorted(r.id for r, _ in open_rules))))
+        return Outcome(decision, "undetermined", missing=needed, blocking=tuple(sorted(r.id for r, _ in open_rules)))
     if winners:
         rule, value, rows = applicable[winners[0]]
-        return finish(Outcome(decision, "value", value=value, rule=rule, rows=rows))
+        return Outcome(decision, "value", value=value, rule=rule, rows=rows)
     if decision.if_no_rule_applies == "absent":
-        return finish(Outcome(decision, "absent"))
-    return finish(Outcome(decision, "undetermined", blocking=("(no rule applies)",)))
+        return Outcome(decision, "absent")
+    return Outcome(decision, "undetermined", blocking=("(no rule applies)",))
+
+
+def _decision_trace(decision: Decision, label: str, outcome: Outcome, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    trace = {
+        "decision": decision.name,
+        "scope": label,
+        "state": outcome.state,
+        "rule": outcome.rule.id if outcome.rule else None,
+        "value": _jsonable(outcome.value),
+        "facts_needed": sorted(outcome.missing),
+        "rules": entries,
+    }
+    if outcome.conflict:
+        trace["conflict"] = list(outcome.conflict)
+    return trace
+
+
+def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, scope: Scope, label: str) -> Outcome:
+    """The same decision as :func:`decide` (untraced), with the rules' conditions and the guard
+    dispatch run as generated code (``hocr.codegen``). Where the result needs what only the
+    interpreter works out (the facts an undetermined decision needs, a conflict), or anything
+    fails, the interpreter decides instead: it is the reference, and raises what it raises."""
+    passed: list[int] = []
+    open_: list[int] = []
+    tables: list[tuple[int, bool | None]] = []
+    try:
+        prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
+        applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
+    except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
+        return decide(decision, day, scope, False, label)
+    outcome = _resolve(decision, label, applicable, unknown, None)
+    if outcome.state in ("undetermined", "conflict"):
+        return decide(decision, day, scope, False, label)
+    return outcome
+
+
+def _compiled_results(prog: codegen.Program, roots: dict[str, Any], passed: list[int], open_: list[int],
+                      tables: list[tuple[int, bool | None]]) -> tuple[Applicable, Open]:
+    """The rules the generated dispatch sorted, with their conclusions (generated too). An
+    unknown rule's missing facts are not known here: the outcome is only used when it does not
+    need them (see decide_compiled)."""
+    rules = prog.rules
+    applicable: Applicable = {}
+    unknown: Open = {}
+    for n in passed:
+        rule = rules[n]
+        value = prog.thens[n](roots)
+        if value is None:
+            unknown[rule.id] = (rule, NO_MISSING)
+        else:
+            applicable[rule.id] = (rule, value, ())
+    for n in open_:
+        unknown[rules[n].id] = (rules[n], NO_MISSING)
+    for n, cond in tables:
+        rule = rules[n]
+        tv, value, picked = prog.tables[n](roots, cond)
+        if tv is True:
+            applicable[rule.id] = (rule, value, tuple(rule.table.rows[i] for i in picked))  # type: ignore[union-attr]
+        elif tv is None:
+            unknown[rule.id] = (rule, NO_MISSING)
+    return applicable, unknown
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,12 +392,18 @@ def evaluate(
     as_of: dt.date | None = None,
     trace: bool = False,
     presume: bool = True,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate one incident under the rules in force on ``as_of`` (default: the report date).
 
     Facts the incident does not give are filled by the rulebook's presumptions (unless
     ``presume`` is false); the decision lists those that mattered and marks crimes whose
     classification rests on them as provisional.
+
+    ``backend`` is "compiled" (generated code, ``hocr.codegen``), "interpreted" (the reference)
+    or None: compiled when untraced, interpreted when traced (the trace is the interpreter's; the
+    other answers to presumed facts are then decided compiled). The decision is the same,
+    byte for byte, whichever decides it.
 
     Raises :class:`InvalidIncident` for bad input and :class:`EvaluationError` for a rulebook
     fault; otherwise returns a decision conforming to ``schemas/decision.schema.json``."""
@@ -320,121 +416,163 @@ def evaluate(
             f"no rules are in force on {day}: the rulebook starts on {book.starts} (the NCRS)",
         )])
     _check_codes(book, inc.facts, day)
+    main = _decider(book, backend, trace)
     if not presume:
-        return _decide_incident(book, inc, day, trace, judge=True)
+        return _decide_incident(book, inc, day, main, trace, judge=True)
     filled, applied = presume_facts(book.presumptions, inc.facts, day)
-    decider = _alternative_decider(book, inc, day)
-    return _decide_incident(book, replace(inc, facts=filled), day, trace, judge=True,
-                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, decider))
+    others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False))
+    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, judge=True,
+                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others))
 
 
-def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date) -> Any:
+# How one decision is made on one scope: (decision, day, scope, label) -> outcome.
+Decide = Callable[[Decision, dt.date, Scope, str], Outcome]
+BACKENDS = ("compiled", "interpreted")
+
+
+def _decider(book: Rulebook, backend: str | None, trace: bool) -> Decide:
+    if backend is None:
+        backend = "interpreted" if trace else "compiled"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or None, not {backend!r}")
+    if backend == "interpreted":
+        return lambda d, day, scope, label: decide(d, day, scope, trace, label)
+    if trace:
+        raise ValueError("a traced evaluation is interpreted (the trace is the interpreter's): use backend None or 'interpreted'")
+    prog = codegen.program(book)
+    return lambda d, day, scope, label: decide_compiled(prog, d, day, scope, label)
+
+
+def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide) -> Any:
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
     still filling what stays unsaid)."""
 
     def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
         try:
-            return _decide_incident(book, replace(inc, facts=filled), day, False, judge=False)
+            return _decide_incident(book, replace(inc, facts=filled), day, decide_one, False, judge=False)
         except EvaluationError:
             return None  # a fault of the rulebook on that answer only: reported as a warning
 
     return decide_with
 
 
-def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, trace: bool, judge: bool,
-                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
-    """The decision on the incident's facts as they stand (presumed facts already filled).
-    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
-    ``judge``, is judged against it."""
-    facts = inc.facts
-    pipeline = book.pipeline
-    base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
-    decision_trace: list[dict[str, Any]] = []
+class _Run:
+    """One pass of the pipeline over an incident's facts: runs each scope's decisions in order,
+    giving each decision's outcome to the decisions after it (and the classification's entry to
+    the rules of the act), and keeps the trace when traced."""
 
-    def run(decisions: Sequence[Decision], scope: Scope, label: str, into: dict[str, Outcome]) -> None:
-        for d in decisions:
-            outcome = decide(d, day, scope, trace, label)
+    def __init__(self, book: Rulebook, day: dt.date, decide_one: Decide, trace: bool):
+        self.book = book
+        self.day = day
+        self.decide_one = decide_one
+        self.classification = book.pipeline["classification"]
+        self.trace: list[dict[str, Any]] | None = [] if trace else None
+
+    def run(self, scope_kind: str, scope: Scope, label: str) -> dict[str, Outcome]:
+        into: dict[str, Outcome] = {}
+        for d in self.book.order[scope_kind]:
+            outcome = self.decide_one(d, self.day, scope, label)
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
-            if d.name == pipeline["classification"]:
-                scope.roots["classification"] = _classification_root(book, outcome, day, scope.roots.get("act"))
-            if outcome.trace is not None:
-                decision_trace.append(outcome.trace)
+            if d.name == self.classification:
+                scope.roots["classification"] = _classification_root(self.book, outcome, self.day, scope.roots.get("act"))
+            if outcome.trace is not None and self.trace is not None:
+                self.trace.append(outcome.trace)
+        return into
 
-    incident_outcomes: dict[str, Outcome] = {}
-    run(book.order["incident"], base, "incident", incident_outcomes)
-
-    victims = {v["id"]: (i, v) for i, v in enumerate(facts.get("victims", []))}
-    allegations: list[Allegation] = []
-    acts = sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"])
-    for index, act in acts:
+    def act_scope(self, base: Scope, index: int, act: Mapping[str, Any],
+                  victims: Mapping[str, tuple[int, Any]]) -> Scope:
         act_pointer = f"/acts/{index}"
-        act_scope = base.child("act", act, act_pointer)
-        act_scope.pointers["classification"] = f"{act_pointer}/classification"
+        scope = base.child("act", act, act_pointer)
+        scope.pointers["classification"] = f"{act_pointer}/classification"
         own = act.get("victims", [])
         if len(own) == 1:
-            act_scope.roots["act_victim"] = victims[own[0]][1]
-            act_scope.pointers["act_victim"] = f"/victims/{victims[own[0]][0]}"
+            scope.roots["act_victim"] = victims[own[0]][1]
+            scope.pointers["act_victim"] = f"/victims/{victims[own[0]][0]}"
         else:
             # No single victim: a rule reading the victim's facts at act level cannot apply; the
             # act must name its one victim (an act against several victims of different ages or
             # sexes is described as one act per victim).
-            act_scope.roots["act_victim"] = MISSING
-            act_scope.pointers["act_victim"] = f"{act_pointer}/victims"
+            scope.roots["act_victim"] = MISSING
+            scope.pointers["act_victim"] = f"{act_pointer}/victims"
         if "offence" in act:
             # The catalogue's answer to "which classifications cover this offence?": the one
             # code when there is exactly one, otherwise undetermined until the act is classified.
-            codes = book.codes_for_offence(act["offence"]["statute"], act["offence"]["section"], day)
+            codes = _codes_for_offence(self.book, act["offence"]["statute"], act["offence"]["section"], self.day)
             single: Any = codes[0] if len(codes) == 1 else Unknown(frozenset((f"{act_pointer}/classification",)))
-            act_scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
-            act_scope.pointers["offence"] = f"{act_pointer}/offence"
-        act_outcomes: dict[str, Outcome] = {}
-        run(book.order["act"], act_scope, f"act {act['id']}", act_outcomes)
-        victim_ids = sorted(act.get("victims", [])) or [None]
-        for vid in victim_ids:
-            if vid is None:
-                scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
-                victim = None
-            else:
-                vindex, victim = victims[vid]
-                scope = act_scope.child("victim", victim, f"/victims/{vindex}")
-            scope = scope.child(
-                "allegation",
-                {"act": act["id"], "victim": vid, "has_victim": vid is not None,
-                 "suspects": sorted(act.get("suspects", []))},
-                act_pointer,
-            )
-            outcomes: dict[str, Outcome] = {}
-            label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
-            run(book.order["allegation"], scope, label, outcomes)
-            allegations.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
+            scope.roots["offence"] = {**act["offence"], "codes": list(codes), "single": single}
+            scope.pointers["offence"] = f"{act_pointer}/offence"
+        return scope
 
-    decision = _assemble(book, inc, day, incident_outcomes, allegations, decision_trace if trace else None)
+    def allegations(self, base: Scope, facts: Mapping[str, Any]) -> list[Allegation]:
+        """Each act's decisions, then each of its allegations' (one per victim, or one with no
+        identified victim), acts in order of id."""
+        victims = {v["id"]: (i, v) for i, v in enumerate(facts.get("victims", []))}
+        out: list[Allegation] = []
+        for index, act in sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"]):
+            act_pointer = f"/acts/{index}"
+            act_scope = self.act_scope(base, index, act, victims)
+            act_outcomes = self.run("act", act_scope, f"act {act['id']}")
+            for vid in sorted(act.get("victims", [])) or [None]:
+                if vid is None:
+                    scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
+                    victim = None
+                else:
+                    vindex, victim = victims[vid]
+                    scope = act_scope.child("victim", victim, f"/victims/{vindex}")
+                scope = scope.child(
+                    "allegation",
+                    {"act": act["id"], "victim": vid, "has_victim": vid is not None,
+                     "suspects": sorted(act.get("suspects", []))},
+                    act_pointer,
+                )
+                label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
+                outcomes = self.run("allegation", scope, label)
+                out.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
+        return out
+
+
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
+                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """The decision on the incident's facts as they stand (presumed facts already filled).
+    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
+    ``judge``, is judged against it. Unjudged (another answer to a presumed fact), the decision
+    has no findings or flags: only what it records is read."""
+    facts = inc.facts
+    base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
+    run = _Run(book, day, decide_one, trace)
+    incident_outcomes = run.run("incident", base, "incident")
+    allegations = run.allegations(base, facts)
+    decision = _assemble(book, inc, day, incident_outcomes, allegations, run.trace)
+    if not judge:
+        return decision
     decision["findings"] = _findings(book, incident_outcomes, allegations)
     _attach_flags(book, decision, allegations)
     decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
         r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
     if complete is not None:
         complete(decision)
-    if judge and "force_record" in facts:
-        def run_one(scope: Scope, label: str) -> dict[str, Outcome]:
-            into: dict[str, Outcome] = {}
-            run(book.order["recorded_crime"], scope, label, into)
-            return into
-        decision["force_record"] = _judge_force_record(book, inc, day, decision, base, run_one)
-        decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
-            r["id"] for c in decision["force_record"]["crimes"] for v in c["verdicts"] for r in v.get("rules", [])
-            if r["verification"] != "verified"})
-        for rc in decision["force_record"]["crimes"]:
-            for v in rc["verdicts"]:
-                if v["state"] == "conflict":
-                    decision["conflicts"].append({"scope": f"recorded crime {rc['ref']}", "decision": v["decision"],
-                                                  "rules": v["rules_in_conflict"]})
-        if decision["conflicts"]:
-            decision["status"] = "conflict"
-            decision["summary"] = summary_line(decision)
+    if "force_record" in facts:
+        _add_force_record(book, inc, day, decision, base, run)
     return decision
+
+
+def _add_force_record(book: Rulebook, inc: Incident, day: dt.date, decision: dict[str, Any], base: Scope, run: _Run) -> None:
+    """The verdicts on the force's record of the incident, with their rules and conflicts."""
+    decision["force_record"] = _judge_force_record(book, inc, day, decision, base,
+                                                   lambda scope, label: run.run("recorded_crime", scope, label))
+    decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
+        r["id"] for c in decision["force_record"]["crimes"] for v in c["verdicts"] for r in v.get("rules", [])
+        if r["verification"] != "verified"})
+    for rc in decision["force_record"]["crimes"]:
+        for v in rc["verdicts"]:
+            if v["state"] == "conflict":
+                decision["conflicts"].append({"scope": f"recorded crime {rc['ref']}", "decision": v["decision"],
+                                              "rules": v["rules_in_conflict"]})
+    if decision["conflicts"]:
+        decision["status"] = "conflict"
+        decision["summary"] = summary_line(decision)
 
 
 def _findings(book: Rulebook, incident_outcomes: Mapping[str, Outcome], allegations: Sequence[Allegation]) -> list[dict[str, Any]]:
@@ -638,11 +776,31 @@ def _decided_code(crime: Mapping[str, Any] | None, rc: Mapping[str, Any]) -> str
     return str(recorded) if recorded in answers else code
 
 
+def _codes_for_offence(book: Rulebook, statute: str, section: str, day: dt.date) -> tuple[str, ...]:
+    """``book.codes_for_offence`` from an index of the offences built once per rulebook (the
+    same answer, without reading every classification on every call)."""
+    index: dict[Any, Any] | None = book.__dict__.get("_hocr_offence_index")
+    if index is None:
+        index = {}
+        for code, entries in book.classifications.items():
+            for c in entries:
+                for o in c.offence_entries:
+                    index.setdefault(o.key(), []).append((code, c, o))
+        book.__dict__["_hocr_offence_index"] = index
+    key = (offence_key(statute, section), day)
+    found: tuple[str, ...] | None = index.get(key)
+    if found is None:
+        found = tuple(sorted({code for code, c, o in index.get(key[0], ()) if c.in_force(day) and o.in_force(day)}))
+        if len(index) < 200_000:  # bounded: keyed by offence and day
+            index[key] = found
+    return found
+
+
 def _check_codes(book: Rulebook, facts: Mapping[str, Any], day: dt.date) -> None:
     problems = []
     for i, act in enumerate(facts["acts"]):
         offence = act.get("offence")
-        if offence is not None and "classification" not in act and not book.codes_for_offence(offence["statute"], offence["section"], day):
+        if offence is not None and "classification" not in act and not _codes_for_offence(book, offence["statute"], offence["section"], day):
             problems.append(InputProblem(
                 f"/acts/{i}/offence",
                 f"no classification in force on {day} covers the offence given (its statute and section); "
@@ -777,115 +935,20 @@ def _assemble(
     allegations: list[Allegation],
     decision_trace: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    pipeline = book.pipeline
-    facts = inc.facts
-    conflicts: list[dict[str, Any]] = []
-    undetermined: list[dict[str, Any]] = []
-    not_recorded: list[dict[str, Any]] = []
-    groups: dict[Any, list[Allegation]] = {}
-
-    def scope_conflicts(label: str, outcomes: Mapping[str, Outcome]) -> None:
-        for o in outcomes.values():
-            if o.state == "conflict":
-                conflicts.append({"scope": label, "decision": o.decision.name, "rules": list(o.conflict)})
-
-    scope_conflicts("incident", incident_outcomes)
+    """The decision (schemas/decision.schema.json) from the outcomes of every scope."""
+    sorted_out = _Sorted(book, inc.facts)
+    sorted_out.add_conflicts("incident", incident_outcomes)
     seen_acts: set[str] = set()
     for a in allegations:
         if a.act["id"] not in seen_acts:
             seen_acts.add(a.act["id"])
-            scope_conflicts(f"act {a.act['id']}", a.act_outcomes)
-        scope_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
-        rec = a.outcomes[pipeline["recording"]]
-        where = {"act": a.act["id"], "victim": a.victim_id}
-        if rec.state == "conflict":
-            continue  # reported under "conflicts"
-        if rec.state == "undetermined":
-            cls = a.act_outcomes.get(pipeline["classification"])
-            first = cls if cls is not None and cls.state == "undetermined" else rec
-            # Ask first for what the earliest open decision needs: an act that cannot be classified
-            # needs its classification facts before anything else can be asked.
-            entry_u: dict[str, Any] = {**where, "decision": first.decision.name,
-                                       "facts_needed": _facts_needed(first.missing, facts),
-                                       "open_rules": list(first.blocking)}
-            instead_name = pipeline.get("not_recorded_as")
-            meanwhile = a.outcomes.get(instead_name) if instead_name else None
-            if meanwhile is not None and meanwhile.state == "value":
-                # What stays on record while the recording decision is open (for example N100).
-                entry_u["record_as"] = _jsonable(meanwhile.value)
-                entry_u["rules"] = _refs(meanwhile)
-            undetermined.append(entry_u)
-            continue
-        if rec.state == "absent":
-            undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],
-                                 "open_rules": ["(no rule applies)"]})
-            continue
-        outcome = rec.value.get("outcome")
-        if outcome == "record":
-            key_outcome = a.outcomes[pipeline["count_key"]]
-            if key_outcome.state != "value":
-                undetermined.append({**where, "decision": key_outcome.decision.name,
-                                     "facts_needed": _facts_needed(key_outcome.missing, facts),
-                                     "open_rules": list(key_outcome.blocking)})
-                continue
-            groups.setdefault(_freeze(key_outcome.value["key"]), []).append(a)
-        else:
-            entry: dict[str, Any] = {**where, "classification": _class_ref(a.classification),
-                                     "reason": rec.value.get("reason")}
-            for k, v in rec.value.items():
-                if k not in ("outcome", "reason"):
-                    entry[k] = _jsonable(v)
-            instead = pipeline.get("not_recorded_as")
-            instead_outcome = a.outcomes.get(instead) if instead else None
-            if instead_outcome is not None and instead_outcome.state == "value":
-                entry["record_as"] = _jsonable(instead_outcome.value)
-            entry["rules"] = _refs(rec, instead_outcome)
-            not_recorded.append(entry)
-
-    rank = _principal_sort(book)
-    principal = book.principal
-    principal_ref = {
-        "id": "pipeline.principal",
-        "title": "Principal crime: the most serious offence of a counted group",
-        "citation": citation(as_sources(principal["source"])),
-        "verification": principal["verification"],
-    }
-    crimes: list[dict[str, Any]] = []
-    absorbed: list[dict[str, Any]] = []
-    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
-    for n, (_key, members) in enumerate(ordered, start=1):
-        members = sorted(members, key=rank)
-        head = members[0]
-        crime_id = f"C{n}"
-        suspects = sorted({s for m in members for s in m.act.get("suspects", [])})
-        rules = _refs(head.act_outcomes.get(pipeline["classification"]), head.outcomes[pipeline["recording"]],
-                      head.outcomes[pipeline["count_key"]])
-        crime: dict[str, Any] = {
-            "id": crime_id,
-            "classification": _class_ref(head.classification),
-            "victim": head.victim_id,
-            "victim_kind": _victim_kind(head),
-            "suspects": suspects,
-            "acts": sorted({m.act["id"] for m in members}),
-            "covers": [{"act": m.act["id"], "victim": m.victim_id} for m in sorted(members, key=lambda m: (m.act["id"], m.victim_id or ""))],
-            "rules": rules,
-        }
-        merged = []
-        for m in members[1:]:
-            same = m.classification["code"] == head.classification["code"]
-            entry = {"act": m.act["id"], "victim": m.victim_id, "classification": _class_ref(m.classification),
-                     "into": crime_id,
-                     "why": ("same offence in the same counting group" if same else
-                             f"{head.classification['code']} ranks above {m.classification['code']} as the principal crime"),
-                     "rules": _refs(m.outcomes[pipeline["count_key"]]) + ([] if same else [principal_ref])}
-            merged.append(entry)
-            absorbed.append(entry)
-        if any(not e["why"].startswith("same") for e in merged):
-            crime["rules"].append(principal_ref)
-        crimes.append(crime)
-
-    deadline = _deadline(book, inc, incident_outcomes, bool(crimes or undetermined))
-    status = "conflict" if conflicts else ("undetermined" if undetermined else "decided")
+            sorted_out.add_conflicts(f"act {a.act['id']}", a.act_outcomes)
+        sorted_out.add_conflicts(f"act {a.act['id']}, victim {a.victim_id}", a.outcomes)
+        sorted_out.add(a)
+    crimes, absorbed = _crimes(book, sorted_out.groups)
+    deadline = _deadline(book, inc, incident_outcomes, bool(crimes or sorted_out.undetermined))
+    conflicts = sorted_out.conflicts
+    status = "conflict" if conflicts else ("undetermined" if sorted_out.undetermined else "decided")
     decision: dict[str, Any] = {
         "format": DECISION_FORMAT,
         "incident": inc.id,
@@ -896,17 +959,140 @@ def _assemble(
         "crime_count": len(crimes),
         "crimes": crimes,
         "absorbed": absorbed,
-        "not_recorded": not_recorded,
-        "undetermined": undetermined,
+        "not_recorded": sorted_out.not_recorded,
+        "undetermined": sorted_out.undetermined,
         "deadline": deadline,
         "conflicts": conflicts,
         "warnings": list(inc.warnings),
-        "unverified_rules": sorted(_unverified(crimes, not_recorded, deadline)),
+        "unverified_rules": sorted(_unverified(crimes, sorted_out.not_recorded, deadline)),
     }
     decision["summary"] = summary_line(decision)
     if decision_trace is not None:
         decision["trace"] = decision_trace
     return decision
+
+
+class _Sorted:
+    """The allegations sorted by what the recording decision gave: conflicts, undetermined,
+    not recorded, and the recorded ones grouped by their counting key."""
+
+    def __init__(self, book: Rulebook, facts: Mapping[str, Any]):
+        self.pipeline = book.pipeline
+        self.facts = facts
+        self.conflicts: list[dict[str, Any]] = []
+        self.undetermined: list[dict[str, Any]] = []
+        self.not_recorded: list[dict[str, Any]] = []
+        self.groups: dict[Any, list[Allegation]] = {}
+
+    def add_conflicts(self, label: str, outcomes: Mapping[str, Outcome]) -> None:
+        for o in outcomes.values():
+            if o.state == "conflict":
+                self.conflicts.append({"scope": label, "decision": o.decision.name, "rules": list(o.conflict)})
+
+    def add(self, a: Allegation) -> None:
+        pipeline = self.pipeline
+        rec = a.outcomes[pipeline["recording"]]
+        where = {"act": a.act["id"], "victim": a.victim_id}
+        if rec.state == "conflict":
+            return  # reported under "conflicts"
+        if rec.state == "undetermined":
+            self.undetermined.append(self.open_entry(a, rec, where))
+        elif rec.state == "absent":
+            self.undetermined.append({**where, "decision": rec.decision.name, "facts_needed": [],
+                                      "open_rules": ["(no rule applies)"]})
+        elif rec.value.get("outcome") == "record":
+            key_outcome = a.outcomes[pipeline["count_key"]]
+            if key_outcome.state != "value":
+                self.undetermined.append({**where, "decision": key_outcome.decision.name,
+                                          "facts_needed": _facts_needed(key_outcome.missing, self.facts),
+                                          "open_rules": list(key_outcome.blocking)})
+            else:
+                self.groups.setdefault(_freeze(key_outcome.value["key"]), []).append(a)
+        else:
+            self.not_recorded.append(self.not_recorded_entry(a, rec, where))
+
+    def open_entry(self, a: Allegation, rec: Outcome, where: dict[str, Any]) -> dict[str, Any]:
+        cls = a.act_outcomes.get(self.pipeline["classification"])
+        first = cls if cls is not None and cls.state == "undetermined" else rec
+        # Ask first for what the earliest open decision needs: an act that cannot be classified
+        # needs its classification facts before anything else can be asked.
+        entry: dict[str, Any] = {**where, "decision": first.decision.name,
+                                 "facts_needed": _facts_needed(first.missing, self.facts),
+                                 "open_rules": list(first.blocking)}
+        meanwhile = self.instead(a)
+        if meanwhile is not None and meanwhile.state == "value":
+            # What stays on record while the recording decision is open (for example N100).
+            entry["record_as"] = _jsonable(meanwhile.value)
+            entry["rules"] = _refs(meanwhile)
+        return entry
+
+    def not_recorded_entry(self, a: Allegation, rec: Outcome, where: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {**where, "classification": _class_ref(a.classification),
+                                 "reason": rec.value.get("reason")}
+        for k, v in rec.value.items():
+            if k not in ("outcome", "reason"):
+                entry[k] = _jsonable(v)
+        instead = self.instead(a)
+        if instead is not None and instead.state == "value":
+            entry["record_as"] = _jsonable(instead.value)
+        entry["rules"] = _refs(rec, instead)
+        return entry
+
+    def instead(self, a: Allegation) -> Outcome | None:
+        name = self.pipeline.get("not_recorded_as")
+        return a.outcomes.get(name) if name else None
+
+
+def _principal_ref(book: Rulebook) -> dict[str, Any]:
+    principal = book.principal
+    return {
+        "id": "pipeline.principal",
+        "title": "Principal crime: the most serious offence of a counted group",
+        "citation": citation(as_sources(principal["source"])),
+        "verification": principal["verification"],
+    }
+
+
+def _crimes(book: Rulebook, groups: Mapping[Any, list[Allegation]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each counting group as one crime, classified as its principal allegation; the others of
+    the group absorbed into it."""
+    pipeline = book.pipeline
+    rank = _principal_sort(book)
+    principal_ref = _principal_ref(book)
+    crimes: list[dict[str, Any]] = []
+    absorbed: list[dict[str, Any]] = []
+    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
+    for n, (_key, members) in enumerate(ordered, start=1):
+        members = sorted(members, key=rank)
+        head = members[0]
+        crime_id = f"C{n}"
+        crime: dict[str, Any] = {
+            "id": crime_id,
+            "classification": _class_ref(head.classification),
+            "victim": head.victim_id,
+            "victim_kind": _victim_kind(head),
+            "suspects": sorted({s for m in members for s in m.act.get("suspects", [])}),
+            "acts": sorted({m.act["id"] for m in members}),
+            "covers": [{"act": m.act["id"], "victim": m.victim_id} for m in sorted(members, key=lambda m: (m.act["id"], m.victim_id or ""))],
+            "rules": _refs(head.act_outcomes.get(pipeline["classification"]), head.outcomes[pipeline["recording"]],
+                           head.outcomes[pipeline["count_key"]]),
+        }
+        merged = [_absorbed_entry(m, head, crime_id, pipeline, principal_ref) for m in members[1:]]
+        absorbed.extend(merged)
+        if any(not e["why"].startswith("same") for e in merged):
+            crime["rules"].append(principal_ref)
+        crimes.append(crime)
+    return crimes, absorbed
+
+
+def _absorbed_entry(m: Allegation, head: Allegation, crime_id: str, pipeline: Mapping[str, Any],
+                    principal_ref: dict[str, Any]) -> dict[str, Any]:
+    same = m.classification["code"] == head.classification["code"]
+    return {"act": m.act["id"], "victim": m.victim_id, "classification": _class_ref(m.classification),
+            "into": crime_id,
+            "why": ("same offence in the same counting group" if same else
+                    f"{head.classification['code']} ranks above {m.classification['code']} as the principal crime"),
+            "rules": _refs(m.outcomes[pipeline["count_key"]]) + ([] if same else [principal_ref])}
 
 
 def _unverified(crimes: list[dict[str, Any]], not_recorded: list[dict[str, Any]], deadline: Any) -> set[str]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from . import ops
 from .loader import (
     RulebookError,
     YamlError,
@@ -237,7 +238,7 @@ _NEGATE = {"equals": "not_equals", "not_equals": "equals", "in": "not_in", "not_
            "not_contains": "contains"}
 _RELATIONS = {"lt": {"<"}, "le": {"<", "="}, "gt": {">"}, "ge": {">", "="},
               "equals": {"="}, "not_equals": {"<", ">"}}
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = ops.SCALARS
 
 
 class _Opaque:
@@ -304,10 +305,7 @@ def cell_atoms(path: str, cell: Any) -> Conj:
     return ((path, "equals", _operand(cell)),)
 
 
-def _eq(a: Any, b: Any) -> bool:
-    if (type(a) is bool) != (type(b) is bool):
-        return False
-    return bool(a == b)
+_eq = ops.equals
 
 
 MISSING = _Opaque()
@@ -321,23 +319,16 @@ def test_value(value: Any, op: str, operand: Any) -> bool | None:
         return False  # any other test of an absent fact is unknown, never true
     if _is_expr(operand):
         return None
-    if op == "equals":
-        return _eq(value, operand)
-    if op == "not_equals":
-        return not _eq(value, operand)
-    if op == "in":
-        return any(_eq(value, x) for x in operand)
-    if op == "not_in":
-        return not any(_eq(value, x) for x in operand)
+    if op in ("equals", "not_equals", "in", "not_in"):
+        return ops.COMPARISONS[op](value, operand)
     if op in ("contains", "not_contains"):
         if not isinstance(value, (str, list, tuple)):
             return None
-        has = (operand in value) if isinstance(value, str) else any(_eq(x, operand) for x in value)
-        return has == (op == "contains")
+        return ops.contains(value, operand) == (op == "contains")
     try:
         if isinstance(value, bool) or isinstance(operand, bool):
             return None
-        return bool({"lt": value < operand, "le": value <= operand, "gt": value > operand, "ge": value >= operand}[op])
+        return ops.COMPARISONS[op](value, operand)
     except TypeError:
         return None
 
