@@ -136,6 +136,22 @@ def test_rules_validate_ok() -> None:
     assert r.stdout.startswith("ok: ") and "sha256:" in r.stdout
 
 
+def test_rules_validate_timings_lists_every_stage() -> None:
+    from hocr.loader import STAGES
+
+    r = hocr("rules", "validate", "--timings")
+    assert r.returncode == 0, r.stderr
+    first, head, *stages = r.stdout.splitlines()
+    assert first.startswith("ok: ")
+    assert head.startswith("stages (the rule files read")
+    names = [line.rsplit(None, 2)[0].strip() for line in stages]
+    assert names[0] in ("read", "cache") and names[-1] == "total"
+    assert [n for n in names if n in {s for s, _, _ in STAGES}] == [s for s, _, on_hit in STAGES
+                                                                     if on_hit or names[0] == "read"]
+    assert all(line.endswith(" ms") for line in stages)
+    assert "ok: " in hocr("rules", "validate").stdout and "stages" not in hocr("rules", "validate").stdout
+
+
 def test_rules_validate_broken_rulebook(tmp_path: Path) -> None:
     import shutil
 
@@ -183,3 +199,75 @@ def test_as_of_before_the_rulebook_starts() -> None:
     r = hocr("check", str(EXAMPLES / "victim-report-recorded.json"), "--as-of", "1999-01-01")
     assert r.returncode == 2
     assert "no rules are in force on 1999-01-01: the rulebook starts on 2002-04-01" in r.stderr
+
+
+# `hocr check` without typer (hocr.cli_base) and through typer (hocr.cli) give the same result.
+
+
+def typer_hocr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from hocr.cli import main; sys.argv[0] = 'hocr'; main()", *args],
+        input=stdin, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize("args", [
+    ["victim-report-recorded.json"],
+    ["victim-report-recorded.json", "--json"],
+    ["--json", "victim-report-recorded.json", "--as-of", "2024-05-01"],
+    ["victim-report-recorded.json", "--as-of=2024-05-01", "--no-presume"],
+    ["victim-report-recorded.json", "--explain"],
+    ["victim-report-recorded.json", "--trace", "--json"],
+    ["victim-report-recorded.json", "--as-of", "2024-02-30"],
+    ["no-such-file.json"],
+])
+def test_check_without_typer_is_check_through_typer(args: list[str]) -> None:
+    from hocr.cli_base import quick_check_args
+
+    args = [str(EXAMPLES / a) if a.endswith(".json") else a for a in args]
+    assert quick_check_args(["check", *args]) is not None  # this command line takes the quick path
+    quick, full = hocr("check", *args), typer_hocr("check", *args)
+    assert (quick.returncode, quick.stdout, quick.stderr) == (full.returncode, full.stdout, full.stderr)
+
+
+def test_check_of_an_invalid_incident_without_typer_is_check_through_typer() -> None:
+    text = (EXAMPLES / "victim-report-recorded.json").read_text().replace('"acts"', '"actz"', 1)
+    quick, full = hocr("check", "-", stdin=text), typer_hocr("check", "-", stdin=text)
+    assert quick.returncode == 2
+    assert (quick.returncode, quick.stdout, quick.stderr) == (full.returncode, full.stdout, full.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["check"], ["check", "--help"], ["check", "-h"], ["check", "a.json", "b.json"], ["check", "a.json", "--colour"],
+    ["check", "a.json", "--as-of"], ["check", "a.json", "--as-of", "2024-01-01", "--as-of", "2024-01-02"],
+    ["check", "--", "a.json"], ["check", "a.json", "--rules="], ["check", "a\x1b[31m.json"], ["audit", "a.jsonl"],
+    ["check", "a.json", "--json=yes"],
+])
+def test_anything_but_a_plain_check_goes_to_typer(argv: list[str]) -> None:
+    from hocr.cli_base import quick_check_args
+
+    assert quick_check_args(argv) is None
+
+
+def test_a_plain_check_is_read_as_typer_reads_it() -> None:
+    from hocr.cli_base import quick_check_args
+
+    assert quick_check_args(["check", "-", "--rules", "r", "--trace", "--as-of=2024-01-01"]) == {
+        "file": "-", "rules": Path("r"), "trace": True, "as_of": "2024-01-01"}
+
+
+def test_a_warm_check_imports_neither_typer_nor_jsonschema_nor_yaml() -> None:
+    # The quick start (issue 13): with the rulebook cached, a valid incident needs none of them.
+    example = str(EXAMPLES / "victim-report-recorded.json")
+    assert hocr("check", example).returncode == 0  # the cache is warm now
+    probe = ("import sys, runpy; sys.argv = ['hocr', 'check', sys.argv[1]]\n"
+             "try:\n    runpy.run_module('hocr', run_name='__main__')\n"
+             "except SystemExit as exc:\n    code = exc.code\n"
+             "heavy = sorted(m for m in ('typer', 'click', 'jsonschema', 'yaml') if m in sys.modules)\n"
+             "sys.stderr.write(f'{code} {heavy}')\n")
+    r = subprocess.run([sys.executable, "-c", probe, example], capture_output=True, text=True, timeout=60)
+    assert r.stderr.endswith("0 []"), r.stderr
+    # An invalid incident is worded by jsonschema, still without typer.
+    bad = (EXAMPLES / "victim-report-recorded.json").read_text().replace('"acts"', '"actz"', 1)
+    r = subprocess.run([sys.executable, "-c", probe, "-"], input=bad, capture_output=True, text=True, timeout=60)
+    assert r.stderr.endswith("2 ['jsonschema']"), r.stderr

@@ -365,3 +365,45 @@ def test_force_record_references_are_checked() -> None:
 
     found = sorted(p.pointer for p in problems_of(incident(record)))
     assert found == ["/force_record/crimes/0/acts/1", "/force_record/crimes/0/victim"]
+
+
+def _london_both_ways(local: dt.datetime) -> tuple[Any, Any]:
+    """UK local time read by the fast path and by the zone's own rules: a value and a warning,
+    or the error."""
+    from hocr import incident
+
+    found = []
+    for read in (incident._london, incident._london_exactly):
+        try:
+            found.append(read(local, local.isoformat()))
+        except incident.TimeError as exc:
+            found.append(("error", str(exc)))
+    return found[0], found[1]
+
+
+@pytest.mark.parametrize("year", [1972, 1996, 2023, 2024, 2025, 2038, 2999])
+def test_fast_and_exact_uk_times_agree_every_10_minutes_around_each_change(year: int) -> None:
+    from hocr import incident
+
+    seen = {"error": 0, "warning": 0}
+    for month in (3, 10):
+        start = dt.datetime(year, month, 14)
+        for step in range(18 * 24 * 6):  # eighteen days of 10-minute steps from the 14th
+            local = start + dt.timedelta(minutes=10 * step, seconds=step % 60)
+            fast, exact = _london_both_ways(local)
+            assert fast == exact, local
+            if exact[0] == "error":
+                seen["error"] += 1
+            elif exact[1]:
+                seen["warning"] += 1
+    assert seen["error"] and seen["warning"]  # the sweep met the skipped and the repeated hour
+    assert incident._hour_offset(year, 7, 1, 12) == dt.timedelta(hours=1)
+
+
+def test_fast_uk_times_fall_back_to_the_exact_rules_before_1972() -> None:
+
+    for local in (dt.datetime(1800, 1, 1, 0, 0), dt.datetime(1847, 12, 1, 0, 0), dt.datetime(1941, 5, 4, 1, 30),
+                  dt.datetime(1968, 10, 27, 3, 0), dt.datetime(1971, 12, 31, 23, 59)):
+        fast, exact = _london_both_ways(local)
+        assert fast == exact, local
+    assert parse_time("1847-11-30T12:00", "datetime")[0].utcoffset() == dt.timedelta(0)

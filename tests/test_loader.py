@@ -10,12 +10,19 @@ import pytest
 import yaml
 
 from hocr.loader import (
+    STAGES,
     Problem,
+    Rulebook,
     RulebookError,
     YamlError,
+    _cache_key,
+    _compile,
+    _read_cache,
+    content_hash,
     data_path,
     load_rulebook,
     load_yaml,
+    rule_files,
 )
 
 SHIPPED = data_path("rules")
@@ -485,3 +492,90 @@ def test_hash_changes_when_a_file_changes(tmp_path: Path) -> None:
     # A renamed file changes the hash too: the paths are part of it.
     target.rename(base / "ncrs" / "recording-standard-renamed.yaml")
     assert load_rulebook(base).hash != first.hash
+
+
+# ------------------------------------------------------------------------------------------
+# The loader as named stages, and what a cache hit skips
+# ------------------------------------------------------------------------------------------
+
+
+def _fresh_load(base: Path) -> Rulebook:
+    """A load that bypasses the in-process cache (the disk cache is used as usual)."""
+    files = rule_files(base)
+    return _compile(base, files, content_hash(base, files))
+
+
+def test_every_stage_is_timed_and_a_cache_hit_skips_only_the_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    names = [name for name, _, _ in STAGES]
+    cold = _fresh_load(SHIPPED)
+    assert [n for n, _ in cold.timings] == ["read", *names, "write cache"]
+    warm = _fresh_load(SHIPPED)
+    skipped = [name for name, _, on_hit in STAGES if not on_hit]
+    assert skipped == ["presumption safety"]
+    assert [n for n, _ in warm.timings] == ["cache", *(n for n in names if n not in skipped)]
+    assert all(seconds >= 0 for _, seconds in cold.timings + warm.timings)
+    # The rulebook read from the cache is the rulebook read from the files.
+    assert warm.hash == cold.hash and warm.files == cold.files and warm.pipeline == cold.pipeline
+    assert warm.classifications == cold.classifications
+    assert [(p.id, p.file, p.line) for p in warm.presumptions] == [(p.id, p.file, p.line) for p in cold.presumptions]
+    for rid, r in cold.rules.items():
+        w = warm.rules[rid]
+        assert (w.file, w.line, w.raw, w.defeaters, w.citation) == (r.file, r.line, r.raw, r.defeaters, r.citation)
+    assert {n: [r.id for r in d.rules] for n, d in warm.decisions.items()} == {n: [r.id for r in d.rules] for n, d in cold.decisions.items()}
+    assert {s: [d.name for d in ds] for s, ds in warm.order.items()} == {s: [d.name for d in ds] for s, ds in cold.order.items()}
+
+
+def test_a_cache_entry_keeps_only_the_lines_a_loaded_rulebook_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    _fresh_load(SHIPPED)
+    files = rule_files(SHIPPED)
+    docs = _read_cache(_cache_key(content_hash(SHIPPED, files)))
+    assert docs is not None and len(docs) == len(files)
+    assert all(len(path) <= 2 for _, _, lines in docs for path in lines)
+    assert any(path[:1] == ("rules",) and len(path) == 2 for _, _, lines in docs for path in lines)
+
+
+def test_no_function_of_the_loader_incident_or_cli_is_over_80_lines() -> None:
+    import ast
+
+    long = []
+    for name in ("loader.py", "incident.py", "cli.py", "cache.py", "jsonio.py"):
+        path = Path(__file__).resolve().parents[1] / "src" / "hocr" / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            is_function = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if is_function and node.end_lineno is not None and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{name}:{node.lineno} {node.name}")
+    assert not long
+
+
+def test_a_rulebook_read_from_the_cache_decides_every_worked_case_as_one_read_from_the_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read from the cache, conditions are compiled when first evaluated (loader._CompileOnFirstUse).
+    import datetime as dt
+    import json
+
+    from hocr.cases import case_incident, load_case_file
+    from hocr.engine import evaluate
+    from hocr.incident import InvalidIncident
+
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    cold = _fresh_load(SHIPPED)
+    warm = _fresh_load(SHIPPED)
+    assert warm.timings[0][0] == "cache"
+    compared = 0
+    for path in sorted((Path(__file__).parent / "cases").rglob("*.yaml")):
+        for case in load_case_file(path):
+            as_of = dt.date.fromisoformat(str(case["as_of"])) if "as_of" in case else None
+            found = []
+            for book in (warm, cold):
+                try:
+                    found.append(json.dumps(evaluate(book, case_incident(case, path.parent), as_of=as_of), sort_keys=True, default=str))
+                except InvalidIncident as exc:
+                    found.append(str(exc))
+            assert found[0] == found[1], case["name"]
+            compared += 1
+    assert compared > 1000

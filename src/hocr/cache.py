@@ -1,7 +1,7 @@
 """hocr's on-disk cache: derived data only, never trusted from anywhere.
 
-Some entries are code (the compiled incident validator is Python bytecode that is executed;
-issue 13's compiled rulebook will be too), so an entry is used only when all of these hold,
+Some entries are, or will be, code (issue 13's compiled rulebook is Python that is executed),
+so an entry is used only when all of these hold,
 and otherwise the cache is ignored and the data is derived again (see docs/hardening.md):
 
 * the folder is a real folder (not a symbolic link), owned by the user running hocr and not
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import stat
 import sys
@@ -28,7 +27,6 @@ from functools import cache
 from pathlib import Path
 
 _MAGIC = b"hocr-cache-1\n"
-_log = logging.getLogger("hocr.cache")
 
 
 def root() -> Path | None:
@@ -95,7 +93,9 @@ def _folder(create: bool) -> Path | None:
 
 @cache
 def _warn_once(message: str) -> None:
-    _log.warning(message)
+    import logging  # only when there is something to say: it is slow to import
+
+    logging.getLogger("hocr.cache").warning(message)
 
 
 def _name(kind: str, key: str) -> str:

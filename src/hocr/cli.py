@@ -1,41 +1,20 @@
-"""The command line: ``hocr check``, ``hocr rules validate``, ``hocr schema``.
-
-Exit codes (also in docs/cli.md):
-
-====  =====================================================================
-0     decided: every allegation has an outcome
-1     internal error (a bug in hocr: please report it)
-2     invalid input: unreadable file, invalid JSON, schema violation, unknown
-      classification, a time that cannot be read; or a usage error
-3     undetermined: more facts are needed (the output lists them)
-4     rulebook error: the rule files do not load, or two rules conflict
-====  =====================================================================
+"""The command line as a typer application: one function a command. ``hocr check`` with plain
+options is run without it (:mod:`hocr.cli_base`, the entry point, which also has the exit codes
+and the helpers every command shares).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
-from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .engine import EvaluationError, evaluate
-from .explain import render_rulebook, render_text
-from .incident import LIMITS, InvalidIncident, check_incident, parse_json
-from .loader import RulebookError, data_path, load_rulebook
-
-
-class Exit(IntEnum):
-    DECIDED = 0
-    INTERNAL = 1
-    INVALID_INPUT = 2
-    UNDETERMINED = 3
-    RULEBOOK = 4
-
+from .cli_base import Exit, as_json_text, err, internal_error, load, parse_as_of, run_check
+from .explain import render_rulebook
+from .loader import data_path
 
 app = typer.Typer(
     add_completion=False,
@@ -52,49 +31,6 @@ RulesOption = Annotated[
 ]
 
 
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _load(rules: Path | None) -> Any:
-    try:
-        return load_rulebook(rules)
-    except RulebookError as exc:
-        _err(f"hocr: the rulebook does not load ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):")
-        for p in exc.problems:
-            _err(f"  {p}")
-        raise typer.Exit(Exit.RULEBOOK) from exc
-
-
-def _parse_as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        _err(f"hocr: --as-of {value!r} is not a date (expected YYYY-MM-DD)")
-        raise typer.Exit(Exit.INVALID_INPUT) from None
-
-
-def _read_incident(file: str, source: str) -> str:
-    """The incident's text (at most LIMITS.max_json_chars bytes are read: more is refused)."""
-    most = LIMITS.max_json_chars
-    try:
-        if file == "-":
-            data = sys.stdin.buffer.read(most + 1)
-        else:
-            with open(file, "rb") as f:
-                data = f.read(most + 1)
-        if len(data) > most:
-            _err(f"hocr: {source} is longer than {most:,} bytes, the limit for one incident")
-            raise typer.Exit(Exit.INVALID_INPUT)
-        return data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc)
-        _err(f"hocr: cannot read {source}: {reason}")
-        raise typer.Exit(Exit.INVALID_INPUT) from None
-
-
 @app.command()
 def check(
     file: Annotated[str, typer.Argument(help="The incident (JSON), or '-' for standard input.", metavar="FILE")],
@@ -106,40 +42,33 @@ def check(
     rules: RulesOption = None,
 ) -> None:
     """Decide whether, what and by when to record for one incident."""
-    day = _parse_as_of(as_of)
-    source = "<stdin>" if file == "-" else file
-    text = _read_incident(file, source)
-    book = _load(rules)
-    try:
-        incident = check_incident(parse_json(text, source), source)
-        decision = evaluate(book, incident, as_of=day, trace=trace or explain, presume=not no_presume)
-    except InvalidIncident as exc:
-        _err(f"hocr: {source} is not a valid incident ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):")
-        for p in exc.problems:
-            _err(f"  {source}: {p}")
-        raise typer.Exit(Exit.INVALID_INPUT) from None
-    except EvaluationError as exc:
-        _err(f"hocr: rulebook fault while evaluating {source}: {exc}")
-        raise typer.Exit(Exit.RULEBOOK) from None
-    if as_json:
-        # --explain with --json gives the trace, the machine-readable form of the explanation.
-        typer.echo(json.dumps(decision, indent=2, ensure_ascii=False))
-    else:
-        typer.echo(render_text(decision, explain=explain or trace, book=book), nl=False)
-    status = decision["status"]
-    code = {"decided": Exit.DECIDED, "undetermined": Exit.UNDETERMINED, "conflict": Exit.RULEBOOK}[status]
-    raise typer.Exit(code)
+    run_check(file, as_json=as_json, as_of=as_of, explain=explain, trace=trace, no_presume=no_presume, rules=rules)
 
 
 @rules_app.command("validate")
-def rules_validate(rules: RulesOption = None) -> None:
+def rules_validate(
+    timings: Annotated[bool, typer.Option("--timings", help="Also print how long each stage of loading took.")] = False,
+    rules: RulesOption = None,
+) -> None:
     """Load and check every rule file against the schema and each other."""
-    book = _load(rules)
+    book = load(rules)
     n_class = sum(len(v) for v in book.classifications.values())
     typer.echo(
         f"ok: {len(book.files)} files, {len(book.decisions)} decisions, {len(book.rules)} rules, "
         f"{n_class} classifications; {book.edition}; {book.hash}"
     )
+    if timings:
+        typer.echo(_render_timings(book.timings), nl=False)
+
+
+def _render_timings(timings: tuple[tuple[str, float], ...]) -> str:
+    """One line a stage of loading, in milliseconds, and the total."""
+    width = max((len(name) for name, _ in timings), default=5)
+    lines = [f"  {name:<{width}}  {1000 * seconds:8.1f} ms" for name, seconds in timings]
+    lines.append(f"  {'total':<{width}}  {1000 * sum(s for _, s in timings):8.1f} ms")
+    cached = any(name == "cache" for name, _ in timings)
+    head = "stages (the rule files read from the cache):" if cached else "stages (the rule files read and checked):"
+    return "\n".join([head, *lines]) + "\n"
 
 
 @rules_app.command("render")
@@ -148,7 +77,7 @@ def rules_render(
     rules: RulesOption = None,
 ) -> None:
     """Render the whole rulebook for people, as Markdown (docs/rulebook.md)."""
-    text = render_rulebook(_load(rules))
+    text = render_rulebook(load(rules))
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -167,7 +96,7 @@ def rules_lint(
     result = lint(rules)
     if as_json:
         shown = result.findings + (result.notes if notes else [])
-        typer.echo(json.dumps([f.as_json() for f in shown], indent=2, ensure_ascii=False))
+        typer.echo(as_json_text([f.as_json() for f in shown]))
     else:
         typer.echo(render_text(result, notes=notes), nl=False)
     raise typer.Exit(0 if result.clean else EXIT_FINDINGS)
@@ -197,14 +126,14 @@ def audit(
         specs = groups_with([parse_group(g) for g in group or []])
         annual = parse_annual(annual_recorded or [], specs)
     except ValueError as exc:
-        _err(f"hocr: {exc}")
+        err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     try:
         stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        _err(f"hocr: cannot read {file}: {exc.strerror or exc}")
+        err(f"hocr: cannot read {file}: {exc.strerror or exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    book = _load(rules)
+    book = load(rules)
     source = "<stdin>" if file == "-" else file
     try:
         summary = audit_to_files(AuditOptions(
@@ -214,19 +143,19 @@ def audit(
             progress=sys.stderr.isatty() if progress is None else progress,
         ), book.info())
     except OSError as exc:
-        _err(f"hocr: {getattr(exc, 'filename', None) or source}: {exc.strerror or exc}")
+        err(f"hocr: {getattr(exc, 'filename', None) or source}: {exc.strerror or exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     except OutputError as exc:
-        _err(f"hocr: {exc}")
+        err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False) if as_json else render_table(summary, source), nl=as_json)
+    typer.echo(as_json_text(summary) if as_json else render_table(summary, source), nl=as_json)
     head = next(g for g in summary["groups"] if g["label"] == "all crime excluding fraud")
     acc = head["recording_accuracy"]
     if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
-        _err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")
+        err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")
         raise typer.Exit(EXIT_BELOW)
 
 
@@ -242,8 +171,8 @@ def rules_list(
     """List the classifications of the catalogue."""
     from . import catalogue
 
-    day = _parse_as_of(as_of) or dt.date.today()
-    book = _load(rules)
+    day = parse_as_of(as_of) or dt.date.today()
+    book = load(rules)
     if markdown:
         ref = book.root / catalogue.REFERENCE_FILE
         typer.echo(catalogue.render_catalogue(book, catalogue.read_reference(ref) if ref.exists() else None), nl=False)
@@ -252,12 +181,12 @@ def rules_list(
     if category is not None:
         name = catalogue.resolve_category(book, category)
         if name is None:
-            _err(f"hocr: no category {category!r}; choose one of: " + "; ".join(
+            err(f"hocr: no category {category!r}; choose one of: " + "; ".join(
                 f"{c} ({catalogue.slug(c)})" for c in catalogue.categories(book)))
             raise typer.Exit(Exit.INVALID_INPUT)
     rows = catalogue.entries(book, day, category=name, include_all=include_all)
     if as_json:
-        typer.echo(json.dumps([catalogue.summary(c) for c in rows], indent=2, ensure_ascii=False))
+        typer.echo(as_json_text([catalogue.summary(c) for c in rows]))
     else:
         typer.echo(catalogue.render_list(rows, include_all=include_all), nl=False)
 
@@ -272,14 +201,14 @@ def rules_show(
     """Show one classification: its entry, dated values, offences, counting rules and sources."""
     from . import catalogue
 
-    day = _parse_as_of(as_of) or dt.date.today()
-    book = _load(rules)
+    day = parse_as_of(as_of) or dt.date.today()
+    book = load(rules)
     try:
         info = catalogue.show(book, code, day)
     except catalogue.UnknownCode as exc:
-        _err(f"hocr: {exc}")
+        err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    typer.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else catalogue.render_show(info), nl=False)
+    typer.echo(as_json_text(info) if as_json else catalogue.render_show(info), nl=False)
 
 
 def _opt(help_text: str) -> Any:
@@ -305,16 +234,16 @@ def rules_import_offences(
     """Read a new edition of the notifiable offences list and show what it changes (writes only with --out or --write)."""
     from . import offence_list
 
-    book = _load(rules)
+    book = load(rules)
     try:
         result = offence_list.run_import(book, file, edition=edition, out=out, write=write)
     except (offence_list.ListError, OSError) as exc:
         problems = exc.problems if isinstance(exc, offence_list.ListError) else (f"cannot read: {exc.strerror}",)
-        _err(f"hocr: {file}: not a notifiable offences list this command can read ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
+        err(f"hocr: {file}: not a notifiable offences list this command can read ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
         for p in problems[:50]:
-            _err(f"  {p}")
+            err(f"  {p}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False) if as_json else offence_list.render_import(result), nl=False)
+    typer.echo(as_json_text(result.as_json()) if as_json else offence_list.render_import(result), nl=False)
 
 
 @app.command()
@@ -342,7 +271,7 @@ def serve(
     from .service import config_from_env
     from .service import serve as run_service
 
-    _load(rules)  # a rulebook that does not load is exit 4, before anything listens
+    load(rules)  # a rulebook that does not load is exit 4, before anything listens
     try:
         config = config_from_env(
             rules=str(rules.resolve()) if rules else None,
@@ -353,12 +282,12 @@ def serve(
             header_timeout=header_timeout,
         )
     except ValueError as exc:
-        _err(f"hocr: {exc}")
+        err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     try:
         run_service(config, host, port, workers, access_log)
     except OSError as exc:  # the port is taken, the log cannot be opened
-        _err(f"hocr: cannot serve: {exc.strerror or exc}")
+        err(f"hocr: cannot serve: {exc.strerror or exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
 
 
@@ -369,16 +298,16 @@ def schema(
     """Print one of the JSON Schemas."""
     files = {"incident": "incident.schema.json", "decision": "decision.schema.json", "rule": "rule.schema.json"}
     if name not in files:
-        _err(f"hocr: no schema {name!r} (choose incident, decision or rule)")
+        err(f"hocr: no schema {name!r} (choose incident, decision or rule)")
         raise typer.Exit(Exit.INVALID_INPUT)
     typer.echo((data_path("schemas") / files[name]).read_text(), nl=False)
 
 
 def main() -> None:
+    """Every command through typer (:func:`hocr.cli_base.main` is the ``hocr`` command)."""
     try:
         app()
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so in one line, no traceback for the user
-        _err(f"hocr: internal error: {type(exc).__name__}: {exc} (please report this)")
-        sys.exit(Exit.INTERNAL)
+        internal_error(exc)

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import marshal
 import math
+import operator
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
-from . import cache as _disk_cache
+from . import jsonio
 from .loader import data_path
 
 LONDON = ZoneInfo("Europe/London")
@@ -230,66 +227,118 @@ def _tree_copy(value: Any) -> Any:
     return value
 
 
+class _Unusual(Exception):
+    """The fast pass met something it leaves to the exact walk (:class:`_Walk`), which either
+    finds a problem and words it, or accepts it (a dict subclass, say)."""
+
+
+class _FastCopy:
+    """The limits of :func:`check_limits` checked while copying the tree, in one pass with no
+    paths built. It accepts only what the exact walk accepts (plain dicts and lists, text that
+    is valid Unicode, finite bounded numbers, within every limit) and gives up on anything else;
+    a cycle gives up at the depth limit."""
+
+    __slots__ = ("limits", "nodes")
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.nodes = 1
+
+    def value(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            if len(value) > self.limits.max_string or not (value.isascii() or _is_text(value)):
+                raise _Unusual
+            return value
+        if kind is dict:
+            return self.mapping(value, depth)
+        if kind is list:
+            return self.sequence(value, depth)
+        if kind is bool or value is None:
+            return value
+        if kind is int or kind is float:
+            if not (-self.limits.max_number <= value <= self.limits.max_number):  # NaN fails too
+                raise _Unusual
+            return value
+        raise _Unusual
+
+    def mapping(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
+        self.count(len(value), depth)
+        out = {}
+        most = self.limits.max_string
+        for key, item in value.items():
+            if type(key) is not str or len(key) > 200 or not (key.isascii() or _is_text(key)):
+                raise _Unusual
+            # Text is most of an incident: checked here, saving a call for each.
+            if type(item) is str and len(item) <= most and item.isascii():
+                out[key] = item
+            else:
+                out[key] = self.value(item, depth + 1)
+        return out
+
+    def sequence(self, value: list[Any], depth: int) -> list[Any]:
+        if len(value) > self.limits.max_items:
+            raise _Unusual
+        self.count(len(value), depth)
+        return [self.value(item, depth + 1) for item in value]
+
+    def count(self, items: int, depth: int) -> None:
+        self.nodes += items
+        if depth >= self.limits.max_depth or self.nodes > self.limits.max_nodes:
+            raise _Unusual
+
+
+def _checked_copy(data: Any, limits: Limits) -> Any:
+    """A tree copy of ``data`` once it is within ``limits`` (:func:`check_limits`); raises
+    :class:`InvalidIncident` otherwise. The common case takes the fast pass alone."""
+    copier = _FastCopy(limits)
+    try:
+        facts = copier.value(data, 0)
+    except (_Unusual, RecursionError):
+        check_limits(data, limits)
+        return _tree_copy(data)
+    # No count can be over when there are fewer values than the lowest of the limits counted
+    # (acts, victims and suspects are values, and so is every act-victim pair's victim).
+    fewest = min(limits.max_acts, limits.max_victims, limits.max_suspects, limits.max_allegations)
+    if isinstance(facts, dict) and copier.nodes > fewest:
+        walk = _Walk(limits)
+        _count_problems(facts, limits, walk)
+        if walk.problems:
+            raise InvalidIncident(walk.problems)
+    return facts
+
+
 @cache
 def incident_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((data_path("schemas") / "incident.schema.json").read_text())
+    schema: dict[str, Any] = jsonio.loads((data_path("schemas") / "incident.schema.json").read_bytes())
     return schema
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    """The reference validator (jsonschema): it decides whenever the fast one objects, and words
+    every error."""
+    import jsonschema
+
     schema = incident_schema()
     cls = jsonschema.validators.validator_for(schema)
-    validator: jsonschema.protocols.Validator = cls(schema)
-    return validator
+    return cls(schema)
 
 
 @cache
-def _fast_validator() -> Callable[[Any], Any] | None:
-    """A compiled accelerator for the common case of a valid incident (fastjsonschema, about 15
-    times faster than the reference validator). It only ever says "valid": whenever it objects,
-    or is not installed, the reference validator (jsonschema) decides and words the errors.
-    The generated code is kept as bytecode in hocr's cache, which only ever runs an entry it
-    can trust (owned by the user, keyed by this hocr and the schema, verified: hocr.cache)."""
+def _fast_validator() -> Callable[[Any], bool] | None:
+    """A compiled validator for the common case of a valid incident (jsonschema-rs, about a
+    hundred times faster than the reference validator; built in about 2 ms, so nothing is
+    cached). It only ever says "valid": whenever it objects, or is not installed, the reference
+    validator (jsonschema) decides and words the errors, so a difference between the two can
+    only cost time (tests/test_incident.py checks that they agree)."""
     try:
-        import fastjsonschema
+        import jsonschema_rs
     except ImportError:  # pragma: no cover - optional speed-up
         return None
-    schema = dict(incident_schema())
-    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-    code_obj = _validator_code(schema, fastjsonschema)
-    namespace: dict[str, Any] = {}
-    exec(code_obj, namespace)  # our own generated validator, compiled from our own schema
-    entry = "validate_" + "".join(c if c.isalnum() else "_" for c in schema["$id"])
-    validator = namespace.get(entry)
-    if validator is None:  # pragma: no cover - naming changed in fastjsonschema
-        return None
-    exc_type = fastjsonschema.JsonSchemaException
-
-    def fast(data: Any) -> bool:
-        try:
-            validator(data)
-            return True
-        except exc_type:
-            return False
-
-    return fast
-
-
-def _validator_code(schema: Mapping[str, Any], fastjsonschema: Any) -> Any:
-    """The validator's bytecode: from the cache when a trusted entry exists, else compiled."""
-    text = json.dumps(schema, sort_keys=True)
-    key = _disk_cache.entry_key("incident-validator", text, str(fastjsonschema.VERSION))
-    payload = _disk_cache.read("incident-validator", key)
-    if payload is not None:
-        try:
-            return marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
-            pass
-    source = fastjsonschema.compile_to_code(dict(schema), use_default=False)
-    code_obj = compile(source, "<hocr incident validator>", "exec")
-    _disk_cache.write("incident-validator", key, marshal.dumps(code_obj))
-    return code_obj
+    validator = jsonschema_rs.validator_for(incident_schema())
+    is_valid: Callable[[Any], bool] = validator.is_valid
+    return is_valid
 
 
 def pointer(path: Sequence[Any]) -> str:
@@ -316,6 +365,9 @@ def _json_int(digits: str) -> int | HugeNumber:
     return int(digits) if len(digits) <= 40 else HugeNumber()
 
 
+_FEW_CONTAINERS = 500  # far below the nesting the standard library refuses (about 1,000)
+
+
 def parse_json(text: str, source: str = "<input>", limits: Limits = LIMITS) -> Any:
     """Parse JSON text; every failure is :class:`InvalidIncident` (too long, nested too deeply,
     NaN or Infinity, an integer with too many digits, or not JSON at all)."""
@@ -324,6 +376,15 @@ def parse_json(text: str, source: str = "<input>", limits: Limits = LIMITS) -> A
 
     if len(text) > limits.max_json_chars:
         raise refuse(f"the JSON text is longer than {limits.max_json_chars:,} characters")
+    if jsonio.FAST and text.count("[") + text.count("{") < _FEW_CONTAINERS:
+        # orjson reads the common case; what it refuses (NaN, an integer too long for a double)
+        # the standard library reads again, to refuse it in its own words. Text with many
+        # containers goes to the standard library alone, which refuses deep nesting (orjson
+        # reads up to 1,024 levels).
+        try:
+            return jsonio.fast_loads(text)
+        except ValueError:
+            pass
     try:
         return json.loads(text, parse_constant=_no_constant, parse_int=_json_int)
     except json.JSONDecodeError as exc:
@@ -337,6 +398,8 @@ def parse_json(text: str, source: str = "<input>", limits: Limits = LIMITS) -> A
 
 
 def _schema_problems(data: Any) -> list[InputProblem]:
+    from jsonschema.exceptions import best_match
+
     problems = []
     for error in sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         specific = best_match(error.context) if error.context else error
@@ -469,7 +532,41 @@ def _check_year(year: int) -> None:
 
 def _london(value: dt.datetime, text: str) -> tuple[dt.datetime, str | None]:
     """A naive time read as UK local time, held in UTC (so that adding hours adds real hours:
-    aware arithmetic in one zone is wall-clock arithmetic in Python)."""
+    aware arithmetic in one zone is wall-clock arithmetic in Python). The fast path knows the
+    offset of each regular hour; every other hour takes :func:`_london_exactly`."""
+    if value.year >= _WHOLE_HOUR_CHANGES:
+        offset = _hour_offset(value.year, value.month, value.day, value.hour)
+        if offset is not None:
+            return (value - offset).replace(tzinfo=dt.UTC), None
+    return _london_exactly(value, text)
+
+
+# From 1972 every change of UK clock time is of a whole hour at the start of an hour (before
+# 1847 the zone is local mean time, offsets of minutes and seconds), so an hour whose first and
+# last instants are regular, with one offset, is regular throughout.
+_WHOLE_HOUR_CHANGES = 1972
+
+
+@lru_cache(maxsize=8192)
+def _hour_offset(year: int, month: int, day: int, hour: int) -> dt.timedelta | None:
+    """The UK offset from UTC through one local hour, or None when the hour is not regular
+    (a time in it is skipped, happens twice, or the offset changes)."""
+    start = dt.datetime(year, month, day, hour)
+    offsets = set()
+    for local in (start, start.replace(minute=59, second=59, microsecond=999_999)):
+        try:
+            utc, warning = _london_exactly(local, "")
+        except TimeError:
+            return None
+        if warning is not None:
+            return None
+        offsets.add(local - utc.replace(tzinfo=None))
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def _london_exactly(value: dt.datetime, text: str) -> tuple[dt.datetime, str | None]:
+    """:func:`_london` by the zone's own rules: a skipped time is an error, a repeated one is
+    read as the first and a warning says so."""
     first = value.replace(tzinfo=LONDON, fold=0)
     second = value.replace(tzinfo=LONDON, fold=1)
     round_trip = first.astimezone(dt.UTC).astimezone(LONDON).replace(tzinfo=None)
@@ -486,53 +583,85 @@ def _london(value: dt.datetime, text: str) -> tuple[dt.datetime, str | None]:
     return first.astimezone(dt.UTC), None
 
 
-def _locate(data: Any, path: tuple[str, ...], at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, tuple[Any, ...]]]:
-    """Yield (container, key path) for each existing value at a '*'-path."""
-    if not path:
-        return
-    head, rest = path[0], path[1:]
-    if head == "*":
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                if rest:
-                    yield from _locate(item, rest, (*at, i))
-                else:
-                    yield data, (*at, i)
-        return
-    if isinstance(data, dict) and head in data:
-        if rest:
-            yield from _locate(data[head], rest, (*at, head))
-        else:
-            yield data, (*at, head)
+TimePlan = dict[str, "TimePlan | tuple[int, str]"]
+
+
+@cache
+def _time_plan() -> TimePlan:
+    """:func:`time_fields` as a tree to walk: each key leads to the plan below it, or, for a time
+    field, to (its position in time_fields, its kind); '*' stands for every item of a list."""
+    plan: TimePlan = {}
+    for i, (path, kind) in enumerate(time_fields()):
+        node = plan
+        for part in path[:-1]:
+            below = node.setdefault(part, {})
+            assert isinstance(below, dict)  # a time field is never also a container
+            node = below
+        node[path[-1]] = (i, kind)
+    return plan
+
+
+class _Times:
+    """Every date and time of a checked copy parsed in place, in one walk of the time fields
+    present; problems and warnings come out in the order of :func:`time_fields`, then of the
+    items, as the exact reading gives them."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[int, InputProblem]] = []
+        self.warnings: list[tuple[int, str]] = []
+
+    def walk(self, node: Any, plan: TimePlan, at: tuple[Any, ...]) -> None:
+        for key, below in plan.items():
+            if key == "*":
+                if type(node) is list:
+                    for i in range(len(node)):
+                        self.step(node, i, below, (*at, i))
+            elif type(node) is dict and key in node:
+                self.step(node, key, below, (*at, key))
+
+    def step(self, container: Any, key: Any, below: TimePlan | tuple[int, str], at: tuple[Any, ...]) -> None:
+        if isinstance(below, dict):
+            self.walk(container[key], below, at)
+            return
+        field_index, kind = below
+        try:
+            value, warning = parse_time(container[key], kind)
+        except TimeError as exc:
+            self.problems.append((field_index, InputProblem(pointer(at), str(exc))))
+            return
+        container[key] = value
+        if warning:
+            self.warnings.append((field_index, f"{pointer(at)}: {warning}"))
+
+    def in_order(self) -> tuple[list[InputProblem], list[str]]:
+        first = operator.itemgetter(0)  # a stable sort keeps the items' order within a field
+        return ([p for _, p in sorted(self.problems, key=first)],
+                [w for _, w in sorted(self.warnings, key=first)])
+
+
+def normalise_times(facts: Any) -> tuple[list[InputProblem], list[str]]:
+    """Parse every date and time of a schema-valid copy in place (:func:`parse_time`); return the
+    problems (a time that does not exist, a year out of range) and the warnings."""
+    times = _Times()
+    times.walk(facts, _time_plan(), ())
+    return times.in_order()
 
 
 def check_incident(data: Any, source: str = "<input>", fast: bool = True, limits: Limits = LIMITS) -> Incident:
     """Check an incident against its limits (:func:`check_limits`), the schema and its own
     references; normalise its times. Raises :class:`InvalidIncident` and nothing else.
 
-    ``fast`` lets the compiled accelerator accept a valid incident without the reference
+    ``fast`` lets the compiled validator accept a valid incident without the reference
     validator; set it to False to always use the reference validator."""
     try:
-        check_limits(data, limits)
+        facts = _checked_copy(data, limits)
     except InvalidIncident as exc:
         raise InvalidIncident(exc.problems, source) from None
     accelerator = _fast_validator() if fast else None
-    problems = [] if accelerator is not None and accelerator(data) else _schema_problems(data)
+    problems = [] if accelerator is not None and accelerator(facts) else _schema_problems(data)
     if problems:
         raise InvalidIncident(problems, source)
-    facts = _tree_copy(data)
-    warnings: list[str] = []
-    for path, kind in time_fields():
-        for container, at in _locate(facts, path):
-            key = at[-1]
-            try:
-                value, warning = parse_time(container[key], kind)
-            except TimeError as exc:
-                problems.append(InputProblem(pointer(at), str(exc)))
-                continue
-            container[key] = value
-            if warning:
-                warnings.append(f"{pointer(at)}: {warning}")
+    problems, warnings = normalise_times(facts)
     problems.extend(_reference_problems(facts))
     if problems:
         raise InvalidIncident(problems, source)

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
-import json
 import math
+import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-from jsonschema.exceptions import best_match
-
 from . import cache as _disk_cache
+from . import jsonio
 from .conditions import (
     Cond,
     Expr,
@@ -81,10 +79,11 @@ VISIBLE_SCOPES: Mapping[str, tuple[str, ...]] = {
 def data_path(name: str) -> Path:
     """Where the shipped rules/, schemas/ or examples/ live: inside the installed package, or,
     for a source checkout or editable install, at the top of the repository."""
-    packaged = resources.files("hocr") / "_data" / name
+    here = Path(__file__).resolve().parent  # what importlib.resources.files("hocr") gives, unimported
+    packaged = here / "_data" / name
     if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / name
+        return packaged
+    return here.parents[1] / name
 
 
 @dataclass(frozen=True)
@@ -112,17 +111,20 @@ class RulebookError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@cache
+def _safe_loader() -> Any:
+    """A safe loader class (libyaml where available) without implicit timestamps: dates stay
+    text. Built on first use, so that PyYAML is imported only when rule files are read."""
+    import yaml
 
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: Any = type("_SafeLoader", (base,), {"__doc__": _safe_loader.__doc__})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return loader
 
-class _SafeLoader(_Base):  # type: ignore[misc]
-    """A safe loader (libyaml where available) without implicit timestamps: dates stay text."""
-
-
-_SafeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 Lines = dict[tuple[Any, ...], int]
 
@@ -133,16 +135,21 @@ class YamlError(ValueError):
         self.line = line
 
 
+# Where an alias can start: a '*' at the start of a line, or after a space or a flow indicator,
+# followed by a character an anchor's name can have. Text without one has no alias; text with
+# one (a '*' in prose) is looked at by the parser.
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\]{},:?-])\*[^\s\[\]{},]", re.MULTILINE)
+
+
 def load_yaml(text: str) -> tuple[Any, Lines]:
     """Parse one YAML document; return the data and a map from each path to its line (1-based)."""
-    if "*" in text:  # libyaml hands back aliased scalars as copies: look for aliases first
-        loader = _SafeLoader(text)
-        loader._hocr_text = text
-        line = _alias_line(loader)
-        loader.dispose()
+    import yaml
+
+    if "*" in text and _MAYBE_ALIAS.search(text):  # libyaml copies aliased scalars: look first
+        line = _alias_line(text)
         if line is not None:
             raise YamlError(line, "aliases (*name) are not allowed in rule files")
-    loader = _SafeLoader(text)
+    loader = _safe_loader()(text)
     loader._hocr_text = text
     try:
         node = loader.get_single_node()
@@ -161,24 +168,26 @@ MAX_FILE_BYTES = 1024 * 1024  # one rule file (the largest shipped, the generate
 MAX_RULEBOOK_BYTES = 16 * 1024 * 1024  # every rule file together
 MAX_FILES = 2_000
 MAX_YAML_DEPTH = 64  # mappings and lists inside each other
-_PLAIN_TAGS = {
-    yaml.MappingNode: "tag:yaml.org,2002:map",
-    yaml.SequenceNode: "tag:yaml.org,2002:seq",
-}
+
+
+_PLAIN_TAGS = {"mapping": "tag:yaml.org,2002:map", "sequence": "tag:yaml.org,2002:seq"}  # by node.id
+_TEXT_TAG = "tag:yaml.org,2002:str"  # most scalars: always allowed, and the value is the node's text
 
 
 def _check_node(loader: Any, node: Any, path: tuple[Any, ...]) -> None:
     """Refuse what plain YAML data does not need: explicit tags (``!!python/...``, ``!!binary``,
     ``!!set``, custom ``!tags``) on any node, and nesting beyond MAX_YAML_DEPTH."""
-    line = node.start_mark.line + 1
     if len(path) > MAX_YAML_DEPTH:
-        raise YamlError(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
-    if isinstance(node, yaml.ScalarNode):
+        raise YamlError(node.start_mark.line + 1, f"nested more than {MAX_YAML_DEPTH} levels deep")
+    if node.tag == _TEXT_TAG:
+        return
+    line = node.start_mark.line + 1
+    if node.id == "scalar":  # PyYAML's node kinds: scalar, sequence, mapping
         plain = node.style is None or node.style == ""
-        implied = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+        implied = loader.resolve(type(node), node.value, (plain, not plain))
         allowed = {implied, "tag:yaml.org,2002:str"}
     else:
-        allowed = {_PLAIN_TAGS[type(node)]}
+        allowed = {_PLAIN_TAGS[node.id]}
     if node.tag not in allowed:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise YamlError(line, f"the tag {tag[:60]} is not allowed in rule files: write plain YAML (text, "
@@ -189,36 +198,65 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen
     # An alias makes the parser hand back the same node twice: refuse it before expanding
     # anything, so an alias bomb costs nothing.
     if id(node) in seen:
-        raise YamlError(_alias_line(loader), "aliases (*name) are not allowed in rule files")
+        raise YamlError(_alias_line(loader._hocr_text), "aliases (*name) are not allowed in rule files")
     seen.add(id(node))
     _check_node(loader, node, path)
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            _check_node(loader, key_node, path)
-            key = loader.construct_object(key_node)
-            if not isinstance(key, str):
-                raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
-            if key in out:
-                raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _construct(loader, value_node, (*path, key), lines, seen)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
+    if node.id == "mapping":
+        return _construct_mapping(loader, node, path, lines, seen)
+    if node.id == "sequence":
+        shallow = len(path) < MAX_YAML_DEPTH
+        return [_text_value(n, (*path, i), lines, seen) if shallow and _is_text_node(n, seen)
+                else _construct(loader, n, (*path, i), lines, seen) for i, n in enumerate(node.value)]
+    if node.tag == _TEXT_TAG:
+        return node.value
     value = loader.construct_object(node)
     if isinstance(value, float) and not math.isfinite(value):
         raise YamlError(node.start_mark.line + 1, "not a finite number (.inf and .nan are not allowed)")
     return value
 
 
-def _alias_line(loader: Any) -> int | None:
-    """The line of the first alias in the document (libyaml reports the anchor's line instead)."""
-    stream = getattr(loader, "_hocr_text", None)
-    if stream is None:
-        return None
+def _construct_mapping(loader: Any, node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    shallow = len(path) < MAX_YAML_DEPTH  # so its values are within the depth limit
+    for key_node, value_node in node.value:
+        if key_node.tag != _TEXT_TAG:
+            _check_node(loader, key_node, path)
+        key = key_node.value if key_node.tag == _TEXT_TAG else loader.construct_object(key_node)
+        if not isinstance(key, str):
+            raise YamlError(key_node.start_mark.line + 1, f"keys must be text, not {key!r}")
+        if key in out:
+            raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+        if shallow and _is_text_node(value_node, seen):
+            out[key] = _text_value(value_node, (*path, key), lines, seen)
+        else:
+            out[key] = _construct(loader, value_node, (*path, key), lines, seen)
+    return out
+
+
+def _is_text_node(node: Any, seen: set[int]) -> bool:
+    """A plain text scalar not seen before: most nodes, which :func:`_text_value` takes as they
+    are (what :func:`_construct` would do, in fewer steps)."""
+    return node.tag == _TEXT_TAG and node.id == "scalar" and id(node) not in seen
+
+
+def _text_value(node: Any, path: tuple[Any, ...], lines: Lines, seen: set[int]) -> str:
+    seen.add(id(node))
+    lines[path] = node.start_mark.line + 1
+    text: str = node.value
+    return text
+
+
+def _alias_line(text: str) -> int | None:
+    """The line of the first alias in the document, or None when it has none. libyaml's events
+    say quickly whether there is one (a ``*`` in text is common; an alias is not), but report
+    the anchor's line, so the line is found by the pure-Python parser."""
+    import yaml
+
     try:
-        for event in yaml.parse(stream, Loader=yaml.SafeLoader):
+        if not any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_safe_loader())):
+            return None
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
                 return int(mark.line) + 1 if mark is not None else None
@@ -429,6 +467,8 @@ class Rulebook:
     # What the rulebook takes missing facts to be (hocr.presumptions), in order of id.
     presumptions: tuple[Presumption, ...] = ()
     offence_list: OffenceList | None = None
+    # How long each stage of loading took, in seconds ("cache" or "read" first: see STAGES).
+    timings: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
     @cached_property
     def starts(self) -> dt.date:
@@ -472,15 +512,38 @@ def _sentence_months(s: Any) -> float:
 
 
 @cache
-def _rule_schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((data_path("schemas") / "rule.schema.json").read_text())
+def _rule_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = jsonio.loads((data_path("schemas") / "rule.schema.json").read_bytes())
+    return schema
+
+
+@cache
+def _rule_schema_validator() -> Any:
+    """The reference validator (jsonschema): it words every problem."""
+    import jsonschema
+
+    schema = _rule_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema)
-    return validator
+    return cls(schema)
+
+
+@cache
+def _fast_rule_validator() -> Callable[[Any], bool] | None:
+    """A compiled validator (jsonschema-rs) that says quickly that a rule file is valid; whenever
+    it objects, or is not installed, the reference validator decides and words the problems."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    is_valid: Callable[[Any], bool] = jsonschema_rs.validator_for(_rule_schema()).is_valid
+    return is_valid
 
 
 def _schema_problems(data: Any, lines: Lines, rel: str) -> list[Problem]:
+    fast = _fast_rule_validator()
+    if fast is not None and fast(data):
+        return []
     problems = []
     for error in sorted(_rule_schema_validator().iter_errors(data), key=lambda e: list(e.path)):
         specific = _specific(error)
@@ -497,6 +560,8 @@ def _shorten(message: str, most: int = 300) -> str:
 
 def _specific(error: Any) -> Any:
     """The most telling sub-error of a oneOf/anyOf failure: a branch of the right type."""
+    from jsonschema.exceptions import best_match
+
     if not error.context:
         return error
     right_type = [e for e in error.context if e.validator != "type"]
@@ -527,17 +592,23 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def _walk_roots(node: Any) -> Iterator[str]:
-    """Every fact root a raw condition, expression or table refers to."""
-    if isinstance(node, dict):
+_REFERENCES = frozenset(("fact", "some", "every", "count"))  # the keys whose text names a fact
+
+
+def _walk_roots(node: Any, found: set[str] | None = None) -> set[str]:
+    """Every fact root a raw condition, expression or table refers to (into ``found``)."""
+    found = set() if found is None else found
+    if type(node) is dict:
         for key, value in node.items():
-            if key in ("fact", "some", "every", "count") and isinstance(value, str):
-                yield value.split(".")[0]
-            else:
-                yield from _walk_roots(value)
-    elif isinstance(node, list):
+            if key in _REFERENCES and type(value) is str:
+                found.add(value.split(".", 1)[0])
+            elif type(value) is dict or type(value) is list:
+                _walk_roots(value, found)
+    elif type(node) is list:
         for item in node:
-            yield from _walk_roots(item)
+            if type(item) is dict or type(item) is list:
+                _walk_roots(item, found)
+    return found
 
 
 _lock = threading.Lock()
@@ -582,38 +653,21 @@ def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
     if payload is None:
         return None
     try:
-        raw = json.loads(payload)
+        raw = jsonio.loads(payload)
         return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
     except (ValueError, TypeError):
         return None
 
 
+# The lines a loaded rulebook keeps: each declaration's (["rules", 3]) and each top-level key's.
+# Deeper lines only ever name a problem, and a cached rulebook has none.
+_KEPT_LINE_DEPTH = 2
+
+
 def _write_cache(key: str, docs: list[tuple[str, Any, Lines]]) -> None:
-    payload = [[rel, data, [[list(k), v] for k, v in lines.items()]] for rel, data, lines in docs]
-    _disk_cache.write("rules", key, json.dumps(payload).encode())
-
-
-def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
-    cache = _cache_key(digest)
-    cached = _read_cache(cache)
-    if cached is not None:
-        return _with_presumptions(_assemble(base, cached, digest, [p.relative_to(base).as_posix() for p in files]), cached)
-    problems: list[Problem] = _size_problems(base, files)
-    if problems:
-        raise RulebookError(problems)
-    docs: list[tuple[str, Any, Lines]] = []
-    for path in files:
-        rel = path.relative_to(base).as_posix()
-        found = _read_rule_file(path, rel)
-        if isinstance(found, list):
-            problems.extend(found)
-        else:
-            docs.append((rel, *found))
-    if problems:
-        raise RulebookError(problems)
-    book = _with_presumptions(_assemble(base, docs, digest, [p.relative_to(base).as_posix() for p in files]), docs)
-    _write_cache(cache, docs)
-    return book
+    payload = [[rel, data, [[list(k), v] for k, v in lines.items() if len(k) <= _KEPT_LINE_DEPTH]]
+               for rel, data, lines in docs]
+    _disk_cache.write("rules", key, jsonio.dumps(payload))
 
 
 def _size_problems(base: Path, files: Sequence[Path]) -> list[Problem]:
@@ -658,16 +712,17 @@ def _in_force_problems(data: Any, lines: Lines, rel: str, path: tuple[Any, ...] 
     """Every ``in_force`` in the file: real dates, and ``from`` no later than ``to`` (a reversed
     range would leave the rule in force on no day at all, silently)."""
     problems: list[Problem] = []
-    if isinstance(data, list):
+    if type(data) is list:
         for i, item in enumerate(data):
-            problems.extend(_in_force_problems(item, lines, rel, (*path, i)))
+            if type(item) is dict or type(item) is list:
+                problems.extend(_in_force_problems(item, lines, rel, (*path, i)))
         return problems
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         return problems
     for key, value in data.items():
-        if key == "in_force" and isinstance(value, dict):
+        if key == "in_force" and type(value) is dict:
             problems.extend(_date_range_problems(value, lines, rel, (*path, key)))
-        else:
+        elif type(value) is dict or type(value) is list:
             problems.extend(_in_force_problems(value, lines, rel, (*path, key)))
     return problems
 
@@ -690,312 +745,500 @@ def _date_range_problems(value: Mapping[str, Any], lines: Lines, rel: str, path:
     return problems
 
 
-def _assemble(base: Path, docs: list[tuple[str, Any, Lines]], digest: str, files: list[str]) -> Rulebook:
-    problems: list[Problem] = []
-    manifest: dict[str, Any] | None = None
-    raw_decisions: dict[str, tuple[dict[str, Any], str, int]] = {}
-    raw_rules: dict[str, tuple[dict[str, Any], str, int]] = {}
-    classifications: dict[str, list[Classification]] = {}
-    offence_list: OffenceList | None = None
+def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
+    """Read the rule files (or their checked form from the cache), then run every stage of
+    :data:`STAGES`. A cache entry exists only for a rulebook that loaded without problems, with
+    this hocr, so a hit skips the stages that only look for problems the entry rules out."""
+    # Loading makes some hundred thousand objects that live as long as the rulebook: the cyclic
+    # collector would only walk them again and again meanwhile (a tenth of a warm load).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_stages(base, files, digest)
+    finally:
+        if collecting:
+            gc.enable()
 
-    for rel, data, lines in docs:
-        if "offence_list" in data:
-            if offence_list is not None:
-                problems.append(Problem(rel, line_of(lines, ["offence_list"]), f"a second offence list (the first is in {offence_list.file})"))
-            offence_list = read_list(rel, data)
-        if "rulebook" in data:
-            if manifest is not None:
-                problems.append(Problem(rel, line_of(lines, ["rulebook"]), "a second rulebook manifest"))
-            manifest = data["rulebook"]
-        defaults = data.get("defaults", {})
-        for i, d in enumerate(data.get("decisions", [])):
-            line = line_of(lines, ["decisions", i]) or 0
-            if d["name"] in raw_decisions:
-                other = raw_decisions[d["name"]]
-                problems.append(Problem(rel, line, f"decision {d['name']!r} is already declared at {other[1]}:{other[2]}"))
-            raw_decisions[d["name"]] = (d, rel, line)
-        for i, r in enumerate(data.get("rules", [])):
-            line = line_of(lines, ["rules", i]) or 0
-            merged = {**{k: v for k, v in defaults.items() if k != "category"}, **r}
-            for required in ("source", "in_force", "verification", "decision"):
-                if required not in merged:
-                    problems.append(Problem(rel, line, f"rule {r['id']!r} has no {required!r} (set it on the rule or in the file's defaults)"))
-            if r["id"] in raw_rules:
-                other = raw_rules[r["id"]]
-                problems.append(Problem(rel, line, f"duplicate rule id {r['id']!r} (first at {other[1]}:{other[2]})"))
-            raw_rules[r["id"]] = (merged, rel, line)
-        for i, c in enumerate(data.get("classifications", [])):
-            line = line_of(lines, ["classifications", i]) or 0
-            merged = {**defaults, **c}
-            missing = [k for k in ("source", "in_force", "verification", "category") if k not in merged]
-            if missing:
-                problems.append(Problem(rel, line, f"classification {c['code']!r} has no {', '.join(missing)}"))
-                continue
-            entry = Classification(
-                code=c["code"],
-                name=c["name"],
-                category=merged["category"],
-                group=c.get("group", ""),
-                victim_based=c["victim_based"],
-                max_sentence=c["max_sentence"],
-                max_sentence_months=_sentence_months(c["max_sentence"]),
-                counting_unit=c.get("counting_unit", ""),
-                offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
-                offence_maxima={offence_key(o["statute"], o["section"]): _sentence_months(o["max_sentence"])
-                                for o in c.get("offences", ()) if "max_sentence" in o},
-                offence_entries=hand_written(c.get("offences", ()), _sentence_months),
-                list_differences=c.get("list_differences", ""),
-                tags=tuple(c.get("tags", ())),
-                sources=as_sources(merged["source"]),
-                in_force_from=_date(merged["in_force"]["from"]),
-                in_force_to=_date(merged["in_force"]["to"]) if "to" in merged["in_force"] else None,
-                verification=merged["verification"],
-                notes=c.get("notes", ""),
-                file=rel,
-                line=line,
-            )
-            for earlier in classifications.get(entry.code, []):
-                if _overlap(entry, earlier):
-                    problems.append(Problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}"))
-            classifications.setdefault(entry.code, []).append(entry)
 
-    if offence_list is not None:
-        problems += [Problem(offence_list.file, None, text)
-                     for _, text in attach_list(classifications, offence_list, _sentence_months)]
-    if manifest is None:
-        problems.append(Problem("rulebook.yaml", None, "no rulebook manifest ('rulebook:' key) found"))
+def _compile_stages(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
+    clock = _Clock()
+    key = _cache_key(digest)
+    docs = _read_cache(key)
+    hit = docs is not None
+    if docs is None:
+        docs = _read_files(base, files)
+    clock.lap("cache" if hit else "read")
+    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit)
+    for name, stage, needed_on_hit in STAGES:
+        if needed_on_hit or not hit:
+            stage(build)
+            clock.lap(name)
+    if not hit:
+        _write_cache(key, docs)
+        clock.lap("write cache")
+    assert build.book is not None  # the "book" stage made it, or raised
+    return dataclasses.replace(build.book, timings=tuple(clock.laps))
+
+
+class _Clock:
+    """The time of each stage, for ``hocr rules validate --timings``."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+
+def _read_files(base: Path, files: Sequence[Path]) -> list[tuple[str, Any, Lines]]:
+    """Every rule file read, parsed and checked against the schema; RulebookError listing every
+    problem of every file otherwise."""
+    problems: list[Problem] = _size_problems(base, files)
+    if problems:
         raise RulebookError(problems)
-    pipeline = manifest["pipeline"]
+    docs: list[tuple[str, Any, Lines]] = []
+    for path in files:
+        rel = path.relative_to(base).as_posix()
+        found = _read_rule_file(path, rel)
+        if isinstance(found, list):
+            problems.extend(found)
+        else:
+            docs.append((rel, *found))
+    if problems:
+        raise RulebookError(problems)
+    return docs
 
-    # Decisions and the scope each is visible in.
-    scope_of = {name: d["scope"] for name, (d, _, _) in raw_decisions.items()}
-    for role, scope in (("classification", "act"), ("recording", "allegation"), ("count_key", "allegation"),
-                        ("not_recorded_as", "allegation"), ("deadline", "incident"), ("timeliness", "incident")):
+
+Located = tuple[dict[str, Any], str, int]  # a raw declaration, its file and its line
+
+
+@dataclass
+class _Assembly:
+    """The rulebook as the stages (:data:`STAGES`) build it, with every problem found so far.
+    Each stage reads what earlier stages made and adds its own part and problems; a stage that
+    ends a phase refuses the rulebook if any problem was found (:meth:`stop`)."""
+
+    base: Path
+    docs: list[tuple[str, Any, Lines]]
+    digest: str
+    files: list[str]
+    trusted: bool = False  # read from the cache: it loaded without a problem when it was written
+    problems: list[Problem] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    offence_list: OffenceList | None = None
+    raw_decisions: dict[str, Located] = field(default_factory=dict)
+    raw_rules: dict[str, Located] = field(default_factory=dict)
+    classifications: dict[str, list[Classification]] = field(default_factory=dict)
+    pipeline: Mapping[str, Any] = field(default_factory=dict)
+    resolvers: dict[str, PathResolver] = field(default_factory=dict)
+    compiled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roots_of: dict[str, frozenset[str]] = field(default_factory=dict)  # the fact roots each rule reads
+    defeaters: dict[str, frozenset[str]] = field(default_factory=dict)
+    rules: dict[str, Rule] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    order: dict[str, tuple[Decision, ...]] = field(default_factory=dict)
+    book: Rulebook | None = None
+
+    def problem(self, file: str, line: int | None, message: str) -> None:
+        self.problems.append(Problem(file, line, message))
+
+    def stop(self) -> None:
+        if self.problems:
+            raise RulebookError(self.problems)
+
+
+# --- stage: declarations (each file's defaults merged into what it declares) ---
+
+
+def _declare(build: _Assembly) -> None:
+    """Collect every file's manifest, offence list, decisions, rules (with the file's defaults)
+    and classifications (the catalogue), file by file."""
+    for rel, data, lines in build.docs:
+        _declare_manifest(build, rel, data, lines)
+        defaults = data.get("defaults", {})
+        _declare_decisions(build, rel, data, lines)
+        _declare_rules(build, rel, data, lines, defaults)
+        for i, c in enumerate(data.get("classifications", [])):
+            _declare_classification(build, rel, line_of(lines, ["classifications", i]) or 0, c, defaults)
+
+
+def _declare_manifest(build: _Assembly, rel: str, data: Mapping[str, Any], lines: Lines) -> None:
+    if "offence_list" in data:
+        if build.offence_list is not None:
+            build.problem(rel, line_of(lines, ["offence_list"]), f"a second offence list (the first is in {build.offence_list.file})")
+        build.offence_list = read_list(rel, data)
+    if "rulebook" in data:
+        if build.manifest is not None:
+            build.problem(rel, line_of(lines, ["rulebook"]), "a second rulebook manifest")
+        build.manifest = data["rulebook"]
+
+
+def _declare_decisions(build: _Assembly, rel: str, data: Mapping[str, Any], lines: Lines) -> None:
+    for i, d in enumerate(data.get("decisions", [])):
+        line = line_of(lines, ["decisions", i]) or 0
+        if d["name"] in build.raw_decisions:
+            other = build.raw_decisions[d["name"]]
+            build.problem(rel, line, f"decision {d['name']!r} is already declared at {other[1]}:{other[2]}")
+        build.raw_decisions[d["name"]] = (d, rel, line)
+
+
+def _declare_rules(build: _Assembly, rel: str, data: Mapping[str, Any], lines: Lines, defaults: Mapping[str, Any]) -> None:
+    for i, r in enumerate(data.get("rules", [])):
+        line = line_of(lines, ["rules", i]) or 0
+        merged = {**{k: v for k, v in defaults.items() if k != "category"}, **r}
+        for required in ("source", "in_force", "verification", "decision"):
+            if required not in merged:
+                build.problem(rel, line, f"rule {r['id']!r} has no {required!r} (set it on the rule or in the file's defaults)")
+        if r["id"] in build.raw_rules:
+            other = build.raw_rules[r["id"]]
+            build.problem(rel, line, f"duplicate rule id {r['id']!r} (first at {other[1]}:{other[2]})")
+        build.raw_rules[r["id"]] = (merged, rel, line)
+
+
+def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    merged = {**defaults, **c}
+    missing = [k for k in ("source", "in_force", "verification", "category") if k not in merged]
+    if missing:
+        build.problem(rel, line, f"classification {c['code']!r} has no {', '.join(missing)}")
+        return
+    entry = Classification(
+        code=c["code"],
+        name=c["name"],
+        category=merged["category"],
+        group=c.get("group", ""),
+        victim_based=c["victim_based"],
+        max_sentence=c["max_sentence"],
+        max_sentence_months=_sentence_months(c["max_sentence"]),
+        counting_unit=c.get("counting_unit", ""),
+        offences=tuple((o["statute"], o["section"]) for o in c.get("offences", ())),
+        offence_maxima={offence_key(o["statute"], o["section"]): _sentence_months(o["max_sentence"])
+                        for o in c.get("offences", ()) if "max_sentence" in o},
+        offence_entries=hand_written(c.get("offences", ()), _sentence_months),
+        list_differences=c.get("list_differences", ""),
+        tags=tuple(c.get("tags", ())),
+        sources=as_sources(merged["source"]),
+        in_force_from=_date(merged["in_force"]["from"]),
+        in_force_to=_date(merged["in_force"]["to"]) if "to" in merged["in_force"] else None,
+        verification=merged["verification"],
+        notes=c.get("notes", ""),
+        file=rel,
+        line=line,
+    )
+    for earlier in build.classifications.get(entry.code, []):
+        if _overlap(entry, earlier):
+            build.problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}")
+    build.classifications.setdefault(entry.code, []).append(entry)
+
+
+# --- stage: catalogue (the Home Office list's rows attached to the classifications) ---
+
+
+def _attach_catalogue(build: _Assembly) -> None:
+    if build.offence_list is not None:
+        for _, text in attach_list(build.classifications, build.offence_list, _sentence_months):
+            build.problem(build.offence_list.file, None, text)
+
+
+# --- stage: manifest and pipeline ---
+
+
+_PIPELINE_SCOPES = (("classification", "act"), ("recording", "allegation"), ("count_key", "allegation"),
+                    ("not_recorded_as", "allegation"), ("deadline", "incident"), ("timeliness", "incident"))
+_PIPELINE_LISTS = {"findings": ("act", "allegation", "incident"), "flags": ("allegation",),
+                   "verdicts": ("recorded_crime",)}
+_PIPELINE_OUTPUTS = (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),
+                     ("deadline", "due"), ("timeliness", "met"))
+
+
+def _check_pipeline(build: _Assembly) -> None:
+    """The manifest is there (else the rulebook is refused at once), and every decision its
+    pipeline names exists, has the scope its role needs and the output the engine reads."""
+    if build.manifest is None:
+        build.problem("rulebook.yaml", None, "no rulebook manifest ('rulebook:' key) found")
+        build.stop()
+    assert build.manifest is not None
+    build.pipeline = pipeline = build.manifest["pipeline"]
+    scope_of = {name: d["scope"] for name, (d, _, _) in build.raw_decisions.items()}
+    for role, scope in _PIPELINE_SCOPES:
         name = pipeline.get(role)
-        if name is None:
-            continue
-        if name not in raw_decisions:
-            problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
-        elif scope_of[name] != scope:
-            problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {scope!r}"))
-
-    for role in ("findings", "flags", "verdicts"):
-        wanted = {"findings": ("act", "allegation", "incident"), "flags": ("allegation",),
-                  "verdicts": ("recorded_crime",)}[role]
+        if name is not None:
+            _check_role(build, f"pipeline {role}", name, scope_of, (scope,))
+    for role, wanted in _PIPELINE_LISTS.items():
         for name in pipeline.get(role, []):
-            if name not in raw_decisions:
-                problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: no decision named {name!r}"))
-            elif scope_of[name] not in wanted:
-                problems.append(Problem("rulebook.yaml", None, f"pipeline {role}: decision {name!r} must have scope {' or '.join(wanted)}"))
+            _check_role(build, f"pipeline {role}", name, scope_of, wanted)
     for name in pipeline.get("flags", []):
-        if name in raw_decisions and "flag" not in raw_decisions[name][0]["outputs"]:
-            d, rel, line = raw_decisions[name]
-            problems.append(Problem(rel, line, f"decision {name!r} is one of the pipeline's flags and needs an output 'flag'"))
-    for role, output in (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),
-                         ("deadline", "due"), ("timeliness", "met")):
+        if name in build.raw_decisions and "flag" not in build.raw_decisions[name][0]["outputs"]:
+            _, rel, line = build.raw_decisions[name]
+            build.problem(rel, line, f"decision {name!r} is one of the pipeline's flags and needs an output 'flag'")
+    for role, output in _PIPELINE_OUTPUTS:
         name = pipeline.get(role)
-        if name in raw_decisions and output not in raw_decisions[name][0]["outputs"]:
-            d, rel, line = raw_decisions[name]
-            problems.append(Problem(rel, line, f"decision {name!r} is the pipeline's {role} and needs an output {output!r}"))
+        if name in build.raw_decisions and output not in build.raw_decisions[name][0]["outputs"]:
+            _, rel, line = build.raw_decisions[name]
+            build.problem(rel, line, f"decision {name!r} is the pipeline's {role} and needs an output {output!r}")
+    build.resolvers = {s: PathResolver(list(SCOPE_ROOTS[s]) + [n for n, v in scope_of.items() if v in VISIBLE_SCOPES[s]])
+                       for s in SCOPES}
 
-    def visible(scope: str) -> list[str]:
-        return [n for n, s in scope_of.items() if s in VISIBLE_SCOPES[scope]]
 
-    resolvers = {s: PathResolver(list(SCOPE_ROOTS[s]) + visible(s)) for s in SCOPES}
+def _check_role(build: _Assembly, role: str, name: str, scope_of: Mapping[str, str], wanted: tuple[str, ...]) -> None:
+    if name not in build.raw_decisions:
+        build.problem("rulebook.yaml", None, f"{role}: no decision named {name!r}")
+    elif scope_of[name] not in wanted:
+        build.problem("rulebook.yaml", None, f"{role}: decision {name!r} must have scope {' or '.join(wanted)}")
 
-    # Compile rules.
-    compiled: dict[str, dict[str, Any]] = {}
-    roots_of: dict[str, frozenset[str]] = {}  # the fact roots each rule reads
-    for rid, (r, rel, line) in raw_rules.items():
+
+# --- stage: model (conditions, expressions and tables compiled; outputs checked) ---
+
+
+def _compile_rules(build: _Assembly) -> None:
+    for rid, (r, rel, line) in build.raw_rules.items():
         dname = r.get("decision")
-        if dname not in raw_decisions:
+        if dname not in build.raw_decisions:
             if "decision" in r:
-                problems.append(Problem(rel, line, f"rule {rid!r}: no decision named {dname!r}"))
+                build.problem(rel, line, f"rule {rid!r}: no decision named {dname!r}")
             continue
-        decl = raw_decisions[dname][0]
-        outputs = decl["outputs"]
-        paths = resolvers[decl["scope"]]
+        decl = build.raw_decisions[dname][0]
+        paths = build.resolvers[decl["scope"]]
         try:
-            cond = compile_condition(r["when"], paths) if "when" in r else always
+            if "when" not in r:
+                cond: Cond = always
+            elif build.trusted:
+                cond = _CompileOnFirstUse(r["when"], paths)
+            else:
+                cond = compile_condition(r["when"], paths)
             then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
             table = None
             if "table" in r:
                 table = compile_table(r["table"], paths, rid, as_sources(r.get("source")), as_sources)
         except RuleCompileError as exc:
-            problems.append(Problem(rel, line, f"rule {rid!r}: {exc}"))
+            build.problem(rel, line, f"rule {rid!r}: {exc}")
             continue
-        thens = [r.get("then", {})] if "then" in r else [row["then"] for row in r["table"]["rows"]]
-        for t in thens:
-            for key, value in t.items():
-                if key not in outputs:
-                    problems.append(Problem(rel, line, f"rule {rid!r}: decision {dname!r} has no output {key!r} (outputs: {', '.join(outputs)})"))
-                elif (
-                    "enum" in outputs[key]
-                    and not isinstance(value, dict)
-                    and value not in outputs[key]["enum"]
-                    and not (value is None and outputs[key].get("nullable"))
-                ):
-                    problems.append(Problem(rel, line, f"rule {rid!r}: output {key}={value!r} is not one of {outputs[key]['enum']}"))
-        if "table" in r:
-            pr = r["table"].get("priority")
-            if pr and pr["output"] not in outputs:
-                problems.append(Problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}"))
-        roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
-        if dname in roots_of[rid]:
-            problems.append(Problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)"))
+        _check_outputs(build, rid, r, rel, line, decl["outputs"])
+        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
+        if dname in build.roots_of[rid]:
+            build.problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)")
         guard, presence = _guards(r.get("when"), paths)
-        compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": guard, "presence": presence}
-    for name, (d, rel, line) in raw_decisions.items():
+        build.compiled[rid] = {"cond": cond, "then": then, "table": table, "guard": guard, "presence": presence}
+    for name, (d, rel, line) in build.raw_decisions.items():
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
-                problems.append(Problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output"))
+                build.problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output")
 
-    # Overrides: same decision, no cycles; defeaters are the transitive overriders.
+
+class _CompileOnFirstUse:
+    """A rule's condition, compiled when it is first evaluated; then the rule holds the compiled
+    condition itself. Only for a rulebook read from the cache, whose conditions all compiled
+    without a problem when the entry was written: most conditions are never evaluated in a
+    short run (``hocr check`` of one incident evaluates a few dozen of some 300), and compiling
+    them all is most of the "model" stage."""
+
+    __slots__ = ("node", "paths", "rule", "compiled")
+
+    def __init__(self, node: Mapping[str, Any], paths: PathResolver):
+        self.node = node
+        self.paths = paths
+        self.rule: Rule | None = None  # set once the rule is built
+        self.compiled: Cond | None = None
+
+    def __call__(self, scope: Any, rec: Any) -> Any:
+        compiled = self.compiled
+        if compiled is None:  # two threads may both compile it: the same condition either way
+            compiled = self.compiled = compile_condition(self.node, self.paths)
+            if self.rule is not None:
+                # The rule is immutable to its users; this only fills in what it was built without.
+                object.__setattr__(self.rule, "cond", compiled)
+        return compiled(scope, rec)
+
+
+def _check_outputs(build: _Assembly, rid: str, r: Mapping[str, Any], rel: str, line: int,
+                   outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every output a rule (or each of its table's rows) sets is one its decision has, with a
+    value its enum allows."""
+    dname = r["decision"]
+    thens = [r.get("then", {})] if "then" in r else [row["then"] for row in r["table"]["rows"]]
+    for t in thens:
+        for key, value in t.items():
+            if key not in outputs:
+                build.problem(rel, line, f"rule {rid!r}: decision {dname!r} has no output {key!r} (outputs: {', '.join(outputs)})")
+            elif (
+                "enum" in outputs[key]
+                and not isinstance(value, dict)
+                and value not in outputs[key]["enum"]
+                and not (value is None and outputs[key].get("nullable"))
+            ):
+                build.problem(rel, line, f"rule {rid!r}: output {key}={value!r} is not one of {outputs[key]['enum']}")
+    if "table" in r:
+        pr = r["table"].get("priority")
+        if pr and pr["output"] not in outputs:
+            build.problem(rel, line, f"rule {rid!r}: priority output {pr['output']!r} is not an output of {dname!r}")
+
+
+# --- stage: overrides (same decision, no cycles; defeaters are the transitive overriders) ---
+
+
+def _resolve_overrides(build: _Assembly) -> None:
+    raw_rules = build.raw_rules
     overriders: dict[str, set[str]] = {rid: set() for rid in raw_rules}
     for rid, (r, rel, line) in raw_rules.items():
         for target in r.get("overrides", []):
             if target == rid:
-                problems.append(Problem(rel, line, f"rule {rid!r} overrides itself"))
+                build.problem(rel, line, f"rule {rid!r} overrides itself")
             elif target not in raw_rules:
-                problems.append(Problem(rel, line, f"rule {rid!r} overrides {target!r}, which does not exist"))
+                build.problem(rel, line, f"rule {rid!r} overrides {target!r}, which does not exist")
             elif raw_rules[target][0].get("decision") != r.get("decision"):
-                problems.append(Problem(rel, line, f"rule {rid!r} overrides {target!r}, which decides {raw_rules[target][0].get('decision')!r}, not {r.get('decision')!r}"))
+                build.problem(rel, line, f"rule {rid!r} overrides {target!r}, which decides {raw_rules[target][0].get('decision')!r}, not {r.get('decision')!r}")
             else:
                 overriders[target].add(rid)
-    defeaters: dict[str, frozenset[str]] = {}
     for rid in raw_rules:
         seen: set[str] = set()
         stack = list(overriders[rid])
         while stack:
             o = stack.pop()
-            if o in seen:
-                continue
-            seen.add(o)
-            stack.extend(overriders[o])
+            if o not in seen:
+                seen.add(o)
+                stack.extend(overriders[o])
         if rid in seen:
-            r, rel, line = raw_rules[rid]
-            problems.append(Problem(rel, line, f"rule {rid!r} is part of an override cycle"))
-        defeaters[rid] = frozenset(seen - {rid})
+            _, rel, line = raw_rules[rid]
+            build.problem(rel, line, f"rule {rid!r} is part of an override cycle")
+        build.defeaters[rid] = frozenset(seen - {rid})
+    build.stop()
 
-    if problems:
-        raise RulebookError(problems)
 
-    rules: dict[str, Rule] = {}
-    for rid, (r, rel, line) in raw_rules.items():
-        c = compiled[rid]
+# --- stage: rules, decisions and their order ---
+
+
+def _build_rules(build: _Assembly) -> None:
+    for rid, (r, rel, line) in build.raw_rules.items():
+        c = build.compiled[rid]
         inf = r["in_force"]
-        rules[rid] = Rule(
-            id=rid,
-            title=r["title"],
-            summary=r["summary"],
-            sources=as_sources(r["source"]),
-            in_force_from=_date(inf["from"]),
-            in_force_to=_date(inf["to"]) if "to" in inf else None,
-            verification=r["verification"],
-            decision=r["decision"],
-            cond=c["cond"],
-            then=c["then"],
-            raw_then=r.get("then", {}),
-            table=c["table"],
-            overrides=tuple(r.get("overrides", ())),
-            defeaters=defeaters[rid],
-            file=rel,
-            line=line,
-            notes=r.get("notes", ""),
-            citation=citation(as_sources(r["source"])),
-            raw=r,
-            guard=c["guard"],
-            presence=c["presence"],
+        sources = as_sources(r["source"])
+        build.rules[rid] = Rule(
+            id=rid, title=r["title"], summary=r["summary"], sources=sources,
+            in_force_from=_date(inf["from"]), in_force_to=_date(inf["to"]) if "to" in inf else None,
+            verification=r["verification"], decision=r["decision"],
+            cond=c["cond"], then=c["then"], raw_then=r.get("then", {}), table=c["table"],
+            overrides=tuple(r.get("overrides", ())), defeaters=build.defeaters[rid],
+            file=rel, line=line, notes=r.get("notes", ""), citation=citation(sources), raw=r,
+            guard=c["guard"], presence=c["presence"],
         )
+        if isinstance(c["cond"], _CompileOnFirstUse):
+            c["cond"].rule = build.rules[rid]
 
-    # Decisions with their dependencies, ordered within each scope.
-    decisions: dict[str, Decision] = {}
-    for name, (d, rel, line) in raw_decisions.items():
-        mine = tuple(sorted((r for r in rules.values() if r.decision == name), key=lambda r: r.id))
+
+def _build_decisions(build: _Assembly) -> None:
+    """Each decision with its rules (in order of id) and the decisions it depends on."""
+    by_decision: dict[str, list[Rule]] = {}
+    for r in build.rules.values():
+        by_decision.setdefault(r.decision, []).append(r)
+    principal_class = build.pipeline["classification"]
+    for name, (d, rel, line) in build.raw_decisions.items():
+        mine = tuple(sorted(by_decision.get(name, ()), key=lambda r: r.id))
         deps: set[str] = set()
         for r in mine:
-            for root in roots_of[r.id]:
-                if root in raw_decisions and root != name:
+            for root in build.roots_of[r.id]:
+                if root in build.raw_decisions and root != name:
                     deps.add(root)
-                if root == "classification" and name != pipeline["classification"]:
-                    deps.add(pipeline["classification"])
-        decisions[name] = Decision(
-            name=name,
-            scope=d["scope"],
-            title=d["title"],
-            summary=d.get("summary", ""),
-            outputs=d["outputs"],
+                if root == "classification" and name != principal_class:
+                    deps.add(principal_class)
+        build.decisions[name] = Decision(
+            name=name, scope=d["scope"], title=d["title"], summary=d.get("summary", ""), outputs=d["outputs"],
             if_no_rule_applies=d["if_no_rule_applies"],
             determined_by=tuple(d.get("determined_by", d["outputs"].keys())),
-            combine=d.get("combine", "one"),
-            rules=mine,
-            depends=frozenset(deps),
-            file=rel,
-            line=line,
+            combine=d.get("combine", "one"), rules=mine, depends=frozenset(deps), file=rel, line=line,
         )
-    order: dict[str, tuple[Decision, ...]] = {}
+
+
+def _order_decisions(build: _Assembly) -> None:
+    """Within each scope, every decision after those it depends on; a cycle is refused."""
+    decisions = build.decisions
     for scope in SCOPES:
-        members = sorted(n for n, d in decisions.items() if d.scope == scope)
         done: list[str] = []
-        pending = list(members)
+        pending = sorted(n for n, d in decisions.items() if d.scope == scope)
         while pending:
             ready = [n for n in pending if all(dep in done or decisions[dep].scope != scope for dep in decisions[n].depends)]
             if not ready:
                 first = decisions[pending[0]]
-                problems.append(Problem(first.file, first.line, f"decisions depend on each other in a cycle: {', '.join(pending)}"))
+                build.problem(first.file, first.line, f"decisions depend on each other in a cycle: {', '.join(pending)}")
                 break
             for n in ready:
                 done.append(n)
                 pending.remove(n)
-        order[scope] = tuple(decisions[n] for n in done)
-    if problems:
-        raise RulebookError(problems)
+        build.order[scope] = tuple(decisions[n] for n in done)
+    build.stop()
 
-    return Rulebook(
-        name=manifest["name"],
-        edition=manifest["edition"],
-        description=manifest.get("description", ""),
-        hash=digest,
-        root=base,
-        pipeline=pipeline,
-        principal=pipeline["principal"],
-        decisions=decisions,
-        order=order,
-        rules=rules,
-        classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in classifications.items()},
-        files=tuple(files),
-        offence_list=offence_list,
+
+def _make_book(build: _Assembly) -> None:
+    assert build.manifest is not None
+    build.book = Rulebook(
+        name=build.manifest["name"],
+        edition=build.manifest["edition"],
+        description=build.manifest.get("description", ""),
+        hash=build.digest,
+        root=build.base,
+        pipeline=build.pipeline,
+        principal=build.pipeline["principal"],
+        decisions=build.decisions,
+        order=build.order,
+        rules=build.rules,
+        classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in build.classifications.items()},
+        files=tuple(build.files),
+        offence_list=build.offence_list,
     )
 
 
-def _with_presumptions(book: Rulebook, docs: list[tuple[str, Any, Lines]]) -> Rulebook:
-    """The presumptions stage: compile every file's ``presumptions`` (with the file's defaults)
-    and refuse the rulebook if one of them could stop a crime from being recorded."""
-    problems: list[Problem] = []
+# --- stage: presumptions (compiled, then shown unable to stop a crime being recorded) ---
+
+
+def _compile_presumptions(build: _Assembly) -> None:
+    """Every file's ``presumptions`` compiled, with the file's defaults."""
+    assert build.book is not None
     compiled: dict[str, Presumption] = {}
-    for rel, data, lines in docs:
+    for rel, data, lines in build.docs:
         defaults = data.get("defaults", {})
         for i, raw in enumerate(data.get("presumptions", [])):
             line = line_of(lines, ["presumptions", i]) or 0
             merged = {**{k: v for k, v in defaults.items() if k in ("source", "in_force", "verification")}, **raw}
             missing = [k for k in ("source", "in_force", "verification") if k not in merged]
             if missing:
-                problems.append(Problem(rel, line, f"presumption {raw['id']!r} has no {', '.join(missing)} (set it on the presumption or in the file's defaults)"))
+                build.problem(rel, line, f"presumption {raw['id']!r} has no {', '.join(missing)} (set it on the presumption or in the file's defaults)")
                 continue
-            if raw["id"] in compiled or raw["id"] in book.rules:
-                problems.append(Problem(rel, line, f"duplicate id {raw['id']!r}: presumption ids share the rules' name space"))
+            if raw["id"] in compiled or raw["id"] in build.rules:
+                build.problem(rel, line, f"duplicate id {raw['id']!r}: presumption ids share the rules' name space")
                 continue
             try:
                 compiled[raw["id"]] = compile_presumption(merged, rel, line, answers_for, lambda src: citation(as_sources(src)), _date)
             except RuleCompileError as exc:
-                problems.append(Problem(rel, line, str(exc)))
-    if problems:
-        raise RulebookError(problems)
-    book = dataclasses.replace(book, presumptions=tuple(compiled[k] for k in sorted(compiled)))
-    unsafe = unsafe_presumptions(book)
+                build.problem(rel, line, str(exc))
+    build.stop()
+    build.book = dataclasses.replace(build.book, presumptions=tuple(compiled[k] for k in sorted(compiled)))
+
+
+def _check_presumptions_safe(build: _Assembly) -> None:
+    """Refuse the rulebook if a presumption could stop a crime from being recorded. The longest
+    stage (about 150 ms): a rulebook read from the cache passed it when it was cached."""
+    assert build.book is not None
+    unsafe = unsafe_presumptions(build.book)
     if unsafe:
         raise RulebookError([Problem(u.presumption.file, u.presumption.line, u.message, UNSAFE_CODE) for u in unsafe])
-    return book
+
+
+# The stages of assembly, in order: (name, stage, whether it runs on a cache hit). A stage that
+# only looks for problems can be skipped on a hit: the entry was written after it passed.
+STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
+    ("declarations", _declare, True),
+    ("catalogue", _attach_catalogue, True),
+    ("pipeline", _check_pipeline, True),
+    ("model", _compile_rules, True),
+    ("overrides", _resolve_overrides, True),
+    ("rules", _build_rules, True),
+    ("decisions", _build_decisions, True),
+    ("order", _order_decisions, True),
+    ("book", _make_book, True),
+    ("presumptions", _compile_presumptions, True),
+    ("presumption safety", _check_presumptions_safe, False),
+)
 
 
 def _guards(when: Any, paths: PathResolver) -> tuple[tuple[str, Expr, frozenset[Any]] | None, tuple[str, Expr] | None]:

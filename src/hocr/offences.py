@@ -106,6 +106,7 @@ def attach_list(classifications: MutableMapping[str, list[Classification]], offe
     one entry share a statute and section, the highest maximum). Returns (row, problem) pairs for
     rows whose code has no entry in force then."""
     problems: list[tuple[int, str]] = []
+    added: dict[tuple[str, int], list[Offence]] = {}  # (code, entry's index) -> its rows, in order
     for row in offence_list.rows:
         code = row.get("code")
         if code is None:
@@ -115,11 +116,13 @@ def attach_list(classifications: MutableMapping[str, list[Classification]], offe
         if at is None:
             problems.append((row["row"], f"list row {row['row']}: classification {code!r} has no catalogue entry in force on {offence_list.as_of}"))
             continue
-        entry = entries[at]
-        added = listed(row, months)
+        added.setdefault((code, at), []).extend(listed(row, months))
+    for (code, at), offences in added.items():  # one new entry each, not one per row
+        entry = classifications[code][at]
         maxima = dict(entry.offence_maxima)
-        for o in added:
+        for o in offences:
             if o.max_months is not None:
                 maxima[o.key()] = max(maxima.get(o.key(), 0.0), o.max_months)
-        entries[at] = replace(entry, offence_entries=entry.offence_entries + tuple(added), offence_maxima=maxima)
+        classifications[code][at] = replace(entry, offence_entries=entry.offence_entries + tuple(offences),
+                                            offence_maxima=maxima)
     return problems
