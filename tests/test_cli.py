@@ -322,3 +322,12 @@ def test_a_warm_check_imports_neither_typer_nor_jsonschema_nor_yaml() -> None:
     bad = (EXAMPLES / "victim-report-recorded.json").read_text().replace('"acts"', '"actz"', 1)
     r = subprocess.run([sys.executable, "-c", probe, "-"], input=bad, capture_output=True, text=True, timeout=60)
     assert r.stderr.endswith("2 ['jsonschema']"), r.stderr
+
+
+def test_rules_compile_writes_the_generated_source_for_review(tmp_path: Path) -> None:
+    r = hocr("rules", "compile", "--out", str(tmp_path / "gen"))
+    assert r.returncode == 0, r.stderr
+    (written,) = (tmp_path / "gen").glob("*.py")
+    source = written.read_text(encoding="utf-8")
+    compile(source, str(written), "exec")  # it is Python
+    assert "# ncrs.victim-account ncrs/" in source and "from hocr.runtime import" in source

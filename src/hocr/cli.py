@@ -187,6 +187,24 @@ def rules_diff(
     typer.echo(as_json_text(result) if fmt == "json" else render_text(result), nl=fmt == "json")
 
 
+@rules_app.command("compile")
+def rules_compile(
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write the generated Python into.", metavar="DIR", show_default=False)],
+    rules: RulesOption = None,
+) -> None:
+    """Write the Python the rulebook compiles to, for review (docs/engine.md)."""
+    from .codegen import write_sources
+
+    book = load(rules)
+    try:
+        written = write_sources(book, out_dir)
+    except OSError as exc:
+        err(f"hocr: cannot write to {out_dir}: {exc.strerror or exc}")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
 @rules_app.command("list")
 def rules_list(
     category: Annotated[str | None, typer.Option("--category", help="Only this category: its name (any letter case) or its folder name, e.g. burglary.", show_default=False)] = None,
