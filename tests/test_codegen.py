@@ -42,7 +42,8 @@ def _scopes() -> list[tuple[Any, dt.date, Scope]]:
         for path in sorted((REPO / "tests" / "cases").rglob("*.yaml"))[::4]:
             for case in load_case_file(path):
                 if "error" not in case.get("expect", {}):
-                    evaluate(BOOK, case_incident(case, path.parent), backend="compiled")
+                    as_of = dt.date.fromisoformat(str(case["as_of"])) if "as_of" in case else None
+                    evaluate(BOOK, case_incident(case, path.parent), as_of=as_of, backend="compiled")
     finally:
         engine.decide_compiled = real  # type: ignore[assignment]
     return seen
