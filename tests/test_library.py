@@ -29,12 +29,13 @@ def test_sections_and_categories_follow_the_folders() -> None:
     assert "handed in" in case.scenario  # the act's description follows the name
 
 
-def test_an_example_resolves_from_an_installed_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_example_resolves_from_an_installed_layout(tmp_path: Path) -> None:
     # Installed, the case files sit in hocr/_data/cases and the examples in hocr/_data/examples,
-    # so an incident_file of ../../../examples/x.json no longer points at a file.
-    root = tmp_path / "cases"
+    # so an incident_file of ../../../examples/x.json no longer points at a file: copied away
+    # from the checkout, the case files find the examples where hocr keeps them.
+    root = tmp_path / "deep" / "cases"
     shutil.copytree(library.cases_root() / "examples", root / "examples")
-    monkeypatch.setattr(library, "data_path", lambda name: library.cases_root().parents[1] / name)
+    assert not (root / "examples" / "../../../examples").exists()
     cases = library.load_library(root)
     assert any(c.incident.get("id") == "EX-001" for c in cases)
 
