@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import strategies as st
 
 from hocr.engine import code_order
-from hocr.incident import InvalidIncident, check_incident
+from hocr.incident import InvalidIncident, check_incident, value_at
 from hocr.loader import Rulebook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,18 +238,14 @@ def undetermined(decision: Mapping[str, Any]) -> set[tuple[str, str | None]]:
     return {(u["act"], u["victim"]) for u in decision["undetermined"]}
 
 
+_ABSENT = object()
+
+
 def pointer_present(incident: Any, pointer: str) -> bool:
     """Whether the incident gives the fact (an empty list of victims gives none: the schema
     reads it as 'no identified victim')."""
-    node = incident
-    for part in [p for p in pointer.split("/") if p]:
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return False
-    return node != []
+    found = value_at(incident, pointer, _ABSENT)
+    return found is not _ABSENT and found != []
 
 
 def schema_at(pointer: str) -> Any:

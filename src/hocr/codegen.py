@@ -32,7 +32,7 @@ from .ops import SCALARS
 from .tables import compile_cell
 
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
@@ -236,15 +236,7 @@ class Generator:
         """One test of a table cell on the input in local ``value`` (``tables.compile_cell``: a
         literal is ``equals``, a list ``in``, a mapping its operators): as a predicate on that
         input, unknown when the input is."""
-        if op == "exists":
-            return f"(None if {value} is UNDETERMINED else ({value} is not MISSING) is {bool(operand)})"
-        if op == "known":
-            return f"(({value} is not MISSING and {value} is not UNDETERMINED) is {bool(operand)})"
-        test = self.constant_test(op, operand)
-        if test is not None:
-            return f"(None if (v := {value}) is MISSING or v is UNDETERMINED else {test})"
-        right = _literal(tuple(list(operand))) if op in ("in", "not_in") else self.expr(operand)
-        return f"compare({_TESTS[op]}, {value}, {right})"
+        return self.operand_test(value, op, operand)
 
     def generate_body(self, node: Mapping[str, Any]) -> None:
         """The body of a condition function: a junction as statements (early returns), anything
@@ -302,11 +294,15 @@ class Generator:
     # -- predicates ----------------------------------------------------------------------------
 
     def predicate(self, node: Mapping[str, Any]) -> str:
-        """``{fact: p, <op>: operand}`` or ``{value: expr, <op>: operand}``. The left value goes to
-        ``v``; unknown left (MISSING / UNDETERMINED) is unknown, except for ``exists`` and
-        ``known``, which are definite (as ``conditions.compile_test``)."""
+        """``{fact: p, <op>: operand}`` or ``{value: expr, <op>: operand}`` (see operand_test)."""
         left = self.read(node["fact"]) if "fact" in node else self.expr(node["value"])
         (op, operand), = ((k, v) for k, v in node.items() if k not in ("fact", "value"))
+        return self.operand_test(left, op, operand)
+
+    def operand_test(self, left: str, op: str, operand: Any) -> str:
+        """``<left> <op> operand`` for a predicate or a table cell; the left value goes to ``v``.
+        Unknown left (MISSING / UNDETERMINED) is unknown, except for ``exists`` and ``known``,
+        which are definite (as ``conditions.compile_test``)."""
         if op == "exists":
             return f"(None if (v := {left}) is UNDETERMINED else (v is not MISSING) is {bool(operand)})"
         if op == "known":

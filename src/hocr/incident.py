@@ -345,6 +345,20 @@ def pointer(path: Sequence[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def value_at(raw: Any, pointer_text: str, missing: Any = None) -> Any:
+    """The value the incident's JSON holds at ``pointer_text`` (the plain pointers of facts:
+    keys and list indexes), or ``missing`` where it holds none."""
+    node = raw
+    for part in [p for p in pointer_text.split("/") if p]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return missing
+    return node
+
+
 def _no_constant(name: str) -> Any:
     raise _JsonLimit(f"{name} is not a JSON number")
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from .engine import EvaluationError, evaluate
 from .explain import Locator, scope_ids
-from .incident import Incident, InvalidIncident, check_incident, incident_schema
+from .incident import Incident, InvalidIncident, check_incident, incident_schema, value_at
 from .loader import Rule, Rulebook
 from .presumptions import answers_for
 
@@ -571,15 +571,7 @@ def _complete(obj: Mapping[str, Any], pointer: str) -> dict[str, Any]:
 
 
 def _get(raw: Any, pointer: str) -> Any:
-    node = raw
-    for part in [p for p in pointer.split("/") if p]:
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return _GONE
-    return node
+    return value_at(raw, pointer, _GONE)
 
 
 def _apply(raw: Mapping[str, Any], change: Change) -> dict[str, Any]:

@@ -84,14 +84,17 @@ class Service:
 
 def as_of_param(request: Request) -> dt.date | None:
     text = request.query_params.get("as_of")
-    if text is None:
-        return None
+    return None if text is None else parse_date(text, "as_of", "?as_of")
+
+
+def parse_date(text: str, what: str, pointer: str) -> dt.date:
+    """``text`` as a YYYY-MM-DD date, else a 400 naming ``what`` at ``pointer`` (never the text)."""
     try:
         if not DATE.fullmatch(text):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ServiceError(400, "as_of is not a date (expected YYYY-MM-DD)", "?as_of") from None
+        raise ServiceError(400, f"{what} is not a date (expected YYYY-MM-DD)", pointer) from None
 
 
 def trace_param(request: Request, name: str = "trace") -> bool:

@@ -41,7 +41,7 @@ from ..library import WorkedCase, cases_by_rule, find_case, load_library
 from ..loader import Rulebook
 from ..whynot import WhyNotError
 from . import bodies, explaining, schema_form
-from .app import DATE, Service, decide, parse_incident, service_of, why_not_target
+from .app import Service, decide, parse_date, parse_incident, service_of, why_not_target
 from .errors import ServiceError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -144,14 +144,7 @@ async def read_form(request: Request, service: Service) -> dict[str, list[str]]:
 
 def form_as_of(form: Mapping[str, Sequence[str]]) -> dt.date | None:
     text = (form.get("_as_of") or [""])[-1].strip()
-    if not text:
-        return None
-    try:
-        if not DATE.fullmatch(text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ServiceError(400, "the date of the rules is not a date (expected YYYY-MM-DD)", "_as_of") from None
+    return parse_date(text, "the date of the rules", "_as_of") if text else None
 
 
 def form_incident(service: Service, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -171,12 +164,17 @@ def form_incident(service: Service, form: Mapping[str, Sequence[str]]) -> dict[s
     return incident
 
 
+async def posted_case(request: Request, service: Service) -> tuple[Mapping[str, Sequence[str]], Any, dt.date | None]:
+    """The posted form, the incident it gives and the date of the rules asked for."""
+    form = await read_form(request, service)
+    return form, form_incident(service, form), form_as_of(form)
+
+
 async def decide_fragment(request: Request) -> Response:
     """htmx: the decision, explanation and what would change it, for the form as it stands."""
     service = service_of(request)
     try:
-        form = await read_form(request, service)
-        incident, as_of = form_incident(service, form), form_as_of(form)
+        form, incident, as_of = await posted_case(request, service)
     except ServiceError as exc:
         return problem_page(exc, fragment=True)
     outcome = await outcome_context(service, incident, as_of)
@@ -188,8 +186,7 @@ async def case_post(request: Request) -> Response:
     to ask why not)."""
     service = service_of(request)
     try:
-        form = await read_form(request, service)
-        incident, as_of = form_incident(service, form), form_as_of(form)
+        form, incident, as_of = await posted_case(request, service)
     except ServiceError as exc:
         return problem_page(exc)
     case = find_case((form.get("_case") or [""])[-1])
@@ -222,8 +219,7 @@ async def why_not_fragment(request: Request) -> Response:
     """htmx: why not the classification or outcome asked, for the form as it stands."""
     service = service_of(request)
     try:
-        form = await read_form(request, service)
-        incident, as_of = form_incident(service, form), form_as_of(form)
+        form, incident, as_of = await posted_case(request, service)
     except ServiceError as exc:
         return problem_page(exc, fragment=True)
     asked = await why_not_context(service, form, incident, as_of)
