@@ -26,17 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cache
+from . import cache, reads
 from .loader import Decision, Rule, Rulebook
 from .ops import SCALARS
 from .tables import compile_cell
 
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"  # 3: reads of presumed facts are logged (runtime.touch)
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
-                  "row, table_rows")
+                  "row, table_rows, touch")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -82,6 +82,7 @@ class Generator:
 
     def __init__(self, book: Rulebook):
         self.book = book
+        self.reads = reads.analysis(book)
         self.rules = rule_order(book)
         self.number = {r.id: n for n, r in enumerate(self.rules)}
         self.spans = {name: [Span(name, start, end, f"d_{_ident(name)}_{i}")
@@ -343,7 +344,13 @@ class Generator:
         ``item.x`` reads the quantifier's element."""
         root, *rest = str(path).split(".")
         base = "item" if root == "item" else f"R.get({root!r}, MISSING)"
-        return f"get({base}, {_literal(tuple(rest))})"
+        code = f"get({base}, {_literal(tuple(rest))})"
+        touched = self.reads.of_path(str(path))
+        if touched:
+            # A read of a presumed fact is logged (hocr.reads): an answer to it nobody read
+            # need not be decided again.
+            code = f"touch(R, {self.constant('frozenset((' + ''.join(f'{f!r}, ' for f in sorted(touched)) + '))')}, {code})"
+        return code
 
     def expr(self, node: Any) -> str:
         """An expression (``conditions.compile_expr``): a literal; a list (a tuple of its items);

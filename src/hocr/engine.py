@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import codegen
+from . import codegen, reads
 from . import incident as _incident
 from .conditions import (
     MISSING,
@@ -48,8 +48,8 @@ from .conditions import (
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
 from .offences import offence_key
+from .presumptions import Applied, with_answer
 from .presumptions import presume as presume_facts
-from .presumptions import with_answer
 from .provisional import add_presumptions
 from .tables import Row, TableConflict
 
@@ -180,11 +180,28 @@ Open = dict[str, tuple[Rule, Missing]]
 def decide(decision: Decision, day: dt.date, scope: Scope, traced: bool, label: str) -> Outcome:
     """Apply one decision's rules in force on ``day`` to one scope (default logic): the
     interpreter, the reference for every backend."""
+    log = scope.roots.get(reads.TOUCHED)
+    if log is not None:
+        _log_reads(decision, day, scope, log)
     found = _interpret_rules(decision, day, scope, traced, label)
     if isinstance(found, Outcome):
         return found
     applicable, unknown, entries = found
     return _resolve(decision, label, applicable, unknown, entries if traced else None)
+
+
+def _log_reads(decision: Decision, day: dt.date, scope: Scope, log: reads.ReadLog) -> None:
+    """Log the presumed facts this decision can read on this scope (``hocr.reads``): those its
+    guards read and those of its candidate rules. (A traced pass evaluates every rule in force,
+    but only a candidate can apply: the others' reads cannot change the outcome.)"""
+    analysis = log.analysis
+    for group in decision.index(day)[0]:
+        if group.presence is not None:
+            log |= analysis.of_path(group.presence[0])
+        for path, *_ in group.guarded:
+            log |= analysis.of_path(path)
+    for rule in _candidates(decision, day, scope):
+        log |= analysis.of_rule(rule)
 
 
 def _fault(rule: Rule, label: str, exc: Exception) -> EvaluationError:
@@ -422,9 +439,27 @@ def evaluate(
     if not presume:
         return _decide_incident(book, inc, day, main, trace, judge=True)
     filled, applied = presume_facts(book.presumptions, inc.facts, day)
-    others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False))
-    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, judge=True,
-                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others))
+    # The pass on the presumed facts records what each decision read and decided: another
+    # answer to a fact none of them read is not decided again, and a pass for another answer
+    # decides again only the decisions that read what it changes (hocr.reads).
+    record = reads.PassRecord(reads.analysis(book)) if applied and not _ALWAYS_REDECIDE else None
+    others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
+                                  record)
+    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, judge=True, record=record,
+                            complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others,
+                                                                       _could_matter(record)))
+
+
+def _could_matter(record: reads.PassRecord | None) -> Callable[[Applied], bool] | None:
+    """Whether another answer to a presumed fact could change the pass ``record`` describes."""
+    if record is None:
+        return None
+    return lambda a: record.could_matter(a.presumption.fact)
+
+
+# Tests set this to decide every other answer again, in full, to show that skipping and reusing
+# outcomes change nothing.
+_ALWAYS_REDECIDE = False
 
 
 # How one decision is made on one scope: (decision, day, scope, label) -> outcome.
@@ -445,42 +480,85 @@ def _decider(book: Rulebook, backend: str | None, trace: bool) -> Decide:
     return lambda d, day, scope, label: decide_compiled(prog, d, day, scope, label)
 
 
-def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide) -> Any:
+def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide,
+                         record: reads.PassRecord | None) -> Any:
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
-    still filling what stays unsaid)."""
+    still filling what stays unsaid), reusing what ``record`` shows that answer cannot change."""
 
     def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
+        reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)))
         try:
-            return _decide_incident(book, replace(inc, facts=filled), day, decide_one, False, judge=False)
+            return _decide_incident(book, replace(inc, facts=filled), day, decide_one, False, judge=False, reuse=reuse)
         except EvaluationError:
             return None  # a fault of the rulebook on that answer only: reported as a warning
 
     return decide_with
 
 
+@dataclass(frozen=True)
+class _Reuse:
+    """What a pass for another answer may take from the pass on the presumed facts: the outcome
+    of a decision that read none of ``fields`` (what the answer can change)."""
+
+    record: reads.PassRecord
+    fields: frozenset[str]
+
+    def outcome(self, d: Decision, label: str, redecided: set[str]) -> Outcome | None:
+        """The first pass's outcome of ``d`` on the scope ``label``, if this pass would decide the
+        same: ``d`` read none of the changed fields and depends on no decision decided again
+        (``redecided``: those of this scope and the scopes around it)."""
+        key = (label, d.name)
+        prior: Outcome | None = self.record.outcomes.get(key)
+        if prior is None or not self.fields.isdisjoint(self.record.reads[key]) or not d.depends.isdisjoint(redecided):
+            return None
+        return prior
+
+
 class _Run:
     """One pass of the pipeline over an incident's facts: runs each scope's decisions in order,
     giving each decision's outcome to the decisions after it (and the classification's entry to
-    the rules of the act), and keeps the trace when traced."""
+    the rules of the act), and keeps the trace when traced. With ``record`` it records what each
+    decision read and decided; with ``reuse`` it takes what it can from such a record."""
 
-    def __init__(self, book: Rulebook, day: dt.date, decide_one: Decide, trace: bool):
+    def __init__(self, book: Rulebook, day: dt.date, decide_one: Decide, trace: bool,
+                 record: reads.PassRecord | None = None, reuse: _Reuse | None = None):
         self.book = book
         self.day = day
         self.decide_one = decide_one
         self.classification = book.pipeline["classification"]
         self.trace: list[dict[str, Any]] | None = [] if trace else None
+        self.record = record
+        self.reuse = reuse
+        # The decisions decided again (not reused), by scope label; a scope inherits its parent's.
+        self.redecided: dict[str, frozenset[str]] = {}
 
-    def run(self, scope_kind: str, scope: Scope, label: str) -> dict[str, Outcome]:
+    def decide(self, d: Decision, scope: Scope, label: str, redecided: set[str]) -> Outcome:
+        if self.reuse is not None:
+            prior = self.reuse.outcome(d, label, redecided)
+            if prior is not None:
+                return prior
+            redecided.add(d.name)
+        record = self.record
+        if record is None:
+            return self.decide_one(d, self.day, scope, label)
+        record.log.clear()
+        outcome = record.outcomes[(label, d.name)] = self.decide_one(d, self.day, scope, label)
+        record.reads[(label, d.name)] = frozenset(record.log)
+        return outcome
+
+    def run(self, scope_kind: str, scope: Scope, label: str, parent: str | None = None) -> dict[str, Outcome]:
         into: dict[str, Outcome] = {}
+        redecided = set(self.redecided.get(parent, ())) if parent is not None else set()
         for d in self.book.order[scope_kind]:
-            outcome = self.decide_one(d, self.day, scope, label)
+            outcome = self.decide(d, scope, label, redecided)
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
             if d.name == self.classification:
                 scope.roots["classification"] = _classification_root(self.book, outcome, self.day, scope.roots.get("act"))
             if outcome.trace is not None and self.trace is not None:
                 self.trace.append(outcome.trace)
+        self.redecided[label] = frozenset(redecided)
         return into
 
     def act_scope(self, base: Scope, index: int, act: Mapping[str, Any],
@@ -515,7 +593,8 @@ class _Run:
         for index, act in sorted(enumerate(facts["acts"]), key=lambda p: p[1]["id"]):
             act_pointer = f"/acts/{index}"
             act_scope = self.act_scope(base, index, act, victims)
-            act_outcomes = self.run("act", act_scope, f"act {act['id']}")
+            act_label = f"act {act['id']}"
+            act_outcomes = self.run("act", act_scope, act_label, "incident")
             for vid in sorted(act.get("victims", [])) or [None]:
                 if vid is None:
                     scope = act_scope.child("victim", MISSING, f"{act_pointer}/victims")
@@ -530,20 +609,25 @@ class _Run:
                     act_pointer,
                 )
                 label = f"act {act['id']}, " + (f"victim {vid}" if vid else "no identified victim")
-                outcomes = self.run("allegation", scope, label)
+                outcomes = self.run("allegation", scope, label, act_label)
                 out.append(Allegation(act, act_pointer, vid, victim, scope.roots.get("classification"), act_outcomes, outcomes))
         return out
 
 
 def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
-                     complete: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+                     complete: Callable[[dict[str, Any]], Any] | None = None,
+                     record: reads.PassRecord | None = None, reuse: _Reuse | None = None) -> dict[str, Any]:
     """The decision on the incident's facts as they stand (presumed facts already filled).
     ``complete`` adds to the decision (its presumptions) before the force's record, if any and
     ``judge``, is judged against it. Unjudged (another answer to a presumed fact), the decision
-    has no findings or flags: only what it records is read."""
+    has no findings or flags: only what it records is read. ``record``, when given, is filled
+    with what each decision read and decided (``hocr.reads``) before ``complete`` is called;
+    ``reuse`` gives a pass for another answer what it may take from such a record."""
     facts = inc.facts
     base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
-    run = _Run(book, day, decide_one, trace)
+    if record is not None:
+        base.roots[reads.TOUCHED] = record.log
+    run = _Run(book, day, decide_one, trace, record, reuse)
     incident_outcomes = run.run("incident", base, "incident")
     allegations = run.allegations(base, facts)
     decision = _assemble(book, inc, day, incident_outcomes, allegations, run.trace)

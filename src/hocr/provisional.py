@@ -50,11 +50,16 @@ def _answer(value: Any, other: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Decider) -> list[tuple[Applied, list[tuple[Any, dict[str, Any]]]]]:
-    """Each presumption with the other answers that would change the decision (and what they give)."""
+def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Decider,
+          could_matter: Callable[[Applied], bool] | None) -> list[tuple[Applied, list[tuple[Any, dict[str, Any]]]]]:
+    """Each presumption with the other answers that would change the decision (and what they
+    give). An answer to a fact ``could_matter`` rules out (no rule of the decision read it) would
+    decide the same, so it is not decided again."""
     mine = outcome_of(decision)
     used = []
     for a in applied:
+        if could_matter is not None and not could_matter(a):
+            continue
         changed = []
         for alt in a.presumption.alternatives:
             other = decide_with(a.pointer, alt)
@@ -107,10 +112,11 @@ def _trace_ref(a: Applied) -> dict[str, Any]:
 
 
 def add_presumptions(book: Any, inc: Incident, day: Any, decision: dict[str, Any], applied: Sequence[Applied],
-                     decide_with: Decider) -> dict[str, Any]:
+                     decide_with: Decider, could_matter: Callable[[Applied], bool] | None = None) -> dict[str, Any]:
     """Complete ``decision`` (made on the presumed facts) with its presumptions, their other
-    answers and the provisional marks of its crimes."""
-    used = _used(applied, decision, decide_with) if applied else []
+    answers and the provisional marks of its crimes. ``could_matter`` (None: every one could)
+    says whether another answer to a presumed fact could change the decision at all."""
+    used = _used(applied, decision, decide_with, could_matter) if applied else []
     facts = inc.facts
     entries = []
     for a, changed in used:

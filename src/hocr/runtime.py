@@ -23,11 +23,12 @@ from .conditions import (
     value_key,
 )
 from .ops import contains, equals, ge, gt, is_in, le, lt, not_equals, not_in
+from .reads import TOUCHED
 
 __all__ = [
     "MISSING", "UNDETERMINED", "combine", "compare", "contains", "count", "date", "datetime", "duration",
     "equals", "first_known", "ge", "get", "guard_key", "gt", "is_in", "le", "lt", "not_equals", "not_in",
-    "Fallback", "row", "table_rows",
+    "Fallback", "row", "table_rows", "touch",
 ]
 
 
@@ -56,6 +57,15 @@ def get(value: Any, keys: tuple[str, ...]) -> Any:
                 return UNDETERMINED
         else:
             raise RuleRuntimeError(f"cannot read {key!r} of {value!r}")
+    return value
+
+
+def touch(roots: Mapping[str, Any], fields: frozenset[str], value: Any) -> Any:
+    """``value`` (a fact just read), having logged that the pass read the presumed ``fields``
+    (``hocr.reads``): into the pass's log when it keeps one."""
+    log = roots.get(TOUCHED)
+    if log is not None:
+        log.update(fields)
     return value
 
 

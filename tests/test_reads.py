@@ -1,0 +1,119 @@
+"""Skipping and reusing never change a decision (``hocr.reads``).
+
+The engine decides the other answers to presumed facts only where a rule of the first pass read
+the fact, and a pass for another answer re-decides only the decisions that read what it changes.
+Every worked case and generated incidents are decided that way and with every other answer
+decided again in full (``engine._ALWAYS_REDECIDE``), on both backends and traced, and compared as
+sorted JSON. A test with the read log broken shows the comparison can fail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import strategies as S
+from hypothesis import HealthCheck, given, settings
+
+from hocr import codegen, engine, reads
+from hocr.cases import case_incident, load_case_file
+from hocr.incident import InvalidIncident
+from hocr.loader import load_rulebook
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK = load_rulebook(REPO / "rules")
+CASE_FILES = sorted((REPO / "tests" / "cases").rglob("*.yaml"))
+ANALYSIS = reads.analysis(BOOK)
+
+
+def worked() -> Iterator[tuple[str, Any, dt.date | None]]:
+    for path in CASE_FILES:
+        for case in load_case_file(path):
+            if "error" in case.get("expect", {}):
+                continue
+            as_of = dt.date.fromisoformat(str(case["as_of"])) if "as_of" in case else None
+            yield f"{path.name}: {case['name']}", case_incident(case, path.parent), as_of
+
+
+WORKED = list(worked())
+
+
+def decided(incident: Any, as_of: dt.date | None, full: bool, **options: Any) -> str:
+    saved = engine._ALWAYS_REDECIDE
+    engine._ALWAYS_REDECIDE = full
+    try:
+        return json.dumps(engine.evaluate(BOOK, incident, as_of=as_of, **options), sort_keys=True, default=str)
+    except InvalidIncident as exc:
+        return "invalid: " + "; ".join(p.message for p in exc.problems)
+    finally:
+        engine._ALWAYS_REDECIDE = saved
+
+
+def differing(options: dict[str, Any], every: int = 1) -> list[str]:
+    return [name for name, incident, as_of in WORKED[::every]
+            if decided(incident, as_of, False, **options) != decided(incident, as_of, True, **options)]
+
+
+@pytest.mark.parametrize("options", [{}, {"backend": "interpreted"}], ids=["compiled", "interpreted"])
+def test_every_worked_case_decides_the_same_with_and_without_reuse(options: dict[str, Any]) -> None:
+    assert differing(options) == []
+
+
+def test_traced_worked_cases_decide_the_same_with_and_without_reuse() -> None:
+    assert differing({"trace": True}, every=4) == []
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(S.incidents(BOOK))
+def test_generated_incidents_decide_the_same_with_and_without_reuse(incident: dict[str, Any]) -> None:
+    assert decided(incident, None, False) == decided(incident, None, True)
+
+
+def test_the_comparison_fails_when_reads_go_unlogged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no read logged (generated code's and the interpreter's), other answers are skipped or
+    # reused wrongly; the comparison above must see it.
+    monkeypatch.setitem(codegen.program(BOOK).namespace, "touch", lambda roots, fields, value: value)
+    monkeypatch.setattr(engine, "_log_reads", lambda *args: None)
+    wrong = sum(decided(incident, as_of, False) != decided(incident, as_of, True) for _, incident, as_of in WORKED[::8])
+    assert wrong > 0
+
+
+def test_a_read_touches_the_fields_beneath_and_above_it() -> None:
+    intent, role = "act.elements.intent", "victim.role"
+    assert intent in ANALYSIS.fields and role in ANALYSIS.fields
+    assert intent in ANALYSIS.of_path("act.elements.intent")
+    assert intent in ANALYSIS.of_path("act.elements")  # the whole object
+    assert intent in ANALYSIS.of_path("act")
+    assert intent in ANALYSIS.of_path("incident.acts")  # the list of acts
+    assert ANALYSIS.of_path("act.elements.kind") == frozenset()
+    assert role in ANALYSIS.of_path("act_victim.role") and role in ANALYSIS.of_path("victim.role")
+    assert role not in ANALYSIS.of_path("act")
+    # A quantifier's element was reached through its list, whose read counted.
+    assert ANALYSIS.of_path("item.kind") == frozenset()
+    assert "act.contrary_evidence" in ANALYSIS.of_path("act.contrary_evidence")
+    assert ANALYSIS.of_path("report.received_at") == frozenset()
+    assert ANALYSIS.of_path("classification.code") == frozenset()
+
+
+def test_another_answer_changes_what_presumptions_fill_on_it() -> None:
+    # general.b.presume.completed fills act.attempt when act.elements exists: answering an
+    # element otherwise can change it (the closure is conservative, never short).
+    assert "act.attempt" in ANALYSIS.changed_by("act.elements.intent")
+    assert ANALYSIS.changed_by("victim.role") >= {"victim.role"}
+    for fact in ANALYSIS.fields:
+        assert fact in ANALYSIS.changed_by(fact)
+
+
+def test_fields_the_engine_itself_reads_always_count_as_read() -> None:
+    class P:
+        def __init__(self, fact: str) -> None:
+            self.entity, *path = fact.split(".")
+            self.path, self.fact, self.raw = tuple(path), fact, {}
+
+    a = reads.Analysis([P("act.victims"), P("act.elements.intent")])
+    assert a.could_matter("act.victims", set())
+    assert not a.could_matter("act.elements.intent", set())
+    assert a.could_matter("act.elements.intent", {"act.elements.intent"})
