@@ -20,6 +20,7 @@ import datetime as dt
 import marshal
 import math
 import types
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,11 +33,11 @@ from .ops import SCALARS
 from .tables import compile_cell
 
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-CODEGEN_VERSION = "3"  # 3: reads of presumed facts are logged (runtime.touch)
+CODEGEN_VERSION = "4"  # 3: reads of presumed facts are logged (runtime.touch); 4: guards read once per call
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
-                  "row, table_rows, touch")
+                  "row, table_rows, touch, UNREAD")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -89,6 +90,10 @@ class Generator:
                              for i, (start, end) in enumerate(spans(book.decisions[name]))]
                       for name in sorted(book.decisions)}
         self.unsupported: list[str] = []
+        # The guard reads of the dispatch function being written: how often each is made, and
+        # the local bound to each made more than once (dispatch_read).
+        self.dispatch_uses: Counter[str] = Counter()
+        self.dispatch_locals: dict[str, str] = {}
         self._begin("")
 
     def _begin(self, prefix: str) -> None:
@@ -386,12 +391,15 @@ class Generator:
         # No rule is in force before the first span's start (the earliest rule's first day).
         groups = decision.index(span.start)[0] if span.start is not None else ()
         title = f"{decision.name}: rules in force from {span.start or 'the start'} to {span.end or 'now'}"
+        self.dispatch_locals = {}
+        self.dispatch_uses = Counter([f":{g.presence[0]}" for g in groups if g.presence is not None]
+                                     + [f"guard_key:{path}" for g in groups for path, *_ in g.guarded])
         with self.function(f"def {span.function}(R, A, U, T):  # {title}"):
             if not groups:
                 self.line("return")
             for g, group in enumerate(groups):
                 if group.presence is not None:
-                    self.line(f"if {self.read(group.presence[0])} is not MISSING:  # present: {group.presence[0]}")
+                    self.line(f"if {self.dispatch_read(group.presence[0])} is not MISSING:  # present: {group.presence[0]}")
                     self.indent += 1
                 for rule in group.unguarded:
                     self.generate_call(rule)
@@ -399,13 +407,28 @@ class Generator:
                     table = self.constant("{" + ", ".join(
                         f"{key!r}: {self.rule_tuple(rules)}" for key, rules in by_value.items()) + "}")
                     every_rules = self.constant(self.rule_tuple(every))
-                    self.line(f"k = guard_key({self.read(path)})  # guard {g}.{k}: {path}")
+                    self.line(f"k = {self.dispatch_read(path, 'guard_key')}  # guard {g}.{k}: {path}")
                     with self.block(f"for n, tab in ({every_rules} if k is None else {table}.get(k, ())):"):
                         self.line("t = F[n](R, MISSING)")
                         with self.block("if t is not False:"):
                             self.line("(T.append((n, t)) if tab else A.append(n) if t else U.append(n))")
                 if group.presence is not None:
                     self.indent -= 1
+            if self.dispatch_locals:
+                self.out.insert(1, "    " + " = ".join(self.dispatch_locals.values()) + " = UNREAD")
+
+    def dispatch_read(self, path: str, wrap: str = "") -> str:
+        """A guard's read in a dispatch function, made once per call (several groups guard on the
+        same fact, ``classification.code`` above all): the first use binds a local, which the
+        function's first line sets to UNREAD. ``wrap`` is a function applied to the value read."""
+        key = f"{wrap}:{path}"
+        value = f"{wrap}({self.read(path)})" if wrap else self.read(path)
+        if self.dispatch_uses[key] < 2:
+            return value
+        name = self.dispatch_locals.get(key)
+        if name is None:
+            name = self.dispatch_locals[key] = f"x{len(self.dispatch_locals)}"
+        return f"({name} if {name} is not UNREAD else ({name} := {value}))"
 
     def rule_tuple(self, rules: Sequence[Rule]) -> str:
         """The rules a guard selects as ``((number, is a table rule), ...)``."""

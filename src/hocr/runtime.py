@@ -28,13 +28,16 @@ from .reads import TOUCHED
 __all__ = [
     "MISSING", "UNDETERMINED", "combine", "compare", "contains", "count", "date", "datetime", "duration",
     "equals", "first_known", "ge", "get", "guard_key", "gt", "is_in", "le", "lt", "not_equals", "not_in",
-    "Fallback", "row", "table_rows", "touch",
+    "Fallback", "row", "table_rows", "touch", "UNREAD",
 ]
 
 
 class Fallback(Exception):
     """Raised by generated code where it has no code for a rule (a literal it cannot write): the
     decision is then made by the interpreter."""
+
+# A dispatch function's guard read not made yet in this call (codegen.Generator.dispatch_read).
+UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "UNREAD"})()
 
 date = dt.date
 datetime = dt.datetime
