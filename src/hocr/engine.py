@@ -195,11 +195,7 @@ def _log_reads(decision: Decision, day: dt.date, scope: Scope, log: reads.ReadLo
     guards read and those of its candidate rules. (A traced pass evaluates every rule in force,
     but only a candidate can apply: the others' reads cannot change the outcome.)"""
     analysis = log.analysis
-    for group in decision.index(day)[0]:
-        if group.presence is not None:
-            log |= analysis.of_path(group.presence[0])
-        for path, *_ in group.guarded:
-            log |= analysis.of_path(path)
+    log |= analysis.of_guards(decision.index(day)[0])
     for rule in _candidates(decision, day, scope):
         log |= analysis.of_rule(rule)
 

@@ -82,6 +82,7 @@ class Analysis:
                                 if any(e == ee and _related(path, pp) for ee, pp in ENGINE_READS))
         self._paths: dict[str, frozenset[str]] = {}
         self._rules: dict[str, frozenset[str]] = {}
+        self._guards: dict[int, tuple[Sequence[Any], frozenset[str]]] = {}
         self._changed = {f: self._closure(f, presumptions) for f in self.fields}
 
     def of_path(self, path: str) -> frozenset[str]:
@@ -119,6 +120,15 @@ class Analysis:
             raw = rule.raw
             hit = self._rules[rule.id] = self.of_node([raw.get("when"), raw.get("then"), raw.get("table")])
         return hit
+
+    def of_guards(self, groups: Sequence[Any]) -> frozenset[str]:
+        """The presumed fields the guards of a decision's rule groups (``Decision.index``) read."""
+        hit = self._guards.get(id(groups))
+        if hit is None:
+            paths = [g.presence[0] for g in groups if g.presence is not None] + [path for g in groups for path, *_ in g.guarded]
+            # Kept with the groups themselves, so that their id cannot be reused while kept.
+            hit = self._guards[id(groups)] = (groups, frozenset().union(*(self.of_path(p) for p in paths)))
+        return hit[1]
 
     def _closure(self, start: str, presumptions: Sequence[Any]) -> frozenset[str]:
         """``start`` and every field a presumption fills on a condition that reads a field in the
