@@ -218,3 +218,25 @@ def test_the_compiled_default_uses_the_generated_code(monkeypatch: pytest.Monkey
     evaluate(BOOK, case_incident(case, path.parent))
     assert calls and evaluate(BOOK, case_incident(case, path.parent), trace=True)["trace"]
     assert UNDETERMINED is runtime.UNDETERMINED
+
+
+def test_the_one_and_two_key_reads_are_get_itself() -> None:
+    # runtime.get1 / get2 (what generated code calls for paths of one and two keys) against
+    # runtime.get on every kind of value a root can hold, failures included.
+    import types
+
+    from hocr.conditions import MISSING, UNDETERMINED, Unknown
+
+    unknown = Unknown(frozenset(("/acts/0/classification",)))
+    leaves = [MISSING, UNDETERMINED, unknown, None, 0, "x", [1], {"b": 1}, {"b": unknown}, {"b": MISSING}]
+    values = [*leaves, *({"a": leaf} for leaf in leaves), types.MappingProxyType({"a": {"b": 2}})]
+
+    def outcome(fn: Any, *args: Any) -> Any:
+        try:
+            return ("value", fn(*args))
+        except Exception as exc:  # noqa: BLE001 - the same failure is the point
+            return ("raises", type(exc))
+
+    for value in values:
+        assert outcome(runtime.get1, value, "a") == outcome(runtime.get, value, ("a",)), value
+        assert outcome(runtime.get2, value, "a", "b") == outcome(runtime.get, value, ("a", "b")), value

@@ -33,11 +33,12 @@ from .ops import SCALARS
 from .tables import compile_cell
 
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-CODEGEN_VERSION = "4"  # 3: reads of presumed facts are logged (runtime.touch); 4: guards read once per call
+# 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2
+CODEGEN_VERSION = "5"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
-                  "row, table_rows, touch, UNREAD")
+                  "get1, get2, row, table_rows, touch, UNREAD")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -345,11 +346,17 @@ class Generator:
     # -- expressions ---------------------------------------------------------------------------
 
     def read(self, path: str) -> str:
-        """A fact path ``act.elements.intent`` -> ``get(R.get('act', MISSING), ('elements', 'intent'))``;
-        ``item.x`` reads the quantifier's element."""
+        """A fact path ``act.elements.intent`` -> ``get2(R.get('act', MISSING), 'elements', 'intent')``
+        (``get1`` and ``get2`` are ``get`` for one and two keys, plain dicts first); ``item.x``
+        reads the quantifier's element."""
         root, *rest = str(path).split(".")
         base = "item" if root == "item" else f"R.get({root!r}, MISSING)"
-        code = f"get({base}, {_literal(tuple(rest))})"
+        if len(rest) == 1:
+            code = f"get1({base}, {rest[0]!r})"
+        elif len(rest) == 2:
+            code = f"get2({base}, {rest[0]!r}, {rest[1]!r})"
+        else:
+            code = f"get({base}, {_literal(tuple(rest))})"
         touched = self.reads.of_path(str(path))
         if touched:
             # A read of a presumed fact is logged (hocr.reads): an answer to it nobody read

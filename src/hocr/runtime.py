@@ -28,7 +28,7 @@ from .reads import TOUCHED
 __all__ = [
     "MISSING", "UNDETERMINED", "combine", "compare", "contains", "count", "date", "datetime", "duration",
     "equals", "first_known", "ge", "get", "guard_key", "gt", "is_in", "le", "lt", "not_equals", "not_in",
-    "Fallback", "row", "table_rows", "touch", "UNREAD",
+    "Fallback", "get1", "get2", "row", "table_rows", "touch", "UNREAD",
 ]
 
 
@@ -61,6 +61,24 @@ def get(value: Any, keys: tuple[str, ...]) -> Any:
         else:
             raise RuleRuntimeError(f"cannot read {key!r} of {value!r}")
     return value
+
+
+def get1(value: Any, key: str) -> Any:
+    """``get(value, (key,))``, with the common case (a plain dict) first."""
+    if type(value) is dict:
+        found = value.get(key, MISSING)
+        return UNDETERMINED if type(found) is Unknown else found
+    return get(value, (key,))
+
+
+def get2(value: Any, key: str, then: str) -> Any:
+    """``get(value, (key, then))``, with the common case (plain dicts) first."""
+    if type(value) is dict:
+        inner = value.get(key, MISSING)
+        if type(inner) is dict:
+            found = inner.get(then, MISSING)
+            return UNDETERMINED if type(found) is Unknown else found
+    return get(value, (key, then))
 
 
 def touch(roots: Mapping[str, Any], fields: frozenset[str], value: Any) -> Any:
