@@ -17,6 +17,7 @@ from hocr.conditions import (
     RuleCompileError,
     RuleRuntimeError,
     Scope,
+    Tracer,
     Unknown,
     compile_condition,
     compile_expr,
@@ -41,8 +42,8 @@ def scope(**roots: Any) -> Scope:
     return Scope(base, dict(POINTERS))
 
 
-def cond(node: dict[str, Any], sc: Scope | None = None, rec: list[Any] | None = None) -> Any:
-    return compile_condition(node, PATHS)(sc or scope(), rec)
+def cond(node: dict[str, Any], sc: Scope | None = None, tracer: Tracer | None = None) -> Any:
+    return compile_condition(node, PATHS)(sc or scope(), tracer)
 
 
 def expr(node: Any, sc: Scope | None = None) -> Any:
@@ -106,11 +107,11 @@ def test_nested_logic_asks_for_the_first_open_branch() -> None:
     assert cond(node, sc) == (True, NO_MISSING)
 
 
-def test_recorder_gets_a_leaf_per_predicate() -> None:
-    rec: list[Any] = []
+def test_the_tracer_gets_a_leaf_per_predicate() -> None:
+    tracer = Tracer()
     sc = scope(act={"kind": "theft"})
-    cond({"all": [{"fact": "act.kind", "equals": "theft"}, U1]}, sc, rec)
-    assert rec == [
+    cond({"all": [{"fact": "act.kind", "equals": "theft"}, U1]}, sc, tracer)
+    assert tracer.leaves == [
         ("act.kind", "equals", "theft", "theft", True),
         ("act.first_unknown", "equals", 1, MISSING, None),
     ]

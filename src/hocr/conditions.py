@@ -6,7 +6,8 @@ dual; ``not`` swaps true and false and keeps unknown. Every compiled node return
 (``True``, ``False`` or ``None`` for unknown) together with the set of missing facts that made it
 unknown, so a decision that cannot be made can say exactly which facts it needs.
 
-Nothing here evaluates strings: a rule file is data, compiled once into Python closures.
+Nothing here evaluates strings: a rule file is data, compiled once into Python closures. Each
+closure is called with a scope and a :class:`Tracer` (None when the evaluation is not traced).
 """
 
 from __future__ import annotations
@@ -92,7 +93,25 @@ class Scope:
 
 # A leaf record for the trace: (left side, operator, operand, actual value, truth).
 Leaf = tuple[str, str, Any, Any, Truth]
-Recorder = list[Leaf] | None
+
+
+class Tracer:
+    """What one rule's evaluation read, for the trace: each leaf (a fact and the test made of it,
+    a table's input, a quantifier's verdict) in the order evaluated. Every compiled condition and
+    expression takes the tracer as its second argument: a Tracer when the evaluation is traced,
+    None when it is not (the hot path, which then records nothing and may keep results for the
+    scope, see ``shared``)."""
+
+    __slots__ = ("leaves",)
+
+    def __init__(self) -> None:
+        self.leaves: list[Leaf] = []
+
+    def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
+        self.leaves.append((left, op, operand, actual, truth))
+
+
+Recorder = Tracer | None
 Expr = Callable[[Scope, Recorder], tuple[Any, Missing]]
 Cond = Callable[[Scope, Recorder], tuple[Truth, Missing]]
 
@@ -126,7 +145,7 @@ class PathResolver:
                 f"{', '.join(sorted(self.roots | extra_roots))}"
             )
 
-        def get(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             value = scope.roots.get(root, MISSING)
             if value is MISSING:
                 return MISSING, frozenset((scope.pointers.get(root, "") or "/",))
@@ -169,7 +188,7 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
     if node is None or isinstance(node, (str, int, float, bool)):
         const = node
 
-        def literal(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def literal(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             return const, NO_MISSING
 
         literal.path = repr(node)  # type: ignore[attr-defined]
@@ -177,7 +196,7 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
     if isinstance(node, list):
         items = tuple(node)
 
-        def lit_list(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def lit_list(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             return items, NO_MISSING
 
         return lit_list
@@ -189,7 +208,7 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
     if op == "duration":
         value = parse_duration(arg)
 
-        def duration(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def duration(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             return value, NO_MISSING
 
         duration.path = arg  # type: ignore[attr-defined]
@@ -197,8 +216,8 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
     if op == "count":
         inner = paths.compile(arg, bound)
 
-        def count(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
-            v, miss = inner(scope, rec)
+        def count(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
+            v, miss = inner(scope, tracer)
             if is_absent(v):
                 return v, miss
             return len(v), NO_MISSING
@@ -209,10 +228,10 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
         # age worked out from the date of birth). Unknown only when every operand is unknown.
         options = tuple(compile_expr(a, paths, bound) for a in arg)
 
-        def first_known(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def first_known(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             missing: set[str] = set()
             for p in options:
-                v, m = p(scope, rec)
+                v, m = p(scope, tracer)
                 if not is_absent(v):
                     return v, NO_MISSING
                 missing |= m
@@ -223,11 +242,11 @@ def compile_expr(node: Any, paths: PathResolver, bound: frozenset[str] = frozens
         parts = tuple(compile_expr(a, paths, bound) for a in arg)
         fn = _COMBINERS[op]
 
-        def combine(scope: Scope, rec: Recorder) -> tuple[Any, Missing]:
+        def combine(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
             values = []
             missing: set[str] = set()
             for p in parts:
-                v, m = p(scope, rec)
+                v, m = p(scope, tracer)
                 if is_absent(v):
                     missing |= m
                 values.append(v)
@@ -305,7 +324,7 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
         want = bool(operand)
 
         def exists(
-            value: Any, miss: Missing, scope: Scope, rec: Recorder
+            value: Any, miss: Missing, scope: Scope, tracer: Recorder
         ) -> tuple[Truth, Missing, Any]:
             # A derived value that is undetermined is not known to be absent.
             if value is UNDETERMINED:
@@ -318,7 +337,7 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
         # definitely "not known" (for example: the recording decision is still open).
         want_known = bool(operand)
 
-        def known(value: Any, miss: Missing, scope: Scope, rec: Recorder) -> tuple[Truth, Missing, Any]:
+        def known(value: Any, miss: Missing, scope: Scope, tracer: Recorder) -> tuple[Truth, Missing, Any]:
             return (not is_absent(value)) == want_known, NO_MISSING, want_known
 
         return known
@@ -330,8 +349,8 @@ def compile_test(op: str, operand: Any, paths: PathResolver, bound: frozenset[st
         right_expr = compile_expr(operand, paths, bound)
     fn = _cmp(op)
 
-    def test(value: Any, miss: Missing, scope: Scope, rec: Recorder) -> tuple[Truth, Missing, Any]:
-        right, rmiss = right_expr(scope, rec)
+    def test(value: Any, miss: Missing, scope: Scope, tracer: Recorder) -> tuple[Truth, Missing, Any]:
+        right, rmiss = right_expr(scope, tracer)
         if is_absent(value) or is_absent(right):
             return None, miss | rmiss, right
         try:
@@ -350,10 +369,10 @@ def _junction(parts: tuple[Cond, ...], decisive: bool) -> Cond:
     known, the later parts may not matter at all (a former partner's conduct is asked about only
     once the act is known to be harassment)."""
 
-    def junction(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+    def junction(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
         missing: Missing | None = None
         for p in parts:
-            tv, m = p(scope, rec)
+            tv, m = p(scope, tracer)
             if tv is decisive:
                 return decisive, NO_MISSING
             if tv is None and missing is None:
@@ -373,8 +392,8 @@ def compile_condition(
     if "not" in node:
         inner = compile_condition(node["not"], paths, bound)
 
-        def not_(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-            tv, m = inner(scope, rec)
+        def not_(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
+            tv, m = inner(scope, tracer)
             return (None, m) if tv is None else (not tv, NO_MISSING)
 
         return not_
@@ -385,27 +404,27 @@ def compile_condition(
         where = compile_condition(node["where"], paths, bound | {"item"})
         want_any = quantifier == "some"
 
-        def quant(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-            items, miss = get_list(scope, rec)
+        def quant(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
+            items, miss = get_list(scope, tracer)
             if is_absent(items):
-                if rec is not None:
-                    rec.append((list_path, quantifier, None, MISSING, None))
+                if tracer is not None:
+                    tracer.leaf(list_path, quantifier, None, MISSING, None)
                 return None, miss
             base = _pointer_of(get_list, scope)
             missing: Missing = NO_MISSING
             unknown = False
             for i, item in enumerate(items):
-                tv, m = where(scope.child("item", item, f"{base}/{i}"), rec)
+                tv, m = where(scope.child("item", item, f"{base}/{i}"), tracer)
                 if tv is want_any:
-                    if rec is not None:
-                        rec.append((list_path, quantifier, f"item {i}", len(items), want_any))
+                    if tracer is not None:
+                        tracer.leaf(list_path, quantifier, f"item {i}", len(items), want_any)
                     return want_any, NO_MISSING
                 if tv is None:
                     unknown = True
                     missing = missing | m
             result: Truth = None if unknown else (not want_any)
-            if rec is not None:
-                rec.append((list_path, quantifier, f"{len(items)} item(s)", len(items), result))
+            if tracer is not None:
+                tracer.leaf(list_path, quantifier, f"{len(items)} item(s)", len(items), result)
             return result, (missing if unknown else NO_MISSING)
 
         return quant
@@ -421,13 +440,13 @@ def compile_condition(
     inner = _compile_predicate(node, paths, bound)
     ident = len(paths.shared)
 
-    def shared(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-        if rec is not None or "item" in bound:
-            return inner(scope, rec)
+    def shared(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
+        if tracer is not None or "item" in bound:
+            return inner(scope, tracer)
         memo = scope.memo
         hit = memo.get(ident)
         if hit is None:
-            hit = memo[ident] = inner(scope, rec)
+            hit = memo[ident] = inner(scope, tracer)
         return hit
 
     paths.shared[key] = (ident, shared)
@@ -453,8 +472,8 @@ def _compile_predicate(node: Mapping[str, Any], paths: PathResolver, bound: froz
     fast = _constant_test(op, operand_repr)
     if fast is not None:
         # The common case, a fact against a constant: one closure, no operand evaluation.
-        def constant_predicate(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-            value, miss = left(scope, rec)
+        def constant_predicate(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
+            value, miss = left(scope, tracer)
             if value is MISSING or value is UNDETERMINED:
                 tv: Truth = None
             else:
@@ -463,18 +482,18 @@ def _compile_predicate(node: Mapping[str, Any], paths: PathResolver, bound: froz
                 except TypeError as exc:
                     raise RuleRuntimeError(f"{op}: cannot compare {value!r} with {operand_repr!r}") from exc
                 miss = NO_MISSING
-            if rec is not None:
-                rec.append((left_label, op, operand_repr, value, tv))
+            if tracer is not None:
+                tracer.leaf(left_label, op, operand_repr, value, tv)
             return tv, miss
 
         return constant_predicate
     test = compile_test(op, node[op], paths, bound)
 
-    def predicate(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
-        value, miss = left(scope, rec)
-        tv, m, right = test(value, miss, scope, rec)
-        if rec is not None:
-            rec.append((left_label, op, operand_repr if is_absent(right) else right, value, tv))
+    def predicate(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
+        value, miss = left(scope, tracer)
+        tv, m, right = test(value, miss, scope, tracer)
+        if tracer is not None:
+            tracer.leaf(left_label, op, operand_repr if is_absent(right) else right, value, tv)
         return tv, m
 
     return predicate
@@ -512,5 +531,5 @@ def _pointer_of(getter: Expr, scope: Scope) -> str:
     return base + "".join(f"/{p}" for p in parts[1:])
 
 
-def always(scope: Scope, rec: Recorder) -> tuple[Truth, Missing]:
+def always(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
     return True, NO_MISSING

@@ -41,6 +41,7 @@ from .conditions import (
     Missing,
     RuleRuntimeError,
     Scope,
+    Tracer,
     Unknown,
     is_absent,
     value_key,
@@ -82,7 +83,7 @@ class Outcome:
         return Unknown(self.missing)
 
 
-def _outputs(then: Mapping[str, Any], scope: Scope, rec: list[Leaf] | None) -> tuple[dict[str, Any], Missing]:
+def _outputs(then: Mapping[str, Any], scope: Scope, rec: Tracer | None) -> tuple[dict[str, Any], Missing]:
     """A rule's conclusion, and the facts missing to compute it (none when it can be)."""
     value: dict[str, Any] = {}
     missing: Missing = NO_MISSING
@@ -94,14 +95,14 @@ def _outputs(then: Mapping[str, Any], scope: Scope, rec: list[Leaf] | None) -> t
     return value, missing
 
 
-def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
-    tv, missing = rule.cond(scope, rec)
+def _eval_rule(rule: Rule, scope: Scope, tracer: Tracer | None) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
+    tv, missing = rule.cond(scope, tracer)
     rows: tuple[Row, ...] = ()
     row_log: list[tuple[str, bool | None]] = []
     if tv is False:
         return False, NO_MISSING, None, rows, row_log
     if rule.table is not None:
-        result, row_log = rule.table.evaluate(scope, rec)
+        result, row_log = rule.table.evaluate(scope, tracer)
         if result.truth is False:
             return False, NO_MISSING, None, rows, row_log
         if tv is None:
@@ -120,7 +121,7 @@ def _eval_rule(rule: Rule, scope: Scope, rec: list[Leaf] | None) -> tuple[bool |
     values = []
     out_missing: Missing = NO_MISSING
     for then in outputs:
-        value, m = _outputs(then, scope, rec)
+        value, m = _outputs(then, scope, tracer)
         out_missing = out_missing | m
         values.append(value)
     if out_missing:
@@ -229,9 +230,9 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
             else:
                 applicable[rule.id] = (rule, value, ())
             continue
-        rec: list[Leaf] | None = [] if traced else None
+        tracer = Tracer() if traced else None
         try:
-            tv, missing, value, rows, row_log = _eval_rule(rule, scope, rec)
+            tv, missing, value, rows, row_log = _eval_rule(rule, scope, tracer)
         except (RuleRuntimeError, TypeError) as exc:
             raise _fault(rule, label, exc) from exc
         except TableConflict as exc:
@@ -243,7 +244,7 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
         elif tv is None:
             unknown[rule.id] = (rule, missing)
         if traced:
-            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, rec or []))
+            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves if tracer else []))
     return applicable, unknown, entries
 
 
@@ -252,7 +253,7 @@ _ROW_RESULT = {True: "match", False: "no_match", None: "unknown"}
 
 
 def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows: tuple[Row, ...],
-                 row_log: list[tuple[str, bool | None]], rec: list[Leaf]) -> dict[str, Any]:
+                 row_log: list[tuple[str, bool | None]], leaves: list[Leaf]) -> dict[str, Any]:
     """What the trace says of one rule: its result, the facts it read, its table's rows."""
     entry: dict[str, Any] = {
         "rule": rule.id,
@@ -260,7 +261,7 @@ def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows
         "citation": rule.citation,
         "verification": rule.verification,
         "result": _RESULT[tv],
-        "facts": [_leaf_json(leaf) for leaf in rec],
+        "facts": [_leaf_json(leaf) for leaf in leaves],
     }
     if rule.overrides:
         entry["overrides"] = list(rule.overrides)

@@ -79,13 +79,13 @@ class Table:
     priority_output: str | None
     priority_order: tuple[Any, ...]
 
-    def evaluate(self, scope: Scope, rec: Recorder) -> tuple[TableResult, list[tuple[str, Truth]]]:
+    def evaluate(self, scope: Scope, tracer: Recorder) -> tuple[TableResult, list[tuple[str, Truth]]]:
         values = []
         for name, path, get in self.inputs:
-            v, m = get(scope, rec)
+            v, m = get(scope, tracer)
             values.append((v, m))
-            if rec is not None:
-                rec.append((path, "input", name, v, None))
+            if tracer is not None:
+                tracer.leaf(path, "input", name, v, None)
         matched: list[Row] = []
         unknown: list[tuple[Row, Missing]] = []
         row_log: list[tuple[str, Truth]] = []
