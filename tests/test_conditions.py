@@ -558,3 +558,26 @@ def test_rule_format_lists_exactly_the_operators_of_the_table() -> None:
     rows = lines[:next(i for i, line in enumerate(lines) if not line.startswith("|"))]
     named = [name for line in rows for name in re.findall(r"`(\w+)`", line.split("|")[1])]
     assert sorted(named) == sorted(OPERATORS), named
+
+
+def test_the_two_key_getter_is_the_general_one() -> None:
+    # conditions._two_key_getter (most paths: act.elements.kind) against conditions._getter on
+    # every kind of value a root can hold, missing facts and failures included.
+    import types
+
+    from hocr.conditions import _getter, _two_key_getter
+
+    unknown = Unknown(frozenset(("/acts/0/classification",)))
+    leaves = [MISSING, UNDETERMINED, unknown, None, 0, "x", [1], {"b": 1}, {"b": unknown}, {}]
+    values = [*leaves, *({"a": leaf} for leaf in leaves), types.MappingProxyType({"a": {"b": 2}})]
+    fast, general = _two_key_getter("act.a.b", "act", ("a", "b")), _getter("act.a.b", "act", ("a", "b"))
+
+    def outcome(get: Any, sc: Scope) -> Any:
+        try:
+            return ("value", get(sc, None))
+        except RuleRuntimeError as exc:
+            return ("raises", str(exc))
+
+    for value in [*values, "absent"]:
+        sc = Scope({} if value == "absent" else {"act": value}, {"act": "/acts/0"})
+        assert outcome(fast, sc) == outcome(general, sc), value

@@ -145,25 +145,54 @@ class PathResolver:
                 f"{', '.join(sorted(self.roots | extra_roots))}"
             )
 
-        def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
-            value = scope.roots.get(root, MISSING)
-            if value is MISSING:
-                return MISSING, frozenset((scope.pointers.get(root, "") or "/",))
-            if type(value) is Unknown:
-                return UNDETERMINED, value.missing
-            for key in rest:
-                if type(value) is dict or isinstance(value, Mapping):
-                    value = value.get(key, MISSING)
-                    if value is MISSING:
-                        return MISSING, _pointer(scope, root, rest)
-                    if type(value) is Unknown:
-                        return UNDETERMINED, value.missing
-                else:
-                    raise RuleRuntimeError(f"fact path {path!r}: cannot read {key!r} of {value!r}")
-            return value, NO_MISSING
+        getter = _two_key_getter(path, root, rest) if len(rest) == 2 else _getter(path, root, rest)
+        getter.path = path  # type: ignore[attr-defined]
+        return getter
 
-        get.path = path  # type: ignore[attr-defined]
-        return get
+
+def _getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
+    """The value at ``rest`` under the scope's root ``root``, with the facts it needs when missing."""
+
+    def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
+        value = scope.roots.get(root, MISSING)
+        if value is MISSING:
+            return MISSING, frozenset((scope.pointers.get(root, "") or "/",))
+        if type(value) is Unknown:
+            return UNDETERMINED, value.missing
+        for key in rest:
+            if type(value) is dict or isinstance(value, Mapping):
+                value = value.get(key, MISSING)
+                if value is MISSING:
+                    return MISSING, _pointer(scope, root, rest)
+                if type(value) is Unknown:
+                    return UNDETERMINED, value.missing
+            else:
+                raise RuleRuntimeError(f"fact path {path!r}: cannot read {key!r} of {value!r}")
+        return value, NO_MISSING
+
+    return get
+
+
+def _two_key_getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
+    """:func:`_getter` for a path of two keys (``act.elements.kind``, the most common), written
+    out for plain dicts; anything else is read by the general getter."""
+    first, second = rest
+    general = _getter(path, root, rest)
+
+    def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
+        value = scope.roots.get(root, MISSING)
+        if type(value) is dict:
+            inner = value.get(first, MISSING)
+            if type(inner) is dict:
+                found = inner.get(second, MISSING)
+                if found is MISSING:
+                    return MISSING, _pointer(scope, root, rest)
+                if type(found) is Unknown:
+                    return UNDETERMINED, found.missing
+                return found, NO_MISSING
+        return general(scope, tracer)
+
+    return get
 
 
 _POINTERS: dict[tuple[str, tuple[str, ...]], Missing] = {}
