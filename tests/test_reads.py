@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK = load_rulebook(REPO / "rules")
 CASE_FILES = sorted((REPO / "tests" / "cases").rglob("*.yaml"))
 ANALYSIS = reads.analysis(BOOK)
+DEEP = os.environ.get("HOCR_HYPOTHESIS_PROFILE") == "deep"
 
 
 def worked() -> Iterator[tuple[str, Any, dt.date | None]]:
@@ -66,7 +68,8 @@ def test_traced_worked_cases_decide_the_same_with_and_without_reuse() -> None:
     assert differing({"trace": True}, every=4) == []
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000 if DEEP else 60, deadline=None, derandomize=not DEEP,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(S.incidents(BOOK))
 def test_generated_incidents_decide_the_same_with_and_without_reuse(incident: dict[str, Any]) -> None:
     assert decided(incident, None, False) == decided(incident, None, True)
