@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import (
+    MISSING,
     Cond,
     PathResolver,
     RuleCompileError,
@@ -33,6 +36,7 @@ from .conditions import (
     always,
     compile_condition,
 )
+from .ops import COMPARISONS, SCALARS
 from .tables import TableConflict
 
 # The entities a presumption may be about: its fact's root, and where that entity's objects are
@@ -104,6 +108,8 @@ def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: 
         raise RuleCompileError(f"presumption {raw['id']!r}: no other answer to {raw['fact']!r} is known; give 'alternatives'")
     resolver = PathResolver([*CONDITION_ROOTS, root])
     cond = compile_condition(raw["when"], resolver) if "when" in raw else always
+    if cond is not always:
+        _register_fast(cond, raw["when"], root)
     inf = raw["in_force"]
     return Presumption(
         id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, path=tuple(path),
@@ -138,6 +144,66 @@ def answers_for(pointer: str) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------------------------
 
 
+def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: dt.date) -> tuple[dict[str, Any], list[Applied]]:
+    """The incident's facts with every presumed fact filled in, and what was presumed.
+
+    Presumptions are applied in order of id, each to every act, victim or suspect whose field is
+    missing and whose condition holds on the facts as filled so far. ``facts`` is never changed:
+    the objects a presumption fills are copied (the others are shared with ``facts``).
+
+    The fast pass (below) gives exactly what the reference pass gives; where it cannot be sure
+    of that (a condition it does not compile, data that is not plain JSON objects and lists), the
+    reference pass fills the incident instead."""
+    plan = _plan(presumptions, day)
+    if plan.entities is not None:
+        try:
+            return _fast_presume(plan.entities, facts)
+        except _Fallback:
+            pass
+    return _presume_reference(plan.in_force, facts)
+
+
+def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
+    """A copy of the incident's facts with the field at ``pointer`` (``/acts/0/elements/intent``)
+    stated as ``value`` (only the objects along the pointer are copied)."""
+    _, plural, index, *path = pointer.split("/")
+    out = dict(facts)
+    items = list(out[plural])
+    items[int(index)] = _set(dict(items[int(index)]), path, value)
+    out[plural] = items
+    return out
+
+
+_IMMUTABLE: frozenset[type] = frozenset((str, int, float, bool, type(None)))
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a value that shares nothing mutable with it: what ``copy.deepcopy`` gives,
+    built directly for the JSON values that rule files and the schema's answers hold (a tenth of
+    the time)."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is list:
+        return [_fresh(v) for v in value]
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: _fresh(v) for k, v in value.items()}
+    return copy.deepcopy(value)
+
+
+def _set(obj: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
+    out = dict(obj)
+    if len(path) == 1:
+        out[path[0]] = _fresh(value)
+    else:
+        out[path[0]] = _set(dict(out[path[0]]), path[1:], value)
+    return out
+
+
+# --- the reference pass: the rule as the docs state it, presumption by presumption ---
+
+
 def _entity_objects(facts: Mapping[str, Any], entity: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     items = facts.get(ENTITIES[entity], [])
     yield from enumerate(items if isinstance(items, list) else [])
@@ -154,24 +220,12 @@ def _holder(obj: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | 
     return node if isinstance(node, Mapping) else None
 
 
-def _set(obj: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
-    """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
-    out = dict(obj)
-    if len(path) == 1:
-        out[path[0]] = copy.deepcopy(value)
-    else:
-        out[path[0]] = _set(dict(out[path[0]]), path[1:], value)
-    return out
-
-
-def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: dt.date) -> tuple[dict[str, Any], list[Applied]]:
-    """The incident's facts with every presumed fact filled in, and what was presumed.
-
-    Presumptions are applied in order of id, each to every act, victim or suspect whose field is
-    missing and whose condition holds on the facts as filled so far."""
+def _presume_reference(in_force: Sequence[Presumption], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
+    """``presume`` with the presumptions in force, one after another over every object, each
+    condition evaluated by the interpreter (``hocr.conditions``): the oracle of the fast pass."""
     filled = dict(facts)
     applied: list[Applied] = []
-    for p in _in_force(presumptions, day):
+    for p in in_force:
         plural = ENTITIES[p.entity]
         for index, obj in _entity_objects(filled, p.entity):
             holder = _holder(obj, p.path)
@@ -188,30 +242,364 @@ def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: 
     return filled, applied
 
 
-_IN_FORCE: dict[tuple[int, dt.date], tuple[Sequence[Presumption], tuple[Presumption, ...]]] = {}
+# --- the fast pass: object by object, only the presumptions an object's guard lets in ---
+#
+# Object by object gives what presumption by presumption gives because a condition compiled
+# here reads only its own object and the report (never ``incident``, which would see the other
+# objects as filled so far), and the presumptions of one object are still taken in order of id,
+# each on the object as filled so far; what was presumed is then put back in order of id and
+# object. A guard (a condition that starts by requiring ``kind`` or the like to equal a text)
+# that reads another text is false before the interpreter reads anything else, so those
+# presumptions are not even looked at; a guard fact that is missing (a presumption might fill
+# it) lets every presumption of the entity in.
 
 
-def _in_force(presumptions: Sequence[Presumption], day: dt.date) -> tuple[Presumption, ...]:
-    """The presumptions in force on ``day``, kept by list and day (the same few days are asked
-    for again and again; the list is kept with its entry so that its id cannot be reused)."""
+class _Fallback(Exception):
+    """The fast pass met data it does not read exactly as the interpreter would (an object that
+    is not a plain dict, a comparison the interpreter would report as an error...)."""
+
+
+# A compiled condition of the fast pass: three-valued like a hocr.conditions Cond, without the
+# missing facts (``presume`` only asks whether it is true), over a dict of roots.
+_Test = Callable[[dict[str, Any]], Truth]
+_Get = Callable[[dict[str, Any]], Any]
+# A condition's guard: the fact within the entity (("elements", "kind")) and the text it must be.
+_Guard = tuple[tuple[str, ...], str]
+
+# The fast form of each condition compile_presumption made (keyed by the Cond itself, so that a
+# Presumption built any other way is filled by the reference pass).
+_FAST: weakref.WeakKeyDictionary[Cond, tuple[_Test, _Guard | None]] = weakref.WeakKeyDictionary()
+
+
+def _register_fast(cond: Cond, when: Any, entity: str) -> None:
+    test = _fast_condition(when, frozenset((entity, "report")))
+    if test is not None:
+        _FAST[cond] = (test, _guard(when, entity))
+
+
+def _fast_condition(node: Any, roots: frozenset[str]) -> _Test | None:
+    """A ``when`` compiled for the fast pass, or None where it uses what the fast pass does not
+    read (the ``incident`` root, expressions, a fact or a list of objects as an operand)."""
+    if not isinstance(node, Mapping):
+        return None
+    for key, decisive in (("all", False), ("any", True)):  # the interpreter's order of keys
+        if key in node:
+            return _fast_junction([_fast_condition(c, roots) for c in node[key]], decisive)
+    if "not" in node:
+        return _fast_not(_fast_condition(node["not"], roots))
+    if "some" in node or "every" in node:
+        return _fast_quantifier(node, roots)
+    return _fast_predicate(node, roots)
+
+
+def _fast_junction(parts: list[_Test | None], decisive: bool) -> _Test | None:
+    tests = tuple(p for p in parts if p is not None)
+    if len(tests) != len(parts):
+        return None
+
+    def junction(env: dict[str, Any]) -> Truth:
+        return _kleene((test(env) for test in tests), decisive)
+
+    return junction
+
+
+def _kleene(truths: Iterator[Truth], decisive: bool) -> Truth:
+    """``any`` (decisive True) or ``all`` (decisive False) of three-valued truths, taken lazily
+    as the interpreter takes them: the decisive value settles it, else unknown if any is."""
+    unknown = False
+    for tv in truths:
+        if tv is decisive:
+            return decisive
+        if tv is None:
+            unknown = True
+    return None if unknown else not decisive
+
+
+def _fast_not(inner: _Test | None) -> _Test | None:
+    if inner is None:
+        return None
+
+    def not_(env: dict[str, Any]) -> Truth:
+        tv = inner(env)
+        return None if tv is None else not tv
+
+    return not_
+
+
+def _fast_quantifier(node: Mapping[str, Any], roots: frozenset[str]) -> _Test | None:
+    want = "some" in node
+    get = _fast_fact(node["some" if want else "every"], roots)
+    where = _fast_condition(node.get("where"), roots | {"item"})
+    if get is None or where is None:
+        return None
+
+    def quantifier(env: dict[str, Any]) -> Truth:
+        items = get(env)
+        if items is MISSING:
+            return None
+        if type(items) is not list:
+            raise _Fallback
+        return _kleene((where({**env, "item": item}) for item in items), want)
+
+    return quantifier
+
+
+def _fast_fact(path: Any, roots: frozenset[str]) -> _Get | None:
+    """A getter of a fact path: its value, or MISSING."""
+    if not isinstance(path, str):
+        return None
+    root, *rest = path.split(".")
+    if root not in roots:
+        return None
+    keys = tuple(rest)
+
+    def get(env: dict[str, Any]) -> Any:
+        value = env[root]
+        for key in keys:
+            if type(value) is not dict:
+                raise _Fallback
+            value = value.get(key, MISSING)
+            if value is MISSING:
+                return MISSING
+        if type(value) is Unknown:
+            raise _Fallback
+        return value
+
+    return get
+
+
+def _fast_predicate(node: Mapping[str, Any], roots: frozenset[str]) -> _Test | None:
+    """A fact against a constant (the interpreter's constant predicates), or ``exists`` /
+    ``known`` (which, on facts, both mean given)."""
+    if "fact" not in node or "value" in node or len(node) != 2:
+        return None
+    get = _fast_fact(node["fact"], roots)
+    (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
+    if get is None:
+        return None
+    if op in ("exists", "known"):
+        want = bool(operand)
+
+        def presence(env: dict[str, Any]) -> Truth:
+            return (get(env) is not MISSING) == want
+
+        return presence
+    test = _fast_test(op, operand)
+    if test is None:
+        return None
+
+    def predicate(env: dict[str, Any]) -> Truth:
+        value = get(env)
+        return None if value is MISSING else test(value)
+
+    return predicate
+
+
+def _fast_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
+    compare = COMPARISONS.get(op)
+    if compare is None:
+        return None
+    if op in ("in", "not_in"):
+        if not isinstance(operand, list) or any(type(x) not in SCALARS for x in operand):
+            return None
+        operand = tuple(operand)
+    elif type(operand) not in SCALARS:
+        return None
+
+    def test(value: Any) -> bool:
+        try:
+            return bool(compare(value, operand))
+        except TypeError:
+            raise _Fallback from None  # the interpreter reports it (RuleRuntimeError)
+
+    return test
+
+
+def _guard(when: Any, entity: str) -> _Guard | None:
+    """The guard of a condition: its first test, when that requires a field of the entity to
+    equal a text (``{fact: act.elements.kind, equals: burglary}``); None when there is none."""
+    first = when["all"][0] if isinstance(when, Mapping) and when.get("all") else when
+    if not isinstance(first, Mapping) or set(first) != {"fact", "equals"} or type(first["equals"]) is not str:
+        return None
+    root, *path = str(first["fact"]).split(".")
+    return (tuple(path), first["equals"]) if root == entity and path else None
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One presumption in force, as the fast pass applies it."""
+
+    rank: int  # its place in order of id among those in force
+    p: Presumption
+    parent: tuple[str, ...]  # the path to the object that holds the field
+    leaf: str
+    tail: str  # its pointer after the entity's index: "elements/intent"
+    test: _Test | None  # None: no condition
+    guard: _Guard | None
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """The presumptions in force on one entity (acts, victims or suspects), dispatched on the
+    guard fact most of them test."""
+
+    name: str
+    plural: str
+    guard: tuple[str, ...] | None
+    by_value: Mapping[str, tuple[_Member, ...]]  # the guard fact's text -> the members it lets in
+    others: tuple[_Member, ...]  # the members for a text no guard asks for
+    every: tuple[_Member, ...]
+
+    def candidates(self, obj: dict[str, Any]) -> tuple[_Member, ...]:
+        if self.guard is None:
+            return self.every
+        value: Any = obj
+        for key in self.guard:
+            if type(value) is not dict:
+                return self.every
+            value = value.get(key)
+        return self.by_value.get(value, self.others) if type(value) is str else self.every
+
+
+def _entity_plan(name: str, members: list[_Member]) -> _Entity:
+    guarded = Counter(m.guard[0] for m in members if m.guard is not None)
+    path = guarded.most_common(1)[0][0] if guarded else None
+    on_path = {m.rank: m.guard[1] for m in members if m.guard is not None and m.guard[0] == path}
+    by_value = {v: tuple(m for m in members if on_path.get(m.rank, v) == v) for v in on_path.values()}
+    others = tuple(m for m in members if m.rank not in on_path)
+    return _Entity(name, ENTITIES[name], path, by_value, others, tuple(members))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    in_force: tuple[Presumption, ...]
+    entities: tuple[_Entity, ...] | None  # None: the reference pass fills every incident
+
+
+def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
+    members: list[_Member] = []
+    for rank, p in enumerate(in_force):
+        fast = (None, None) if p.cond is always else _FAST.get(p.cond)
+        if fast is None or p.entity not in ENTITIES or not p.path:
+            return _Plan(in_force, None)
+        members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), *fast))
+    entities = (_entity_plan(e, [m for m in members if m.p.entity == e]) for e in ENTITIES)
+    return _Plan(in_force, tuple(e for e in entities if e.every))
+
+
+# The plan for each list of presumptions and day, and for each set in force (compiled once per
+# span of days with the same presumptions in force). Each entry keeps its list, so that an id
+# reused by another list is never taken for it; a list that is not a tuple might change, so it is
+# planned on every call.
+_PLANS: dict[tuple[int, dt.date], tuple[Sequence[Presumption], _Plan]] = {}
+_SPANS: dict[tuple[int, tuple[int, ...]], tuple[Sequence[Presumption], _Plan]] = {}
+
+
+def _plan(presumptions: Sequence[Presumption], day: dt.date) -> _Plan:
     key = (id(presumptions), day)
-    hit = _IN_FORCE.get(key)
+    hit = _PLANS.get(key)
     if hit is None or hit[0] is not presumptions:
-        if len(_IN_FORCE) > 4096:
-            _IN_FORCE.clear()
-        hit = _IN_FORCE[key] = (presumptions, tuple(p for p in presumptions if p.in_force(day)))
+        ranks = tuple(i for i, p in enumerate(presumptions) if p.in_force(day))
+        if not isinstance(presumptions, tuple):
+            return _plan_of(tuple(presumptions[i] for i in ranks))
+        span = _SPANS.get((key[0], ranks))
+        if span is None or span[0] is not presumptions:
+            span = _remember(_SPANS, (key[0], ranks), (presumptions, _plan_of(tuple(presumptions[i] for i in ranks))))
+        hit = _remember(_PLANS, key, span)
     return hit[1]
 
 
-def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
-    """A copy of the incident's facts with the field at ``pointer`` (``/acts/0/elements/intent``)
-    stated as ``value``."""
-    _, plural, index, *path = pointer.split("/")
-    out = dict(facts)
-    items = list(out[plural])
-    items[int(index)] = _set(dict(items[int(index)]), path, value)
-    out[plural] = items
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) > 4096:  # bounded: a process might see many rulebooks (the tests load hundreds)
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
+    filled = dict(facts)
+    report = facts.get("report", {})
+    found: list[tuple[int, int, Applied]] = []
+    for ent in entities:
+        items = facts.get(ent.plural, [])
+        if type(items) is not list:
+            if isinstance(items, list):
+                raise _Fallback
+            continue  # the reference pass skips what is not a list
+        out = _fill_entity(ent, items, report, found)
+        if out is not None:
+            filled[ent.plural] = out
+    if len(found) > 1:
+        found.sort(key=_in_order)
+    return filled, [a for _, _, a in found]
+
+
+def _in_order(entry: tuple[int, int, Applied]) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _fill_entity(ent: _Entity, items: list[Any], report: Any, found: list[tuple[int, int, Applied]]) -> list[Any] | None:
+    """The entity's list with its objects filled (None: nothing presumed)."""
+    out: list[Any] | None = None
+    for index, obj in enumerate(items):
+        if type(obj) is not dict:
+            if isinstance(obj, Mapping):
+                raise _Fallback
+            continue  # the reference pass finds no field to fill in it
+        new = _fill_object(ent, obj, index, report, found)
+        if new is not obj:
+            if out is None:
+                out = list(items)
+            out[index] = new
     return out
+
+
+def _fill_object(ent: _Entity, obj: dict[str, Any], index: int, report: Any, found: list[tuple[int, int, Applied]]) -> dict[str, Any]:
+    cur = obj
+    env = {ent.name: obj, "report": report}
+    owned: set[int] = set()
+    for m in ent.candidates(obj):
+        holder = _fast_holder(cur, m.parent)
+        if holder is None or m.leaf in holder:
+            continue
+        if m.test is not None and m.test(env) is not True:
+            continue
+        found.append((m.rank, index, Applied(m.p, f"/{ent.plural}/{index}/{m.tail}", str(cur.get("id", index)))))
+        cur = env[ent.name] = _put(cur, m.p.path, m.p.value, owned)
+    return cur
+
+
+def _fast_holder(obj: dict[str, Any], parent: tuple[str, ...]) -> dict[str, Any] | None:
+    node: Any = obj
+    for key in parent:
+        node = node.get(key)
+        if type(node) is not dict:
+            if isinstance(node, Mapping):
+                raise _Fallback
+            return None
+    return node  # type: ignore[no-any-return]
+
+
+def _put(obj: dict[str, Any], path: Sequence[str], value: Any, owned: set[int]) -> dict[str, Any]:
+    """``obj`` with ``path`` set to a fresh copy of ``value``: each object along the path is
+    copied the first time this pass changes it (``owned`` holds the ids of its copies), so the
+    incident's own objects are never changed and an object filled twice is copied once."""
+    top = _own(obj, owned)
+    node = top
+    for key in path[:-1]:
+        child = _own(node[key], owned)
+        node[key] = child
+        node = child
+    node[path[-1]] = _fresh(value)
+    return top
+
+
+def _own(obj: dict[str, Any], owned: set[int]) -> dict[str, Any]:
+    if id(obj) in owned:
+        return obj
+    copied = dict(obj)
+    owned.add(id(copied))
+    return copied
 
 
 # --------------------------------------------------------------------------------------------
