@@ -21,7 +21,7 @@ import datetime as dt
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .conditions import (
@@ -268,13 +268,17 @@ _Guard = tuple[tuple[str, ...], str]
 
 # The fast form of each condition compile_presumption made (keyed by the Cond itself, so that a
 # Presumption built any other way is filled by the reference pass).
-_FAST: weakref.WeakKeyDictionary[Cond, tuple[_Test, _Guard | None]] = weakref.WeakKeyDictionary()
+# With the test, the guard and what is left to test once the guard holds (None: nothing).
+_FAST: weakref.WeakKeyDictionary[Cond, tuple[_Test, _Guard | None, _Test | None]] = weakref.WeakKeyDictionary()
 
 
 def _register_fast(cond: Cond, when: Any, entity: str) -> None:
-    test = _fast_condition(when, frozenset((entity, "report")))
+    roots = frozenset((entity, "report"))
+    test = _fast_condition(when, roots)
+    guard = _guard(when, entity)
     if test is not None:
-        _FAST[cond] = (test, _guard(when, entity))
+        rest = [_fast_condition(c, roots) for c in when["all"][1:]] if guard is not None and "all" in when else []
+        _FAST[cond] = (test, guard, rest[0] if len(rest) == 1 else _fast_junction(rest, False) if rest else None)
 
 
 def _fast_condition(node: Any, roots: frozenset[str]) -> _Test | None:
@@ -436,6 +440,18 @@ class _Member:
     tail: str  # its pointer after the entity's index: "elements/intent"
     test: _Test | None  # None: no condition
     guard: _Guard | None
+    rest: _Test | None  # the test once the guard holds (None: it holds)
+    # The Applied records made so far, by object index and id: they are immutable values, and
+    # building a frozen dataclass costs more than the rest of filling a field.
+    made: dict[tuple[int, str], Applied] = field(default_factory=dict, compare=False, repr=False)
+
+    def applied(self, plural: str, index: int, entity_id: str) -> Applied:
+        hit = self.made.get((index, entity_id))
+        if hit is None:
+            if len(self.made) > 256:  # bounded: ids are the incident's own
+                self.made.clear()
+            hit = self.made[index, entity_id] = Applied(self.p, f"/{plural}/{index}/{self.tail}", entity_id)
+        return hit
 
 
 @dataclass(frozen=True)
@@ -465,7 +481,9 @@ def _entity_plan(name: str, members: list[_Member]) -> _Entity:
     guarded = Counter(m.guard[0] for m in members if m.guard is not None)
     path = guarded.most_common(1)[0][0] if guarded else None
     on_path = {m.rank: m.guard[1] for m in members if m.guard is not None and m.guard[0] == path}
-    by_value = {v: tuple(m for m in members if on_path.get(m.rank, v) == v) for v in on_path.values()}
+    # Where the guard holds, only the rest of the member's condition is left to test.
+    by_value = {v: tuple(replace(m, test=m.rest) if m.rank in on_path else m
+                         for m in members if on_path.get(m.rank, v) == v) for v in on_path.values()}
     others = tuple(m for m in members if m.rank not in on_path)
     return _Entity(name, ENTITIES[name], path, by_value, others, tuple(members))
 
@@ -479,7 +497,7 @@ class _Plan:
 def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
     members: list[_Member] = []
     for rank, p in enumerate(in_force):
-        fast = (None, None) if p.cond is always else _FAST.get(p.cond)
+        fast = (None, None, None) if p.cond is always else _FAST.get(p.cond)
         if fast is None or p.entity not in ENTITIES or not p.path:
             return _Plan(in_force, None)
         members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), *fast))
@@ -564,7 +582,7 @@ def _fill_object(ent: _Entity, obj: dict[str, Any], index: int, report: Any, fou
             continue
         if m.test is not None and m.test(env) is not True:
             continue
-        found.append((m.rank, index, Applied(m.p, f"/{ent.plural}/{index}/{m.tail}", str(cur.get("id", index)))))
+        found.append((m.rank, index, m.applied(ent.plural, index, str(cur.get("id", index)))))
         cur = env[ent.name] = _put(cur, m.p.path, m.p.value, owned)
     return cur
 
