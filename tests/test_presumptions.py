@@ -229,3 +229,40 @@ def test_a_presumption_list_that_is_not_a_tuple_is_planned_afresh() -> None:
     assert P.presume(ps, facts, day) == P.presume(BOOK.presumptions, facts, day)
     ps.clear()
     assert P.presume(ps, facts, day) == (facts, [])
+
+
+CONDITIONS = [
+    {"fact": "act.x", "equals": "a"}, {"fact": "act.x", "equals": 1}, {"fact": "act.x", "equals": True},
+    {"fact": "act.x", "not_equals": "a"}, {"fact": "act.x", "in": ["a", 1, True, None]},
+    {"fact": "act.x", "not_in": ["a", 2]}, {"fact": "act.x", "lt": 3}, {"fact": "act.x", "contains": "a"},
+    {"fact": "act.x.y", "exists": True}, {"fact": "act.x", "known": False}, {"fact": "report.r", "equals": "a"},
+    {"all": [{"fact": "act.x", "equals": "a"}, {"fact": "act.x.y", "exists": False}]},
+    {"any": [{"fact": "act.x", "equals": 1}, {"fact": "report.r", "in": ["a"]}, {"fact": "act.x", "gt": 0}]},
+    {"not": {"all": []}}, {"not": {"any": [{"fact": "act.x", "exists": True}, {"fact": "act.x", "equals": "b"}]}},
+    {"some": "act.items", "where": {"fact": "item.s", "in": ["a", "b"]}},
+    {"every": "act.items", "where": {"any": [{"fact": "item.s", "equals": "a"}, {"fact": "act.x", "exists": False}]}},
+    {"some": "act.items", "where": {"some": "act.items", "where": {"fact": "item.s", "not_equals": "a"}}},
+]
+VALUES = [P.MISSING, "a", "b", 1, 1.0, 0, True, False, None, [1], ["a"], {"y": 1}, {"y": None}, {}]
+ITEMS = [P.MISSING, [], [{"s": "a"}], [{"s": "b"}, {}], [{}], [{"s": ["a"]}], "not a list", [1]]
+
+
+@pytest.mark.parametrize("when", CONDITIONS, ids=[json.dumps(c) for c in CONDITIONS])
+def test_a_generated_condition_is_the_interpreters_three_valued_truth(when: dict[str, Any]) -> None:
+    # The generated code either gives the interpreter's truth (true, false or unknown) or hands
+    # the object over to the reference pass (_Fallback), never anything else.
+    p = compiled({"fact": "act.z", "when": when})
+    test = P._FAST[p.cond][0]
+    for x in VALUES:
+        for items in ITEMS:
+            for report in ({}, {"r": "a"}, {"r": 2}):
+                obj = {k: v for k, v in (("x", x), ("items", items)) if v is not P.MISSING}
+                try:
+                    got: Any = test(obj, report)
+                except P._Fallback:
+                    continue
+                try:
+                    expected: Any = p.cond(P.Scope({"incident": {}, "report": report, "act": obj}, {}), None)[0]
+                except (RuleRuntimeError, TypeError) as exc:
+                    expected = exc
+                assert got is expected, (obj, report)

@@ -109,7 +109,7 @@ def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: 
     resolver = PathResolver([*CONDITION_ROOTS, root])
     cond = compile_condition(raw["when"], resolver) if "when" in raw else always
     if cond is not always:
-        _register_fast(cond, raw["when"], root)
+        _register_fast(cond, raw["when"], root, str(raw["id"]))
     inf = raw["in_force"]
     return Presumption(
         id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, path=tuple(path),
@@ -260,155 +260,175 @@ class _Fallback(Exception):
 
 
 # A compiled condition of the fast pass: three-valued like a hocr.conditions Cond, without the
-# missing facts (``presume`` only asks whether it is true), over a dict of roots.
-_Test = Callable[[dict[str, Any]], Truth]
-_Get = Callable[[dict[str, Any]], Any]
+# missing facts (``presume`` only asks whether it is true), over the entity's object and the
+# report. Each is plain Python generated from the ``when`` (as hocr.codegen does for rules).
+_Test = Callable[[dict[str, Any], Any], Truth]
 # A condition's guard: the fact within the entity (("elements", "kind")) and the text it must be.
 _Guard = tuple[tuple[str, ...], str]
 
 # The fast form of each condition compile_presumption made (keyed by the Cond itself, so that a
-# Presumption built any other way is filled by the reference pass).
-# With the test, the guard and what is left to test once the guard holds (None: nothing).
+# Presumption built any other way is filled by the reference pass): the test, the guard, and
+# what is left to test once the guard holds (None: nothing).
 _FAST: weakref.WeakKeyDictionary[Cond, tuple[_Test, _Guard | None, _Test | None]] = weakref.WeakKeyDictionary()
 
 
-def _register_fast(cond: Cond, when: Any, entity: str) -> None:
-    roots = frozenset((entity, "report"))
-    test = _fast_condition(when, roots)
-    guard = _guard(when, entity)
-    if test is not None:
-        rest = [_fast_condition(c, roots) for c in when["all"][1:]] if guard is not None and "all" in when else []
-        _FAST[cond] = (test, guard, rest[0] if len(rest) == 1 else _fast_junction(rest, False) if rest else None)
-
-
-def _fast_condition(node: Any, roots: frozenset[str]) -> _Test | None:
-    """A ``when`` compiled for the fast pass, or None where it uses what the fast pass does not
-    read (the ``incident`` root, expressions, a fact or a list of objects as an operand)."""
-    if not isinstance(node, Mapping):
-        return None
-    for key, decisive in (("all", False), ("any", True)):  # the interpreter's order of keys
-        if key in node:
-            return _fast_junction([_fast_condition(c, roots) for c in node[key]], decisive)
-    if "not" in node:
-        return _fast_not(_fast_condition(node["not"], roots))
-    if "some" in node or "every" in node:
-        return _fast_quantifier(node, roots)
-    return _fast_predicate(node, roots)
-
-
-def _fast_junction(parts: list[_Test | None], decisive: bool) -> _Test | None:
-    tests = tuple(p for p in parts if p is not None)
-    if len(tests) != len(parts):
-        return None
-
-    def junction(env: dict[str, Any]) -> Truth:
-        return _kleene((test(env) for test in tests), decisive)
-
-    return junction
-
-
-def _kleene(truths: Iterator[Truth], decisive: bool) -> Truth:
-    """``any`` (decisive True) or ``all`` (decisive False) of three-valued truths, taken lazily
-    as the interpreter takes them: the decisive value settles it, else unknown if any is."""
-    unknown = False
-    for tv in truths:
-        if tv is decisive:
-            return decisive
-        if tv is None:
-            unknown = True
-    return None if unknown else not decisive
-
-
-def _fast_not(inner: _Test | None) -> _Test | None:
-    if inner is None:
-        return None
-
-    def not_(env: dict[str, Any]) -> Truth:
-        tv = inner(env)
-        return None if tv is None else not tv
-
-    return not_
-
-
-def _fast_quantifier(node: Mapping[str, Any], roots: frozenset[str]) -> _Test | None:
-    want = "some" in node
-    get = _fast_fact(node["some" if want else "every"], roots)
-    where = _fast_condition(node.get("where"), roots | {"item"})
-    if get is None or where is None:
-        return None
-
-    def quantifier(env: dict[str, Any]) -> Truth:
-        items = get(env)
-        if items is MISSING:
-            return None
-        if type(items) is not list:
-            raise _Fallback
-        return _kleene((where({**env, "item": item}) for item in items), want)
-
-    return quantifier
-
-
-def _fast_fact(path: Any, roots: frozenset[str]) -> _Get | None:
-    """A getter of a fact path: its value, or MISSING."""
-    if not isinstance(path, str):
-        return None
-    root, *rest = path.split(".")
-    if root not in roots:
-        return None
-    keys = tuple(rest)
-
-    def get(env: dict[str, Any]) -> Any:
-        value = env[root]
-        for key in keys:
-            if type(value) is not dict:
-                raise _Fallback
-            value = value.get(key, MISSING)
-            if value is MISSING:
-                return MISSING
-        if type(value) is Unknown:
-            raise _Fallback
-        return value
-
-    return get
-
-
-def _fast_predicate(node: Mapping[str, Any], roots: frozenset[str]) -> _Test | None:
-    """A fact against a constant (the interpreter's constant predicates), or ``exists`` /
-    ``known`` (which, on facts, both mean given)."""
-    if "fact" not in node or "value" in node or len(node) != 2:
-        return None
-    get = _fast_fact(node["fact"], roots)
-    (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
-    if get is None:
-        return None
-    if op in ("exists", "known"):
-        want = bool(operand)
-
-        def presence(env: dict[str, Any]) -> Truth:
-            return (get(env) is not MISSING) == want
-
-        return presence
-    test = _fast_test(op, operand)
+def _register_fast(cond: Cond, when: Any, entity: str, name: str) -> None:
+    test = _fast_condition(when, entity, name)
     if test is None:
+        return
+    guard = _guard(when, entity)
+    rest = when["all"][1:] if guard is not None and "all" in when else []
+    _FAST[cond] = (test, guard, _fast_condition({"all": rest}, entity, name) if rest else None)
+
+
+class _Unsupported(Exception):
+    """A condition uses what the fast pass does not read (the ``incident`` root, an expression,
+    a fact or a list of objects as an operand): the reference pass fills with it."""
+
+
+def _fast_condition(when: Any, entity: str, name: str) -> _Test | None:
+    """``when`` as a Python function of (the entity's object, the report), or None."""
+    src = _Source({entity: "obj", "report": "report"})
+    try:
+        result = src.node(when, 1)
+    except _Unsupported:
         return None
-
-    def predicate(env: dict[str, Any]) -> Truth:
-        value = get(env)
-        return None if value is MISSING else test(value)
-
-    return predicate
+    code = "def test(obj, report):\n" + "\n".join(src.lines) + f"\n    return {result}\n"
+    namespace: dict[str, Any] = {"MISSING": MISSING, "Unknown": Unknown, "_Fallback": _Fallback, **src.consts}
+    exec(compile(code, f"<presumption {name}>", "exec"), namespace)  # our own text: names are repr()s
+    return namespace["test"]  # type: ignore[no-any-return]
 
 
-def _fast_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
+class _Source:
+    """The lines of one generated condition: each node sets a variable to True, False or None,
+    taking its parts in the interpreter's order and stopping where it stops, so that what is
+    read (and what raises) is what the interpreter reads. Data the interpreter would read
+    differently or report as an error raises _Fallback."""
+
+    def __init__(self, roots: Mapping[str, str]):
+        self.roots = dict(roots)  # a fact root -> the local variable holding it
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self.count = 0
+
+    def var(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def node(self, node: Any, depth: int) -> str:
+        if not isinstance(node, Mapping):
+            raise _Unsupported
+        for key, decisive in (("all", False), ("any", True)):  # the interpreter's order of keys
+            if key in node:
+                return self.junction(list(node[key]), decisive, depth)
+        if "not" in node:
+            inner = self.node(node["not"], depth)
+            out = self.var()
+            self.emit(depth, f"{out} = None if {inner} is None else not {inner}")
+            return out
+        if "some" in node or "every" in node:
+            return self.quantifier(node, depth)
+        return self.predicate(node, depth)
+
+    def junction(self, parts: list[Any], decisive: bool, depth: int) -> str:
+        """``all`` / ``any``: the decisive value of a part settles it (the later parts are not
+        read), else unknown if a part is unknown."""
+        out = self.var()
+        self.emit(depth, f"{out} = {not decisive}")
+        for part in parts:
+            tv = self.node(part, depth)
+            self.emit(depth, f"if {tv} is {decisive}:")
+            self.emit(depth + 1, f"{out} = {decisive}")
+            self.emit(depth, "else:")
+            depth += 1
+            self.emit(depth, f"if {tv} is None:")
+            self.emit(depth + 1, f"{out} = None")
+        return out
+
+    def quantifier(self, node: Mapping[str, Any], depth: int) -> str:
+        want = "some" in node
+        items = self.fact(node["some" if want else "every"], depth)
+        out, item = self.var(), self.var()
+        self.emit(depth, f"if {items} is MISSING:")
+        self.emit(depth + 1, f"{out} = None")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"if type({items}) is not list:")
+        self.emit(depth + 2, "raise _Fallback")
+        self.emit(depth + 1, f"{out} = {not want}")
+        self.emit(depth + 1, f"for {item} in {items}:")
+        outer, self.roots = self.roots, {**self.roots, "item": item}
+        tv = self.node(node.get("where"), depth + 2)
+        self.roots = outer
+        self.emit(depth + 2, f"if {tv} is {want}:")
+        self.emit(depth + 3, f"{out} = {want}")
+        self.emit(depth + 3, "break")
+        self.emit(depth + 2, f"if {tv} is None:")
+        self.emit(depth + 3, f"{out} = None")
+        return out
+
+    def fact(self, path: Any, depth: int) -> str:
+        """Read a fact path: its value, or MISSING."""
+        if not isinstance(path, str) or path.split(".")[0] not in self.roots:
+            raise _Unsupported
+        root, *keys = path.split(".")
+        out = self.var()
+        self.emit(depth, f"{out} = {self.roots[root]}")
+        for i, key in enumerate(keys):
+            step = depth + i
+            if i:
+                self.emit(step - 1, f"if {out} is not MISSING:")
+            self.emit(step, f"if type({out}) is not dict:")
+            self.emit(step + 1, "raise _Fallback")
+            self.emit(step, f"{out} = {out}.get({key!r}, MISSING)")
+        self.emit(depth, f"if type({out}) is Unknown:")
+        self.emit(depth + 1, "raise _Fallback")
+        return out
+
+    def predicate(self, node: Mapping[str, Any], depth: int) -> str:
+        """A fact against a constant (the interpreter's constant predicates), or ``exists`` /
+        ``known`` (which, on facts, both mean given)."""
+        if "fact" not in node or "value" in node or len(node) != 2:
+            raise _Unsupported
+        (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
+        value, out = self.fact(node["fact"], depth), self.var()
+        if op in ("exists", "known"):
+            self.emit(depth, f"{out} = {value} is {'not ' if operand else ''}MISSING")
+            return out
+        test = self.const(_fast_test(op, operand))
+        texts = _texts(op, operand)
+        # A text against texts needs no call: equals on a text is ==, and true is never a text.
+        quick = f"({value} {'==' if op == 'equals' else 'in'} {self.const(texts)}) if type({value}) is str else " if texts else ""
+        self.emit(depth, f"{out} = None if {value} is MISSING else {quick}{test}({value})")
+        return out
+
+
+def _texts(op: str, operand: Any) -> Any:
+    """The texts a text must equal for ``equals`` or ``in`` to hold (None: other operators)."""
+    if op == "equals" and type(operand) is str:
+        return operand
+    if op == "in" and isinstance(operand, list):
+        return frozenset(x for x in operand if type(x) is str)
+    return None
+
+
+def _fast_test(op: str, operand: Any) -> Callable[[Any], bool]:
     compare = COMPARISONS.get(op)
     if compare is None:
-        return None
+        raise _Unsupported
     if op in ("in", "not_in"):
         if not isinstance(operand, list) or any(type(x) not in SCALARS for x in operand):
-            return None
+            raise _Unsupported
         operand = tuple(operand)
     elif type(operand) not in SCALARS:
-        return None
+        raise _Unsupported
 
     def test(value: Any) -> bool:
         try:
@@ -574,16 +594,15 @@ def _fill_entity(ent: _Entity, items: list[Any], report: Any, found: list[tuple[
 
 def _fill_object(ent: _Entity, obj: dict[str, Any], index: int, report: Any, found: list[tuple[int, int, Applied]]) -> dict[str, Any]:
     cur = obj
-    env = {ent.name: obj, "report": report}
     owned: set[int] = set()
     for m in ent.candidates(obj):
         holder = _fast_holder(cur, m.parent)
         if holder is None or m.leaf in holder:
             continue
-        if m.test is not None and m.test(env) is not True:
+        if m.test is not None and m.test(cur, report) is not True:
             continue
         found.append((m.rank, index, m.applied(ent.plural, index, str(cur.get("id", index)))))
-        cur = env[ent.name] = _put(cur, m.p.path, m.p.value, owned)
+        cur = _put(cur, m.p.path, m.p.value, owned)
     return cur
 
 
@@ -592,9 +611,9 @@ def _fast_holder(obj: dict[str, Any], parent: tuple[str, ...]) -> dict[str, Any]
     for key in parent:
         node = node.get(key)
         if type(node) is not dict:
-            if isinstance(node, Mapping):
-                raise _Fallback
-            return None
+            if node is None or not isinstance(node, Mapping):  # None first: the usual case, and cheap
+                return None
+            raise _Fallback
     return node  # type: ignore[no-any-return]
 
 
