@@ -169,7 +169,7 @@ def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str,
     _, plural, index, *path = pointer.split("/")
     out = dict(facts)
     items = list(out[plural])
-    items[int(index)] = _set(dict(items[int(index)]), path, value)
+    items[int(index)] = _set(items[int(index)], path, value)
     out[plural] = items
     return out
 
@@ -191,13 +191,13 @@ def _fresh(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _set(obj: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+def _set(obj: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
     """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
     out = dict(obj)
     if len(path) == 1:
         out[path[0]] = _fresh(value)
     else:
-        out[path[0]] = _set(dict(out[path[0]]), path[1:], value)
+        out[path[0]] = _set(out[path[0]], path[1:], value)
     return out
 
 
@@ -236,7 +236,7 @@ def _presume_reference(in_force: Sequence[Presumption], facts: Mapping[str, Any]
                 if p.cond(scope, None)[0] is not True:
                     continue
             items = list(filled[plural])
-            items[index] = _set(dict(obj), p.path, p.value)
+            items[index] = _set(obj, p.path, p.value)
             filled[plural] = items
             applied.append(Applied(p, f"/{plural}/{index}/" + "/".join(p.path), str(obj.get("id", index))))
     return filled, applied
