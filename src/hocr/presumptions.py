@@ -266,19 +266,59 @@ _Test = Callable[[dict[str, Any], Any], Truth]
 # A condition's guard: the fact within the entity (("elements", "kind")) and the text it must be.
 _Guard = tuple[tuple[str, ...], str]
 
-# The fast form of each condition compile_presumption made (keyed by the Cond itself, so that a
-# Presumption built any other way is filled by the reference pass): the test, the guard, and
-# what is left to test once the guard holds (None: nothing).
-_FAST: weakref.WeakKeyDictionary[Cond, tuple[_Test, _Guard | None, _Test | None]] = weakref.WeakKeyDictionary()
+# A member's fast form: the test, the guard, and what is left to test once the guard holds
+# (None: nothing).
+_Fast = tuple[_Test | None, _Guard | None, _Test | None]
+
+# The ``when`` of each condition compile_presumption made (keyed by the Cond itself, so that a
+# Presumption built any other way is filled by the reference pass), with its entity and id; its
+# fast form is generated the first time a plan needs it (loading a rulebook compiles no code).
+_SOURCES: weakref.WeakKeyDictionary[Cond, tuple[Any, str, str]] = weakref.WeakKeyDictionary()
+_FAST: weakref.WeakKeyDictionary[Cond, _Fast | None] = weakref.WeakKeyDictionary()
 
 
 def _register_fast(cond: Cond, when: Any, entity: str, name: str) -> None:
-    test = _fast_condition(when, entity, name)
-    if test is None:
-        return
+    _SOURCES[cond] = (when, entity, name)
+
+
+def _fast_of(p: Presumption) -> _Fast | None:
+    """The presumption's fast form (None: the reference pass must fill with it)."""
+    if p.cond is always:
+        return None, None, None
+    if p.cond not in _FAST:
+        source = _SOURCES.get(p.cond)
+        if source is None:
+            return None
+        _FAST[p.cond] = _make_fast(*source)
+    return _FAST[p.cond]
+
+
+def _make_fast(when: Any, entity: str, name: str) -> _Fast | None:
     guard = _guard(when, entity)
-    rest = when["all"][1:] if guard is not None and "all" in when else []
-    _FAST[cond] = (test, guard, _fast_condition({"all": rest}, entity, name) if rest else None)
+    if guard is None:
+        test = _fast_condition(when, entity, name)
+        return None if test is None else (test, None, None)
+    parts = when["all"][1:] if "all" in when else []
+    first = _fast_condition(when["all"][0] if "all" in when else when, entity, name)
+    rest = _fast_condition({"all": parts}, entity, name) if parts else None
+    if first is None or (parts and rest is None):
+        return None
+    return (first if rest is None else _both(first, rest)), guard, rest
+
+
+def _both(first: _Test, rest: _Test) -> _Test:
+    """``all`` of the guard and the rest: ``all`` of all the parts, read in the same order."""
+
+    def test(obj: dict[str, Any], report: Any) -> Truth:
+        a = first(obj, report)
+        if a is False:
+            return False
+        b = rest(obj, report)
+        if b is False:
+            return False
+        return None if a is None or b is None else True
+
+    return test
 
 
 class _Unsupported(Exception):
@@ -288,7 +328,7 @@ class _Unsupported(Exception):
 
 def _fast_condition(when: Any, entity: str, name: str) -> _Test | None:
     """``when`` as a Python function of (the entity's object, the report), or None."""
-    src = _Source({entity: "obj", "report": "report"})
+    src = _Source({entity: "obj", "report": "report"}, frozenset((entity,)))
     try:
         result = src.node(when, 1)
     except _Unsupported:
@@ -305,8 +345,9 @@ class _Source:
     read (and what raises) is what the interpreter reads. Data the interpreter would read
     differently or report as an error raises _Fallback."""
 
-    def __init__(self, roots: Mapping[str, str]):
+    def __init__(self, roots: Mapping[str, str], objects: frozenset[str]):
         self.roots = dict(roots)  # a fact root -> the local variable holding it
+        self.objects = objects  # the roots known to hold a dict (the entity's object)
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {}
         self.count = 0
@@ -385,11 +426,12 @@ class _Source:
             step = depth + i
             if i:
                 self.emit(step - 1, f"if {out} is not MISSING:")
-            self.emit(step, f"if type({out}) is not dict:")
-            self.emit(step + 1, "raise _Fallback")
+            if i or root not in self.objects:
+                self.emit(step, f"if type({out}) is not dict:")
+                self.emit(step + 1, "raise _Fallback")
             self.emit(step, f"{out} = {out}.get({key!r}, MISSING)")
-        self.emit(depth, f"if type({out}) is Unknown:")
-        self.emit(depth + 1, "raise _Fallback")
+        # The value may be an Unknown (never in an incident's facts, but the interpreter would
+        # take it as undetermined): each reader of it checks (a list, a comparison, a presence).
         return out
 
     def predicate(self, node: Mapping[str, Any], depth: int) -> str:
@@ -400,6 +442,8 @@ class _Source:
         (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
         value, out = self.fact(node["fact"], depth), self.var()
         if op in ("exists", "known"):
+            self.emit(depth, f"if type({value}) is Unknown:")
+            self.emit(depth + 1, "raise _Fallback")
             self.emit(depth, f"{out} = {value} is {'not ' if operand else ''}MISSING")
             return out
         test = self.const(_fast_test(op, operand))
@@ -431,6 +475,8 @@ def _fast_test(op: str, operand: Any) -> Callable[[Any], bool]:
         raise _Unsupported
 
     def test(value: Any) -> bool:
+        if type(value) is Unknown:
+            raise _Fallback
         try:
             return bool(compare(value, operand))
         except TypeError:
@@ -517,7 +563,7 @@ class _Plan:
 def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
     members: list[_Member] = []
     for rank, p in enumerate(in_force):
-        fast = (None, None, None) if p.cond is always else _FAST.get(p.cond)
+        fast = _fast_of(p)
         if fast is None or p.entity not in ENTITIES or not p.path:
             return _Plan(in_force, None)
         members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), *fast))
