@@ -13,6 +13,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +275,13 @@ def test_a_generated_condition_is_the_interpreters_three_valued_truth(when: dict
                 assert got is expected, (obj, report)
                 if guard is not None and obj.get(guard[0][0]) == guard[1] and type(obj.get(guard[0][0])) is str:
                     assert (True if rest is None else rest(obj, report)) is expected
+
+
+def test_the_presume_bench_runs_tiny(tmp_path: Path) -> None:
+    # A smoke run of bench/bench_presume.py (it prints figures and asserts nothing).
+    pytest.importorskip("orjson")  # bench_mix's anchor
+    env = {**os.environ, "HOCR_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "bench_presume.py"), "--tiny"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "presume, every incident" in done.stdout and "with_answer, each other answer" in done.stdout
