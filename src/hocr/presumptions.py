@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .conditions import (
+    MISSING,
     Cond,
     PathResolver,
     RuleCompileError,
@@ -33,6 +36,7 @@ from .conditions import (
     always,
     compile_condition,
 )
+from .ops import COMPARISONS, SCALARS
 from .tables import TableConflict
 
 # The entities a presumption may be about: its fact's root, and where that entity's objects are
@@ -104,6 +108,8 @@ def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: 
         raise RuleCompileError(f"presumption {raw['id']!r}: no other answer to {raw['fact']!r} is known; give 'alternatives'")
     resolver = PathResolver([*CONDITION_ROOTS, root])
     cond = compile_condition(raw["when"], resolver) if "when" in raw else always
+    if cond is not always:
+        _register_fast(cond, raw["when"], root, str(raw["id"]))
     inf = raw["in_force"]
     return Presumption(
         id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, path=tuple(path),
@@ -138,6 +144,66 @@ def answers_for(pointer: str) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------------------------
 
 
+def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: dt.date) -> tuple[dict[str, Any], list[Applied]]:
+    """The incident's facts with every presumed fact filled in, and what was presumed.
+
+    Presumptions are applied in order of id, each to every act, victim or suspect whose field is
+    missing and whose condition holds on the facts as filled so far. ``facts`` is never changed:
+    the objects a presumption fills are copied (the others are shared with ``facts``).
+
+    The fast pass (below) gives exactly what the reference pass gives; where it cannot be sure
+    of that (a condition it does not compile, data that is not plain JSON objects and lists), the
+    reference pass fills the incident instead."""
+    plan = _plan(presumptions, day)
+    if plan.entities is not None:
+        try:
+            return _fast_presume(plan.entities, facts)
+        except _Fallback:
+            pass
+    return _presume_reference(plan.in_force, facts)
+
+
+def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
+    """A copy of the incident's facts with the field at ``pointer`` (``/acts/0/elements/intent``)
+    stated as ``value`` (only the objects along the pointer are copied)."""
+    _, plural, index, *path = pointer.split("/")
+    out = dict(facts)
+    items = list(out[plural])
+    items[int(index)] = _set(items[int(index)], path, value)
+    out[plural] = items
+    return out
+
+
+_IMMUTABLE: frozenset[type] = frozenset((str, int, float, bool, type(None)))
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a value that shares nothing mutable with it: what ``copy.deepcopy`` gives,
+    built directly for the JSON values that rule files and the schema's answers hold (a tenth of
+    the time)."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is list:
+        return [_fresh(v) for v in value]
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: _fresh(v) for k, v in value.items()}
+    return copy.deepcopy(value)
+
+
+def _set(obj: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
+    out = dict(obj)
+    if len(path) == 1:
+        out[path[0]] = _fresh(value)
+    else:
+        out[path[0]] = _set(out[path[0]], path[1:], value)
+    return out
+
+
+# --- the reference pass: the rule as the docs state it, presumption by presumption ---
+
+
 def _entity_objects(facts: Mapping[str, Any], entity: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     items = facts.get(ENTITIES[entity], [])
     yield from enumerate(items if isinstance(items, list) else [])
@@ -154,24 +220,12 @@ def _holder(obj: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | 
     return node if isinstance(node, Mapping) else None
 
 
-def _set(obj: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
-    """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
-    out = dict(obj)
-    if len(path) == 1:
-        out[path[0]] = copy.deepcopy(value)
-    else:
-        out[path[0]] = _set(dict(out[path[0]]), path[1:], value)
-    return out
-
-
-def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: dt.date) -> tuple[dict[str, Any], list[Applied]]:
-    """The incident's facts with every presumed fact filled in, and what was presumed.
-
-    Presumptions are applied in order of id, each to every act, victim or suspect whose field is
-    missing and whose condition holds on the facts as filled so far."""
+def _presume_reference(in_force: Sequence[Presumption], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
+    """``presume`` with the presumptions in force, one after another over every object, each
+    condition evaluated by the interpreter (``hocr.conditions``): the oracle of the fast pass."""
     filled = dict(facts)
     applied: list[Applied] = []
-    for p in _in_force(presumptions, day):
+    for p in in_force:
         plural = ENTITIES[p.entity]
         for index, obj in _entity_objects(filled, p.entity):
             holder = _holder(obj, p.path)
@@ -182,36 +236,453 @@ def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: 
                 if p.cond(scope, None)[0] is not True:
                     continue
             items = list(filled[plural])
-            items[index] = _set(dict(obj), p.path, p.value)
+            items[index] = _set(obj, p.path, p.value)
             filled[plural] = items
             applied.append(Applied(p, f"/{plural}/{index}/" + "/".join(p.path), str(obj.get("id", index))))
     return filled, applied
 
 
-_IN_FORCE: dict[tuple[int, dt.date], tuple[Sequence[Presumption], tuple[Presumption, ...]]] = {}
+# --- the fast pass: object by object, only the presumptions an object's guard lets in ---
+#
+# Object by object gives what presumption by presumption gives because a condition compiled
+# here reads only its own object and the report (never ``incident``, which would see the other
+# objects as filled so far), and the presumptions of one object are still taken in order of id,
+# each on the object as filled so far; what was presumed is then put back in order of id and
+# object. A guard (a condition that starts by requiring ``kind`` or the like to equal a text)
+# that reads another text is false before the interpreter reads anything else, so those
+# presumptions are not even looked at; a guard fact that is missing (a presumption might fill
+# it) lets every presumption of the entity in.
 
 
-def _in_force(presumptions: Sequence[Presumption], day: dt.date) -> tuple[Presumption, ...]:
-    """The presumptions in force on ``day``, kept by list and day (the same few days are asked
-    for again and again; the list is kept with its entry so that its id cannot be reused)."""
+class _Fallback(Exception):
+    """The fast pass met data it does not read exactly as the interpreter would (an object that
+    is not a plain dict, a comparison the interpreter would report as an error...)."""
+
+
+# A compiled condition of the fast pass: three-valued like a hocr.conditions Cond, without the
+# missing facts (``presume`` only asks whether it is true), over the entity's object and the
+# report. Each is plain Python generated from the ``when`` (as hocr.codegen does for rules).
+_Test = Callable[[dict[str, Any], Any], Truth]
+# A condition's guard: the fact within the entity (("elements", "kind")) and the text it must be.
+_Guard = tuple[tuple[str, ...], str]
+
+# A member's fast form: the test, the guard, and what is left to test once the guard holds
+# (None: nothing).
+_Fast = tuple[_Test | None, _Guard | None, _Test | None]
+
+# The ``when`` of each condition compile_presumption made (keyed by the Cond itself, so that a
+# Presumption built any other way is filled by the reference pass), with its entity and id; its
+# fast form is generated the first time a plan needs it (loading a rulebook compiles no code).
+_SOURCES: weakref.WeakKeyDictionary[Cond, tuple[Any, str, str]] = weakref.WeakKeyDictionary()
+_FAST: weakref.WeakKeyDictionary[Cond, _Fast | None] = weakref.WeakKeyDictionary()
+
+
+def _register_fast(cond: Cond, when: Any, entity: str, name: str) -> None:
+    _SOURCES[cond] = (when, entity, name)
+
+
+def _fast_of(p: Presumption) -> _Fast | None:
+    """The presumption's fast form (None: the reference pass must fill with it)."""
+    if p.cond is always:
+        return None, None, None
+    if p.cond not in _FAST:
+        source = _SOURCES.get(p.cond)
+        if source is None:
+            return None
+        _FAST[p.cond] = _make_fast(*source)
+    return _FAST[p.cond]
+
+
+def _make_fast(when: Any, entity: str, name: str) -> _Fast | None:
+    guard = _guard(when, entity)
+    if guard is None:
+        test = _fast_condition(when, entity, name)
+        return None if test is None else (test, None, None)
+    parts = when["all"][1:] if "all" in when else []
+    first = _fast_condition(when["all"][0] if "all" in when else when, entity, name)
+    rest = _fast_condition({"all": parts}, entity, name) if parts else None
+    if first is None or (parts and rest is None):
+        return None
+    return (first if rest is None else _both(first, rest)), guard, rest
+
+
+def _both(first: _Test, rest: _Test) -> _Test:
+    """``all`` of the guard and the rest: ``all`` of all the parts, read in the same order."""
+
+    def test(obj: dict[str, Any], report: Any) -> Truth:
+        a = first(obj, report)
+        if a is False:
+            return False
+        b = rest(obj, report)
+        if b is False:
+            return False
+        return None if a is None or b is None else True
+
+    return test
+
+
+class _Unsupported(Exception):
+    """A condition uses what the fast pass does not read (the ``incident`` root, an expression,
+    a fact or a list of objects as an operand): the reference pass fills with it."""
+
+
+def _fast_condition(when: Any, entity: str, name: str) -> _Test | None:
+    """``when`` as a Python function of (the entity's object, the report), or None."""
+    src = _Source({entity: "obj", "report": "report"}, frozenset((entity,)))
+    try:
+        result = src.node(when, 1)
+    except _Unsupported:
+        return None
+    code = "def test(obj, report):\n" + "\n".join(src.lines) + f"\n    return {result}\n"
+    namespace: dict[str, Any] = {"MISSING": MISSING, "Unknown": Unknown, "_Fallback": _Fallback, **src.consts}
+    exec(compile(code, f"<presumption {name}>", "exec"), namespace)  # our own text: names are repr()s
+    return namespace["test"]  # type: ignore[no-any-return]
+
+
+class _Source:
+    """The lines of one generated condition: each node sets a variable to True, False or None,
+    taking its parts in the interpreter's order and stopping where it stops, so that what is
+    read (and what raises) is what the interpreter reads. Data the interpreter would read
+    differently or report as an error raises _Fallback."""
+
+    def __init__(self, roots: Mapping[str, str], objects: frozenset[str]):
+        self.roots = dict(roots)  # a fact root -> the local variable holding it
+        self.objects = objects  # the roots known to hold a dict (the entity's object)
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self.count = 0
+
+    def var(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def node(self, node: Any, depth: int) -> str:
+        if not isinstance(node, Mapping):
+            raise _Unsupported
+        for key, decisive in (("all", False), ("any", True)):  # the interpreter's order of keys
+            if key in node:
+                return self.junction(list(node[key]), decisive, depth)
+        if "not" in node:
+            inner = self.node(node["not"], depth)
+            out = self.var()
+            self.emit(depth, f"{out} = None if {inner} is None else not {inner}")
+            return out
+        if "some" in node or "every" in node:
+            return self.quantifier(node, depth)
+        return self.predicate(node, depth)
+
+    def junction(self, parts: list[Any], decisive: bool, depth: int) -> str:
+        """``all`` / ``any``: the decisive value of a part settles it (the later parts are not
+        read), else unknown if a part is unknown."""
+        out = self.var()
+        self.emit(depth, f"{out} = {not decisive}")
+        for part in parts:
+            tv = self.node(part, depth)
+            self.emit(depth, f"if {tv} is {decisive}:")
+            self.emit(depth + 1, f"{out} = {decisive}")
+            self.emit(depth, "else:")
+            depth += 1
+            self.emit(depth, f"if {tv} is None:")
+            self.emit(depth + 1, f"{out} = None")
+        return out
+
+    def quantifier(self, node: Mapping[str, Any], depth: int) -> str:
+        want = "some" in node
+        items = self.fact(node["some" if want else "every"], depth)
+        out, item = self.var(), self.var()
+        self.emit(depth, f"if {items} is MISSING:")
+        self.emit(depth + 1, f"{out} = None")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"if type({items}) is not list:")
+        self.emit(depth + 2, "raise _Fallback")
+        self.emit(depth + 1, f"{out} = {not want}")
+        self.emit(depth + 1, f"for {item} in {items}:")
+        outer, self.roots = self.roots, {**self.roots, "item": item}
+        tv = self.node(node.get("where"), depth + 2)
+        self.roots = outer
+        self.emit(depth + 2, f"if {tv} is {want}:")
+        self.emit(depth + 3, f"{out} = {want}")
+        self.emit(depth + 3, "break")
+        self.emit(depth + 2, f"if {tv} is None:")
+        self.emit(depth + 3, f"{out} = None")
+        return out
+
+    def fact(self, path: Any, depth: int) -> str:
+        """Read a fact path: its value, or MISSING."""
+        if not isinstance(path, str) or path.split(".")[0] not in self.roots:
+            raise _Unsupported
+        root, *keys = path.split(".")
+        out = self.var()
+        self.emit(depth, f"{out} = {self.roots[root]}")
+        for i, key in enumerate(keys):
+            step = depth + i
+            if i:
+                self.emit(step - 1, f"if {out} is not MISSING:")
+            if i or root not in self.objects:
+                self.emit(step, f"if type({out}) is not dict:")
+                self.emit(step + 1, "raise _Fallback")
+            self.emit(step, f"{out} = {out}.get({key!r}, MISSING)")
+        # The value may be an Unknown (never in an incident's facts, but the interpreter would
+        # take it as undetermined): each reader of it checks (a list, a comparison, a presence).
+        return out
+
+    def predicate(self, node: Mapping[str, Any], depth: int) -> str:
+        """A fact against a constant (the interpreter's constant predicates), or ``exists`` /
+        ``known`` (which, on facts, both mean given)."""
+        if "fact" not in node or "value" in node or len(node) != 2:
+            raise _Unsupported
+        (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
+        value, out = self.fact(node["fact"], depth), self.var()
+        if op in ("exists", "known"):
+            self.emit(depth, f"if type({value}) is Unknown:")
+            self.emit(depth + 1, "raise _Fallback")
+            self.emit(depth, f"{out} = {value} is {'not ' if operand else ''}MISSING")
+            return out
+        test = self.const(_fast_test(op, operand))
+        texts = _texts(op, operand)
+        # A text against texts needs no call: equals on a text is ==, and true is never a text.
+        quick = f"({value} {'==' if op == 'equals' else 'in'} {self.const(texts)}) if type({value}) is str else " if texts else ""
+        self.emit(depth, f"{out} = None if {value} is MISSING else {quick}{test}({value})")
+        return out
+
+
+def _texts(op: str, operand: Any) -> Any:
+    """The texts a text must equal for ``equals`` or ``in`` to hold (None: other operators)."""
+    if op == "equals" and type(operand) is str:
+        return operand
+    if op == "in" and isinstance(operand, list):
+        return frozenset(x for x in operand if type(x) is str)
+    return None
+
+
+def _fast_test(op: str, operand: Any) -> Callable[[Any], bool]:
+    compare = COMPARISONS.get(op)
+    if compare is None:
+        raise _Unsupported
+    if op in ("in", "not_in"):
+        if not isinstance(operand, list) or any(type(x) not in SCALARS for x in operand):
+            raise _Unsupported
+        operand = tuple(operand)
+    elif type(operand) not in SCALARS:
+        raise _Unsupported
+
+    def test(value: Any) -> bool:
+        if type(value) is Unknown:
+            raise _Fallback
+        try:
+            return bool(compare(value, operand))
+        except TypeError:
+            raise _Fallback from None  # the interpreter reports it (RuleRuntimeError)
+
+    return test
+
+
+def _guard(when: Any, entity: str) -> _Guard | None:
+    """The guard of a condition: its first test, when that requires a field of the entity to
+    equal a text (``{fact: act.elements.kind, equals: burglary}``); None when there is none."""
+    first = when["all"][0] if isinstance(when, Mapping) and when.get("all") else when
+    if not isinstance(first, Mapping) or set(first) != {"fact", "equals"} or type(first["equals"]) is not str:
+        return None
+    root, *path = str(first["fact"]).split(".")
+    return (tuple(path), first["equals"]) if root == entity and path else None
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One presumption in force, as the fast pass applies it."""
+
+    rank: int  # its place in order of id among those in force
+    p: Presumption
+    parent: tuple[str, ...]  # the path to the object that holds the field
+    leaf: str
+    tail: str  # its pointer after the entity's index: "elements/intent"
+    test: _Test | None  # None: no condition
+    guard: _Guard | None
+    rest: _Test | None  # the test once the guard holds (None: it holds)
+    # The Applied records made so far, by object index and id: they are immutable values, and
+    # building a frozen dataclass costs more than the rest of filling a field.
+    made: dict[tuple[int, str], Applied] = field(default_factory=dict, compare=False, repr=False)
+
+    def applied(self, plural: str, index: int, entity_id: str) -> Applied:
+        hit = self.made.get((index, entity_id))
+        if hit is None:
+            if len(self.made) > 256:  # bounded: ids are the incident's own
+                self.made.clear()
+            hit = self.made[index, entity_id] = Applied(self.p, f"/{plural}/{index}/{self.tail}", entity_id)
+        return hit
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """The presumptions in force on one entity (acts, victims or suspects), dispatched on the
+    guard fact most of them test."""
+
+    name: str
+    plural: str
+    guard: tuple[str, ...] | None
+    by_value: Mapping[str, tuple[_Member, ...]]  # the guard fact's text -> the members it lets in
+    others: tuple[_Member, ...]  # the members for a text no guard asks for
+    every: tuple[_Member, ...]
+
+    def candidates(self, obj: dict[str, Any]) -> tuple[_Member, ...]:
+        if self.guard is None:
+            return self.every
+        value: Any = obj
+        for key in self.guard:
+            if type(value) is not dict:
+                return self.every
+            value = value.get(key)
+        return self.by_value.get(value, self.others) if type(value) is str else self.every
+
+
+def _entity_plan(name: str, members: list[_Member]) -> _Entity:
+    guarded = Counter(m.guard[0] for m in members if m.guard is not None)
+    path = guarded.most_common(1)[0][0] if guarded else None
+    on_path = {m.rank: m.guard[1] for m in members if m.guard is not None and m.guard[0] == path}
+    # Where the guard holds, only the rest of the member's condition is left to test.
+    by_value = {v: tuple(replace(m, test=m.rest) if m.rank in on_path else m
+                         for m in members if on_path.get(m.rank, v) == v) for v in on_path.values()}
+    others = tuple(m for m in members if m.rank not in on_path)
+    return _Entity(name, ENTITIES[name], path, by_value, others, tuple(members))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    in_force: tuple[Presumption, ...]
+    entities: tuple[_Entity, ...] | None  # None: the reference pass fills every incident
+
+
+def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
+    members: list[_Member] = []
+    for rank, p in enumerate(in_force):
+        fast = _fast_of(p)
+        if fast is None or p.entity not in ENTITIES or not p.path:
+            return _Plan(in_force, None)
+        members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), *fast))
+    entities = (_entity_plan(e, [m for m in members if m.p.entity == e]) for e in ENTITIES)
+    return _Plan(in_force, tuple(e for e in entities if e.every))
+
+
+# The plan for each list of presumptions and day, and for each set in force (compiled once per
+# span of days with the same presumptions in force). Each entry keeps its list, so that an id
+# reused by another list is never taken for it; a list that is not a tuple might change, so it is
+# planned on every call.
+_PLANS: dict[tuple[int, dt.date], tuple[Sequence[Presumption], _Plan]] = {}
+_SPANS: dict[tuple[int, tuple[int, ...]], tuple[Sequence[Presumption], _Plan]] = {}
+
+
+def _plan(presumptions: Sequence[Presumption], day: dt.date) -> _Plan:
     key = (id(presumptions), day)
-    hit = _IN_FORCE.get(key)
+    hit = _PLANS.get(key)
     if hit is None or hit[0] is not presumptions:
-        if len(_IN_FORCE) > 4096:
-            _IN_FORCE.clear()
-        hit = _IN_FORCE[key] = (presumptions, tuple(p for p in presumptions if p.in_force(day)))
+        ranks = tuple(i for i, p in enumerate(presumptions) if p.in_force(day))
+        if not isinstance(presumptions, tuple):
+            return _plan_of(tuple(presumptions[i] for i in ranks))
+        span = _SPANS.get((key[0], ranks))
+        if span is None or span[0] is not presumptions:
+            span = _remember(_SPANS, (key[0], ranks), (presumptions, _plan_of(tuple(presumptions[i] for i in ranks))))
+        hit = _remember(_PLANS, key, span)
     return hit[1]
 
 
-def with_answer(facts: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
-    """A copy of the incident's facts with the field at ``pointer`` (``/acts/0/elements/intent``)
-    stated as ``value``."""
-    _, plural, index, *path = pointer.split("/")
-    out = dict(facts)
-    items = list(out[plural])
-    items[int(index)] = _set(dict(items[int(index)]), path, value)
-    out[plural] = items
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) > 4096:  # bounded: a process might see many rulebooks (the tests load hundreds)
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
+    filled = dict(facts)
+    report = facts.get("report", {})
+    found: list[tuple[int, int, Applied]] = []
+    for ent in entities:
+        items = facts.get(ent.plural, [])
+        if type(items) is not list:
+            if isinstance(items, list):
+                raise _Fallback
+            continue  # the reference pass skips what is not a list
+        out = _fill_entity(ent, items, report, found)
+        if out is not None:
+            filled[ent.plural] = out
+    if len(found) > 1:
+        found.sort(key=_in_order)
+    return filled, [a for _, _, a in found]
+
+
+def _in_order(entry: tuple[int, int, Applied]) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _fill_entity(ent: _Entity, items: list[Any], report: Any, found: list[tuple[int, int, Applied]]) -> list[Any] | None:
+    """The entity's list with its objects filled (None: nothing presumed)."""
+    out: list[Any] | None = None
+    for index, obj in enumerate(items):
+        if type(obj) is not dict:
+            if isinstance(obj, Mapping):
+                raise _Fallback
+            continue  # the reference pass finds no field to fill in it
+        new = _fill_object(ent, obj, index, report, found)
+        if new is not obj:
+            if out is None:
+                out = list(items)
+            out[index] = new
     return out
+
+
+def _fill_object(ent: _Entity, obj: dict[str, Any], index: int, report: Any, found: list[tuple[int, int, Applied]]) -> dict[str, Any]:
+    cur = obj
+    owned: set[int] = set()
+    for m in ent.candidates(obj):
+        holder = _fast_holder(cur, m.parent)
+        if holder is None or m.leaf in holder:
+            continue
+        if m.test is not None and m.test(cur, report) is not True:
+            continue
+        found.append((m.rank, index, m.applied(ent.plural, index, str(cur.get("id", index)))))
+        cur = _put(cur, m.p.path, m.p.value, owned)
+    return cur
+
+
+def _fast_holder(obj: dict[str, Any], parent: tuple[str, ...]) -> dict[str, Any] | None:
+    node: Any = obj
+    for key in parent:
+        node = node.get(key)
+        if type(node) is not dict:
+            if node is None or not isinstance(node, Mapping):  # None first: the usual case, and cheap
+                return None
+            raise _Fallback
+    return node  # type: ignore[no-any-return]
+
+
+def _put(obj: dict[str, Any], path: Sequence[str], value: Any, owned: set[int]) -> dict[str, Any]:
+    """``obj`` with ``path`` set to a fresh copy of ``value``: each object along the path is
+    copied the first time this pass changes it (``owned`` holds the ids of its copies), so the
+    incident's own objects are never changed and an object filled twice is copied once."""
+    top = _own(obj, owned)
+    node = top
+    for key in path[:-1]:
+        child = _own(node[key], owned)
+        node[key] = child
+        node = child
+    node[path[-1]] = _fresh(value)
+    return top
+
+
+def _own(obj: dict[str, Any], owned: set[int]) -> dict[str, Any]:
+    if id(obj) in owned:
+        return obj
+    copied = dict(obj)
+    owned.add(id(copied))
+    return copied
 
 
 # --------------------------------------------------------------------------------------------
