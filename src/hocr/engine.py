@@ -328,23 +328,67 @@ def _decision_trace(decision: Decision, label: str, outcome: Outcome, entries: l
 
 def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, scope: Scope, label: str) -> Outcome:
     """The same decision as :func:`decide` (untraced), with the rules' conditions and the guard
-    dispatch run as generated code (``hocr.codegen``). Where the result needs what only the
-    interpreter works out (the facts an undetermined decision needs, a conflict), or anything
-    fails, the interpreter decides instead: it is the reference, and raises what it raises."""
+    dispatch run as generated code (``hocr.codegen``). The facts an undetermined decision needs
+    are asked of the interpreter for its blocking rules only (:func:`_with_facts_needed`); a
+    conflict, or any failure, is decided by the interpreter instead: it is the reference, and
+    raises what it raises."""
     passed: list[int] = []
     open_: list[int] = []
     tables: list[tuple[int, bool | None]] = []
     try:
         prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
-        if not (passed or open_ or tables) and decision.if_no_rule_applies == "absent":
-            return Outcome(decision, "absent")  # no rule could apply (the most common case)
+        if not (open_ or tables or len(passed) > 1):
+            quick = _single_outcome(prog, decision, scope.roots, passed)
+            if quick is not None:
+                return quick  # no rule, or one rule that concludes (most decisions)
         applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
     except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
         return decide(decision, day, scope, False, label)
     outcome = _resolve(decision, label, applicable, unknown, None)
-    if outcome.state in ("undetermined", "conflict"):
+    if outcome.state == "conflict":
         return decide(decision, day, scope, False, label)
+    if outcome.state == "undetermined" and outcome.blocking != _NO_RULE:
+        return _with_facts_needed(decision, day, scope, label, outcome, unknown)
     return outcome
+
+
+_NO_RULE = ("(no rule applies)",)
+
+
+def _single_outcome(prog: codegen.Program, decision: Decision, roots: dict[str, Any], passed: list[int]) -> Outcome | None:
+    """The outcome when no rule could apply or exactly one applies and nothing is open: what
+    :func:`_resolve` gives then, without building its tables. None when the one rule's
+    conclusion is unknown (the general path decides)."""
+    if not passed:
+        if decision.combine == "all" or decision.if_no_rule_applies == "absent":
+            return Outcome(decision, "absent")
+        return Outcome(decision, "undetermined", blocking=_NO_RULE)
+    n = passed[0]
+    value = prog.thens[n](roots)
+    if value is None:
+        return None
+    rule = prog.rules[n]
+    if decision.combine == "all":
+        return Outcome(decision, "value", value=[value], contributions=((rule, value, ()),))
+    return Outcome(decision, "value", value=value, rule=rule)
+
+
+def _with_facts_needed(decision: Decision, day: dt.date, scope: Scope, label: str, outcome: Outcome,
+                       unknown: Open) -> Outcome:
+    """An undetermined compiled outcome with the facts it needs: those its blocking rules miss,
+    as the interpreter works them out (generated code computes truth only). The interpreter's
+    other rules could add nothing: the outcome's missing facts are its blocking rules'. If the
+    interpreter does not find a blocking rule unknown, or fails, it decides the whole decision."""
+    needed: Missing = NO_MISSING
+    try:
+        for rid in outcome.blocking:
+            tv, missing, _, _, _ = _eval_rule(unknown[rid][0], scope, None)
+            if tv is not None:
+                return decide(decision, day, scope, False, label)
+            needed = needed | missing
+    except Exception:  # noqa: BLE001 - as in decide_compiled: the interpreter decides and raises
+        return decide(decision, day, scope, False, label)
+    return replace(outcome, missing=needed)
 
 
 def _compiled_results(prog: codegen.Program, roots: dict[str, Any], passed: list[int], open_: list[int],
