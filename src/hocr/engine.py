@@ -60,8 +60,11 @@ class EvaluationError(RuntimeError):
     """A rule failed at run time: a fault in the rulebook, not in the incident."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
+    """One decision's result on one scope. Never changed once returned: the compiled backend
+    shares one per decision for "no rule applies" (see _Prepared)."""
+
     decision: Decision
     state: str  # value | absent | undetermined | conflict
     value: Any = None
@@ -337,58 +340,94 @@ def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, sco
     tables: list[tuple[int, bool | None]] = []
     try:
         prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
-        if not (open_ or tables or len(passed) > 1):
-            quick = _single_outcome(prog, decision, scope.roots, passed)
-            if quick is not None:
-                return quick  # no rule, or one rule that concludes (most decisions)
-        applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
+        outcome = _compiled_outcome(prog, decision, scope.roots, passed, open_, tables)
     except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
         return decide(decision, day, scope, False, label)
-    outcome = _resolve(decision, label, applicable, unknown, None)
     if outcome.state == "conflict":
         return decide(decision, day, scope, False, label)
     if outcome.state == "undetermined" and outcome.blocking != _NO_RULE:
-        return _with_facts_needed(decision, day, scope, label, outcome, unknown)
+        return _with_facts_needed(decision, day, scope, label, outcome)
     return outcome
 
 
 _NO_RULE = ("(no rule applies)",)
 
 
-def _single_outcome(prog: codegen.Program, decision: Decision, roots: dict[str, Any], passed: list[int]) -> Outcome | None:
-    """The outcome when no rule could apply or exactly one applies and nothing is open: what
-    :func:`_resolve` gives then, without building its tables. None when the one rule's
-    conclusion is unknown (the general path decides)."""
-    if not passed:
-        if decision.combine == "all" or decision.if_no_rule_applies == "absent":
-            return Outcome(decision, "absent")
-        return Outcome(decision, "undetermined", blocking=_NO_RULE)
-    n = passed[0]
-    value = prog.thens[n](roots)
-    if value is None:
-        return None
-    rule = prog.rules[n]
-    if decision.combine == "all":
-        return Outcome(decision, "value", value=[value], contributions=((rule, value, ()),))
-    return Outcome(decision, "value", value=value, rule=rule)
+@dataclass(frozen=True)
+class _Prepared:
+    """What decide_compiled needs of a decision that no incident changes, built once: the
+    outcome when no rule applies (shared: an Outcome is never changed once returned), and the
+    decision's rules by id."""
+
+    nothing: Outcome
+    rules: Mapping[str, Rule]
 
 
-def _with_facts_needed(decision: Decision, day: dt.date, scope: Scope, label: str, outcome: Outcome,
-                       unknown: Open) -> Outcome:
-    """An undetermined compiled outcome with the facts it needs: those its blocking rules miss,
-    as the interpreter works them out (generated code computes truth only). The interpreter's
-    other rules could add nothing: the outcome's missing facts are its blocking rules'. If the
-    interpreter does not find a blocking rule unknown, or fails, it decides the whole decision."""
+def _prepared(decision: Decision) -> _Prepared:
+    """The decision's :class:`_Prepared`, built the first time and kept on the decision (which
+    lives as long as its rulebook)."""
+    found: _Prepared | None = decision.__dict__.get("_hocr_prepared")
+    if found is None:
+        absent = decision.combine == "all" or decision.if_no_rule_applies == "absent"
+        nothing = Outcome(decision, "absent") if absent else Outcome(decision, "undetermined", blocking=_NO_RULE)
+        found = decision.__dict__["_hocr_prepared"] = _Prepared(nothing, {r.id: r for r in decision.rules})
+    return found
+
+
+def _compiled_outcome(prog: codegen.Program, decision: Decision, roots: dict[str, Any], passed: list[int],
+                      open_: list[int], tables: list[tuple[int, bool | None]]) -> Outcome:
+    """What :func:`_resolve` gives on the rules the generated dispatch sorted (an undetermined
+    one without its missing facts), going straight to it in the common shapes: no rule, one
+    rule that concludes, only open rules. Open rules never change a combine: all decision."""
+    if not tables and len(passed) < 2:
+        if not passed and (not open_ or decision.combine == "all"):
+            return _prepared(decision).nothing
+        if passed and (not open_ or decision.combine == "all"):
+            value = prog.thens[passed[0]](roots)
+            if value is not None:
+                rule = prog.rules[passed[0]]
+                if decision.combine == "all":
+                    return Outcome(decision, "value", value=[value], contributions=((rule, value, ()),))
+                return Outcome(decision, "value", value=value, rule=rule)
+        elif not passed:
+            # Only open rules, none overridden by an applicable one: all of them block.
+            return Outcome(decision, "undetermined", blocking=tuple(sorted({prog.rules[n].id for n in open_})))
+    applicable, unknown = _compiled_results(prog, roots, passed, open_, tables)
+    return _resolve(decision, "", applicable, unknown, None)
+
+
+def _with_facts_needed(decision: Decision, day: dt.date, scope: Scope, label: str, outcome: Outcome) -> Outcome:
+    """An undetermined compiled outcome (new, not shared) given the facts it needs: those its
+    blocking rules miss, as the interpreter works them out (generated code computes truth only).
+    The interpreter's other rules could add nothing: the missing facts of an undetermined outcome
+    are its blocking rules'. If the interpreter does not find a blocking rule unknown, or fails,
+    it decides the whole decision."""
+    rules = _prepared(decision).rules
     needed: Missing = NO_MISSING
     try:
         for rid in outcome.blocking:
-            tv, missing, _, _, _ = _eval_rule(unknown[rid][0], scope, None)
-            if tv is not None:
+            missing = _unknown_rule_missing(rules[rid], scope)
+            if missing is None:
                 return decide(decision, day, scope, False, label)
             needed = needed | missing
     except Exception:  # noqa: BLE001 - as in decide_compiled: the interpreter decides and raises
         return decide(decision, day, scope, False, label)
-    return replace(outcome, missing=needed)
+    outcome.missing = needed
+    return outcome
+
+
+def _unknown_rule_missing(rule: Rule, scope: Scope) -> Missing | None:
+    """The facts a rule the compiled code found unknown misses, as the interpreter works them
+    out (:func:`_eval_rule`); None if the interpreter does not find it unknown."""
+    if rule.table is not None:
+        tv, missing = rule.cond(scope, None)
+        if tv is None:
+            # _eval_rule's answer for a table rule whose own condition is unknown and whose table
+            # is not false (the compiled table said so, or the rule would not be unknown): the
+            # condition's facts, without evaluating the table again.
+            return missing
+    tv, missing, _, _, _ = _eval_rule(rule, scope, None)
+    return missing if tv is None else None
 
 
 def _compiled_results(prog: codegen.Program, roots: dict[str, Any], passed: list[int], open_: list[int],
