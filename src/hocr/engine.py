@@ -997,19 +997,24 @@ def _victim_kind(a: Allegation) -> str:
 def _facts_needed(missing: Missing, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for p in sorted(missing):
-        parts = [x for x in p.split("/") if x]
-        entity = ""
-        if len(parts) >= 2 and parts[0] in ("acts", "victims", "suspects") and parts[1].isdigit():
-            items = facts.get(parts[0], [])
-            idx = int(parts[1])
-            if idx < len(items):
-                entity = f"{parts[0][:-1]} {items[idx]['id']}"
-            field = "/".join(parts[2:])
-        else:
-            field = "/".join(parts)
-            entity = "incident"
-        out.append({"pointer": p, "entity": entity, "field": field, "question": question_for(p)})
+        kind, idx, field, question = _pointer_parts(p)
+        entity = "incident"
+        if kind is not None:
+            items = facts.get(kind, [])
+            entity = f"{kind[:-1]} {items[idx]['id']}" if idx < len(items) else ""
+        out.append({"pointer": p, "entity": entity, "field": field, "question": question})
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _pointer_parts(pointer: str) -> tuple[str | None, int, str, str]:
+    """What a missing fact's pointer says, whatever the incident: the list it is in (acts,
+    victims, suspects; None for the incident's own facts) and the index in it, the field under
+    that, and the schema's question for it. Kept per pointer: the schema's text, not a decision."""
+    parts = [x for x in pointer.split("/") if x]
+    if len(parts) >= 2 and parts[0] in ("acts", "victims", "suspects") and parts[1].isdigit():
+        return parts[0], int(parts[1]), "/".join(parts[2:]), question_for(pointer)
+    return None, 0, "/".join(parts), question_for(pointer)
 
 
 def _assemble(
@@ -1129,20 +1134,32 @@ class _Sorted:
 
 
 def _principal_ref(book: Rulebook) -> dict[str, Any]:
-    principal = book.principal
-    return {
-        "id": "pipeline.principal",
-        "title": "Principal crime: the most serious offence of a counted group",
-        "citation": citation(as_sources(principal["source"])),
-        "verification": principal["verification"],
-    }
+    """The reference of the principal-crime rule: a new dict each call (a decision's own), copied
+    from the one built once per rulebook."""
+    return dict(_principal(book)[0])
+
+
+def _principal(book: Rulebook) -> tuple[dict[str, Any], Any]:
+    """The principal-crime rule's reference and its sort key over allegations, built the first
+    time and kept beside the rulebook's other cached properties (neither depends on the facts)."""
+    found: tuple[dict[str, Any], Any] | None = book.__dict__.get("_hocr_principal")
+    if found is None:
+        principal = book.principal
+        ref = {
+            "id": "pipeline.principal",
+            "title": "Principal crime: the most serious offence of a counted group",
+            "citation": citation(as_sources(principal["source"])),
+            "verification": principal["verification"],
+        }
+        found = book.__dict__["_hocr_principal"] = (ref, _principal_sort(book))
+    return found
 
 
 def _crimes(book: Rulebook, groups: Mapping[Any, list[Allegation]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each counting group as one crime, classified as its principal allegation; the others of
     the group absorbed into it."""
     pipeline = book.pipeline
-    rank = _principal_sort(book)
+    rank = _principal(book)[1]
     principal_ref = _principal_ref(book)
     crimes: list[dict[str, Any]] = []
     absorbed: list[dict[str, Any]] = []
@@ -1254,7 +1271,19 @@ def _leaf_json(leaf: Leaf) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [_jsonable(v) for v in value]
+    return _jsonable_other(value)
+
+
+def _jsonable_other(value: Any) -> Any:
+    """:func:`_jsonable` of anything but a plain str, number, bool, None, dict or list."""
+    if isinstance(value, (str, int, float, bool)):
         return value
     if is_absent(value):
         return None
