@@ -1163,7 +1163,9 @@ def _crimes(book: Rulebook, groups: Mapping[Any, list[Allegation]]) -> tuple[lis
     principal_ref = _principal_ref(book)
     crimes: list[dict[str, Any]] = []
     absorbed: list[dict[str, Any]] = []
-    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
+    ordered = list(groups.items())
+    if len(ordered) > 1:  # one group needs no order (nor the repr of its key)
+        ordered.sort(key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
     for n, (_key, members) in enumerate(ordered, start=1):
         members = sorted(members, key=rank)
         head = members[0]
@@ -1278,6 +1280,8 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if kind is list:
         return [_jsonable(v) for v in value]
+    if kind is dt.datetime:
+        return value.astimezone(LONDON).isoformat()
     return _jsonable_other(value)
 
 
