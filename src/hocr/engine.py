@@ -61,8 +61,11 @@ class EvaluationError(RuntimeError):
     """A rule failed at run time: a fault in the rulebook, not in the incident."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
+    """One decision's result on one scope. Never changed once returned: the compiled backend
+    shares one per decision for "no rule applies" (see _Prepared)."""
+
     decision: Decision
     state: str  # value | absent | undetermined | conflict
     value: Any = None
@@ -342,23 +345,103 @@ def _decision_trace(decision: Decision, label: str, outcome: Outcome, entries: l
 
 def decide_compiled(prog: codegen.Program, decision: Decision, day: dt.date, scope: Scope, label: str) -> Outcome:
     """The same decision as :func:`decide` (untraced), with the rules' conditions and the guard
-    dispatch run as generated code (``hocr.codegen``). Where the result needs what only the
-    interpreter works out (the facts an undetermined decision needs, a conflict), or anything
-    fails, the interpreter decides instead: it is the reference, and raises what it raises."""
+    dispatch run as generated code (``hocr.codegen``). The facts an undetermined decision needs
+    are asked of the interpreter for its blocking rules only (:func:`_with_facts_needed`); a
+    conflict, or any failure, is decided by the interpreter instead: it is the reference, and
+    raises what it raises."""
     passed: list[int] = []
     open_: list[int] = []
     tables: list[tuple[int, bool | None]] = []
     try:
         prog.dispatch(decision.name, day)(scope.roots, passed, open_, tables)
-        if not (passed or open_ or tables) and decision.if_no_rule_applies == "absent":
-            return Outcome(decision, "absent")  # no rule could apply (the most common case)
-        applicable, unknown = _compiled_results(prog, scope.roots, passed, open_, tables)
+        outcome = _compiled_outcome(prog, decision, scope.roots, passed, open_, tables)
     except Exception:  # noqa: BLE001 - any failure at all: the interpreter decides (see docstring)
         return decide(decision, day, scope, False, label)
-    outcome = _resolve(decision, label, applicable, unknown, None)
-    if outcome.state in ("undetermined", "conflict"):
+    if outcome.state == "conflict":
         return decide(decision, day, scope, False, label)
+    if outcome.state == "undetermined" and outcome.blocking != _NO_RULE:
+        return _with_facts_needed(decision, day, scope, label, outcome)
     return outcome
+
+
+_NO_RULE = ("(no rule applies)",)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What decide_compiled needs of a decision that no incident changes, built once: the
+    outcome when no rule applies (shared: an Outcome is never changed once returned), and the
+    decision's rules by id."""
+
+    nothing: Outcome
+    rules: Mapping[str, Rule]
+
+
+def _prepared(decision: Decision) -> _Prepared:
+    """The decision's :class:`_Prepared`, built the first time and kept on the decision (which
+    lives as long as its rulebook)."""
+    found: _Prepared | None = decision.__dict__.get("_hocr_prepared")
+    if found is None:
+        absent = decision.combine == "all" or decision.if_no_rule_applies == "absent"
+        nothing = Outcome(decision, "absent") if absent else Outcome(decision, "undetermined", blocking=_NO_RULE)
+        found = decision.__dict__["_hocr_prepared"] = _Prepared(nothing, {r.id: r for r in decision.rules})
+    return found
+
+
+def _compiled_outcome(prog: codegen.Program, decision: Decision, roots: dict[str, Any], passed: list[int],
+                      open_: list[int], tables: list[tuple[int, bool | None]]) -> Outcome:
+    """What :func:`_resolve` gives on the rules the generated dispatch sorted (an undetermined
+    one without its missing facts), going straight to it in the common shapes: no rule, one
+    rule that concludes, only open rules. Open rules never change a combine: all decision."""
+    if not tables and len(passed) < 2:
+        if not passed and (not open_ or decision.combine == "all"):
+            return _prepared(decision).nothing
+        if passed and (not open_ or decision.combine == "all"):
+            value = prog.thens[passed[0]](roots)
+            if value is not None:
+                rule = prog.rules[passed[0]]
+                if decision.combine == "all":
+                    return Outcome(decision, "value", value=[value], contributions=((rule, value, ()),))
+                return Outcome(decision, "value", value=value, rule=rule)
+        elif not passed:
+            # Only open rules, none overridden by an applicable one: all of them block.
+            return Outcome(decision, "undetermined", blocking=tuple(sorted({prog.rules[n].id for n in open_})))
+    applicable, unknown = _compiled_results(prog, roots, passed, open_, tables)
+    return _resolve(decision, "", applicable, unknown, None)
+
+
+def _with_facts_needed(decision: Decision, day: dt.date, scope: Scope, label: str, outcome: Outcome) -> Outcome:
+    """An undetermined compiled outcome (new, not shared) given the facts it needs: those its
+    blocking rules miss, as the interpreter works them out (generated code computes truth only).
+    The interpreter's other rules could add nothing: the missing facts of an undetermined outcome
+    are its blocking rules'. If the interpreter does not find a blocking rule unknown, or fails,
+    it decides the whole decision."""
+    rules = _prepared(decision).rules
+    needed: Missing = NO_MISSING
+    try:
+        for rid in outcome.blocking:
+            missing = _unknown_rule_missing(rules[rid], scope)
+            if missing is None:
+                return decide(decision, day, scope, False, label)
+            needed = needed | missing
+    except Exception:  # noqa: BLE001 - as in decide_compiled: the interpreter decides and raises
+        return decide(decision, day, scope, False, label)
+    outcome.missing = needed
+    return outcome
+
+
+def _unknown_rule_missing(rule: Rule, scope: Scope) -> Missing | None:
+    """The facts a rule the compiled code found unknown misses, as the interpreter works them
+    out (:func:`_eval_rule`); None if the interpreter does not find it unknown."""
+    if rule.table is not None:
+        tv, missing = rule.cond(scope, None)
+        if tv is None:
+            # _eval_rule's answer for a table rule whose own condition is unknown and whose table
+            # is not false (the compiled table said so, or the rule would not be unknown): the
+            # condition's facts, without evaluating the table again.
+            return missing
+    tv, missing, _, _, _ = _eval_rule(rule, scope, None)
+    return missing if tv is None else None
 
 
 def _compiled_results(prog: codegen.Program, roots: dict[str, Any], passed: list[int], open_: list[int],
@@ -995,19 +1078,24 @@ def _victim_kind(a: Allegation) -> str:
 def _facts_needed(missing: Missing, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for p in sorted(missing):
-        parts = [x for x in p.split("/") if x]
-        entity = ""
-        if len(parts) >= 2 and parts[0] in ("acts", "victims", "suspects") and parts[1].isdigit():
-            items = facts.get(parts[0], [])
-            idx = int(parts[1])
-            if idx < len(items):
-                entity = f"{parts[0][:-1]} {items[idx]['id']}"
-            field = "/".join(parts[2:])
-        else:
-            field = "/".join(parts)
-            entity = "incident"
-        out.append({"pointer": p, "entity": entity, "field": field, "question": question_for(p)})
+        kind, idx, field, question = _pointer_parts(p)
+        entity = "incident"
+        if kind is not None:
+            items = facts.get(kind, [])
+            entity = f"{kind[:-1]} {items[idx]['id']}" if idx < len(items) else ""
+        out.append({"pointer": p, "entity": entity, "field": field, "question": question})
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _pointer_parts(pointer: str) -> tuple[str | None, int, str, str]:
+    """What a missing fact's pointer says, whatever the incident: the list it is in (acts,
+    victims, suspects; None for the incident's own facts) and the index in it, the field under
+    that, and the schema's question for it. Kept per pointer: the schema's text, not a decision."""
+    parts = [x for x in pointer.split("/") if x]
+    if len(parts) >= 2 and parts[0] in ("acts", "victims", "suspects") and parts[1].isdigit():
+        return parts[0], int(parts[1]), "/".join(parts[2:]), question_for(pointer)
+    return None, 0, "/".join(parts), question_for(pointer)
 
 
 def _assemble(
@@ -1127,24 +1215,38 @@ class _Sorted:
 
 
 def _principal_ref(book: Rulebook) -> dict[str, Any]:
-    principal = book.principal
-    return {
-        "id": "pipeline.principal",
-        "title": "Principal crime: the most serious offence of a counted group",
-        "citation": citation(as_sources(principal["source"])),
-        "verification": principal["verification"],
-    }
+    """The reference of the principal-crime rule: a new dict each call (a decision's own), copied
+    from the one built once per rulebook."""
+    return dict(_principal(book)[0])
+
+
+def _principal(book: Rulebook) -> tuple[dict[str, Any], Any]:
+    """The principal-crime rule's reference and its sort key over allegations, built the first
+    time and kept beside the rulebook's other cached properties (neither depends on the facts)."""
+    found: tuple[dict[str, Any], Any] | None = book.__dict__.get("_hocr_principal")
+    if found is None:
+        principal = book.principal
+        ref = {
+            "id": "pipeline.principal",
+            "title": "Principal crime: the most serious offence of a counted group",
+            "citation": citation(as_sources(principal["source"])),
+            "verification": principal["verification"],
+        }
+        found = book.__dict__["_hocr_principal"] = (ref, _principal_sort(book))
+    return found
 
 
 def _crimes(book: Rulebook, groups: Mapping[Any, list[Allegation]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each counting group as one crime, classified as its principal allegation; the others of
     the group absorbed into it."""
     pipeline = book.pipeline
-    rank = _principal_sort(book)
+    rank = _principal(book)[1]
     principal_ref = _principal_ref(book)
     crimes: list[dict[str, Any]] = []
     absorbed: list[dict[str, Any]] = []
-    ordered = sorted(groups.items(), key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
+    ordered = list(groups.items())
+    if len(ordered) > 1:  # one group needs no order (nor the repr of its key)
+        ordered.sort(key=lambda kv: (min(a.act["id"] for a in kv[1]), kv[1][0].victim_id or "", repr(kv[0])))
     for n, (_key, members) in enumerate(ordered, start=1):
         members = sorted(members, key=rank)
         head = members[0]
@@ -1252,7 +1354,21 @@ def _leaf_json(leaf: Leaf) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [_jsonable(v) for v in value]
+    if kind is dt.datetime:
+        return value.astimezone(LONDON).isoformat()
+    return _jsonable_other(value)
+
+
+def _jsonable_other(value: Any) -> Any:
+    """:func:`_jsonable` of anything but a plain str, number, bool, None, dict or list."""
+    if isinstance(value, (str, int, float, bool)):
         return value
     if is_absent(value):
         return None
