@@ -37,12 +37,13 @@ from .conditions import (
 )
 from .offences import (
     WEEKS_PER_MONTH,
+    Catalogue,
     Offence,
     OffenceList,
-    attach_list,
     hand_written,
     offence_key,
     read_list,
+    unattached,
 )
 from .presumptions import (
     UNSAFE_CODE,
@@ -933,12 +934,15 @@ def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[st
     build.classifications.setdefault(entry.code, []).append(entry)
 
 
-# --- stage: catalogue (the Home Office list's rows attached to the classifications) ---
+# --- stage: catalogue (every row of the Home Office list has an entry to be attached to) ---
 
 
-def _attach_catalogue(build: _Assembly) -> None:
+def _check_catalogue(build: _Assembly) -> None:
+    """The rows are attached when the rulebook's Catalogue is first read (see _make_book); a
+    row whose code has no entry in force on the list's date is a problem found here, so a
+    rulebook read from the cache (which had none) skips this stage."""
     if build.offence_list is not None:
-        for _, text in attach_list(build.classifications, build.offence_list, _sentence_months):
+        for _, text in unattached(build.classifications, build.offence_list):
             build.problem(build.offence_list.file, None, text)
 
 
@@ -1182,7 +1186,7 @@ def _make_book(build: _Assembly) -> None:
         decisions=build.decisions,
         order=build.order,
         rules=build.rules,
-        classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in build.classifications.items()},
+        classifications=Catalogue(build.classifications, build.offence_list, _sentence_months),
         files=tuple(build.files),
         offence_list=build.offence_list,
     )
@@ -1228,7 +1232,7 @@ def _check_presumptions_safe(build: _Assembly) -> None:
 # only looks for problems can be skipped on a hit: the entry was written after it passed.
 STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
     ("declarations", _declare, True),
-    ("catalogue", _attach_catalogue, True),
+    ("catalogue", _check_catalogue, False),
     ("pipeline", _check_pipeline, True),
     ("model", _compile_rules, True),
     ("overrides", _resolve_overrides, True),
