@@ -526,6 +526,7 @@ def test_every_stage_is_timed_and_a_cache_hit_skips_only_the_checks(tmp_path: Pa
         w = warm.rules[rid]
         assert (w.file, w.line, w.raw, w.defeaters, w.citation) == (r.file, r.line, r.raw, r.defeaters, r.citation)
     assert {n: [r.id for r in d.rules] for n, d in warm.decisions.items()} == {n: [r.id for r in d.rules] for n, d in cold.decisions.items()}
+    assert {n: d.depends for n, d in warm.decisions.items()} == {n: d.depends for n, d in cold.decisions.items()}
     assert {s: [d.name for d in ds] for s, ds in warm.order.items()} == {s: [d.name for d in ds] for s, ds in cold.order.items()}
 
 
@@ -534,8 +535,9 @@ def test_a_cache_entry_keeps_only_the_lines_a_loaded_rulebook_uses(tmp_path: Pat
     monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
     _fresh_load(SHIPPED)
     files = rule_files(SHIPPED)
-    docs = _read_cache(_cache_key(content_hash(SHIPPED, files)))
-    assert docs is not None and len(docs) == len(files)
+    entry = _read_cache(_cache_key(content_hash(SHIPPED, files)))
+    assert entry is not None and len(entry.docs) == len(files)
+    docs = entry.docs
     assert all(len(path) <= 2 for _, _, lines in docs for path in lines)
     assert any(path[:1] == ("rules",) and len(path) == 2 for _, _, lines in docs for path in lines)
 

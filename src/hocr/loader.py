@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import cache as _disk_cache
 from . import jsonio
@@ -649,14 +649,27 @@ def _cache_key(digest: str) -> str:
     return _disk_cache.entry_key("rules", digest, schema)
 
 
-def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
+@dataclass(frozen=True)
+class _Entry:
+    """What a cache entry holds: the parsed and checked rule files, and the fact roots each rule
+    reads (found by walking every condition and table, which costs more than reading them)."""
+
+    docs: list[tuple[str, Any, Lines]]
+    roots: Mapping[str, Sequence[str]]
+
+
+def _read_cache(key: str) -> _Entry | None:
     payload = _disk_cache.read("rules", key)
     if payload is None:
         return None
     try:
         raw = jsonio.loads(payload)
-        return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
-    except (ValueError, TypeError):
+        docs = [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw["docs"]]
+        roots = raw["roots"]
+        if not isinstance(roots, dict):
+            return None
+        return _Entry(docs, roots)
+    except (ValueError, TypeError, KeyError):
         return None
 
 
@@ -665,9 +678,10 @@ def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
 _KEPT_LINE_DEPTH = 2
 
 
-def _write_cache(key: str, docs: list[tuple[str, Any, Lines]]) -> None:
-    payload = [[rel, data, [[list(k), v] for k, v in lines.items() if len(k) <= _KEPT_LINE_DEPTH]]
-               for rel, data, lines in docs]
+def _write_cache(key: str, docs: list[tuple[str, Any, Lines]], roots: Mapping[str, frozenset[str]]) -> None:
+    payload = {"docs": [[rel, data, [[list(k), v] for k, v in lines.items() if len(k) <= _KEPT_LINE_DEPTH]]
+                        for rel, data, lines in docs],
+               "roots": {rid: sorted(found) for rid, found in roots.items()}}
     _disk_cache.write("rules", key, jsonio.dumps(payload))
 
 
@@ -764,18 +778,18 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
 def _compile_stages(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     clock = _Clock()
     key = _cache_key(digest)
-    docs = _read_cache(key)
-    hit = docs is not None
-    if docs is None:
-        docs = _read_files(base, files)
+    entry = _read_cache(key)
+    hit = entry is not None
+    docs = entry.docs if entry is not None else _read_files(base, files)
     clock.lap("cache" if hit else "read")
-    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit)
+    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit,
+                      cached_roots=entry.roots if entry is not None else {})
     for name, stage, needed_on_hit in STAGES:
         if needed_on_hit or not hit:
             stage(build)
             clock.lap(name)
     if not hit:
-        _write_cache(key, docs)
+        _write_cache(key, docs, build.roots_of)
         clock.lap("write cache")
     assert build.book is not None  # the "book" stage made it, or raised
     return dataclasses.replace(build.book, timings=tuple(clock.laps))
@@ -827,6 +841,7 @@ class _Assembly:
     digest: str
     files: list[str]
     trusted: bool = False  # read from the cache: it loaded without a problem when it was written
+    cached_roots: Mapping[str, Sequence[str]] = field(default_factory=dict)  # from the entry: see _Entry
     problems: list[Problem] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     offence_list: OffenceList | None = None
@@ -1006,21 +1021,15 @@ def _compile_rules(build: _Assembly) -> None:
         decl = build.raw_decisions[dname][0]
         paths = build.resolvers[decl["scope"]]
         try:
-            if "when" not in r:
-                cond: Cond = always
-            elif build.trusted:
-                cond = _CompileOnFirstUse(r["when"], paths)
-            else:
-                cond = compile_condition(r["when"], paths)
-            then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
-            table = None
-            if "table" in r:
-                table = compile_table(r["table"], paths, rid, as_sources(r.get("source")), as_sources)
+            cond, then, table = _compile_parts(build, rid, r, paths)
         except RuleCompileError as exc:
             build.problem(rel, line, f"rule {rid!r}: {exc}")
             continue
-        _check_outputs(build, rid, r, rel, line, decl["outputs"])
-        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
+        if not build.trusted:  # an entry is written only for a rulebook with none of these problems
+            _check_outputs(build, rid, r, rel, line, decl["outputs"])
+        roots = build.cached_roots.get(rid) if build.trusted else None
+        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})
+                                        if roots is None else roots)
         if dname in build.roots_of[rid]:
             build.problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)")
         guard, presence = _guards(r.get("when"), paths)
@@ -1029,6 +1038,51 @@ def _compile_rules(build: _Assembly) -> None:
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
                 build.problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output")
+
+
+def _compile_parts(build: _Assembly, rid: str, r: Mapping[str, Any],
+                   paths: PathResolver) -> tuple[Cond, dict[str, Expr], Table | None]:
+    """A rule's condition, conclusion and table: compiled now, or, for a rulebook read from the
+    cache (all of which compiled when the entry was written), the condition and table when
+    first used. RuleCompileError for the first that does not compile."""
+    if "when" not in r:
+        cond: Cond = always
+    elif build.trusted:
+        cond = _CompileOnFirstUse(r["when"], paths)
+    else:
+        cond = compile_condition(r["when"], paths)
+    then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
+    table = None
+    if "table" in r:
+        args = (r["table"], paths, rid, as_sources(r.get("source")), as_sources)
+        # The stand-in reads as the table it compiles to (see _TableOnFirstUse).
+        table = cast(Table, _TableOnFirstUse(*args)) if build.trusted else compile_table(*args)
+    return cond, then, table
+
+
+class _TableOnFirstUse:
+    """A rule's table, compiled when it is first used (an attribute of it is read); then the rule
+    holds the compiled table itself. As :class:`_CompileOnFirstUse`, only for a rulebook read
+    from the cache: compiling the 80 or so tables was the larger part of the "model" stage, and
+    one incident's check uses a few."""
+
+    __slots__ = ("args", "rule", "compiled")
+
+    def __init__(self, *args: Any):
+        self.args = args
+        self.rule: Rule | None = None  # set once the rule is built
+        self.compiled: Table | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe for hooks: the stand-in has none
+            raise AttributeError(name)
+        compiled = self.compiled
+        if compiled is None:  # two threads may both compile it: the same table either way
+            compiled = self.compiled = compile_table(*self.args)
+            if self.rule is not None:
+                # The rule is immutable to its users; this only fills in what it was built without.
+                object.__setattr__(self.rule, "table", compiled)
+        return getattr(compiled, name)
 
 
 class _CompileOnFirstUse:
@@ -1127,8 +1181,9 @@ def _build_rules(build: _Assembly) -> None:
             file=rel, line=line, notes=r.get("notes", ""), citation=citation(sources), raw=r,
             guard=c["guard"], presence=c["presence"],
         )
-        if isinstance(c["cond"], _CompileOnFirstUse):
-            c["cond"].rule = build.rules[rid]
+        for part in (c["cond"], c["table"]):
+            if isinstance(part, (_CompileOnFirstUse, _TableOnFirstUse)):
+                part.rule = build.rules[rid]
 
 
 def _build_decisions(build: _Assembly) -> None:
