@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from . import cache as _disk_cache
 from . import jsonio
@@ -649,8 +649,7 @@ def _cache_key(digest: str) -> str:
     return _disk_cache.entry_key("rules", digest, schema)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):  # not a dataclass: making one costs a millisecond of every start
     """What a cache entry holds: the parsed and checked rule files, and the fact roots each rule
     reads (found by walking every condition and table, which costs more than reading them)."""
 
@@ -848,6 +847,7 @@ class _Assembly:
     raw_decisions: dict[str, Located] = field(default_factory=dict)
     raw_rules: dict[str, Located] = field(default_factory=dict)
     classifications: dict[str, list[Classification]] = field(default_factory=dict)
+    declared: dict[str, list[Declared]] = field(default_factory=dict)  # instead, when trusted: see _catalogue
     pipeline: Mapping[str, Any] = field(default_factory=dict)
     resolvers: dict[str, PathResolver] = field(default_factory=dict)
     compiled: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -916,11 +916,26 @@ def _declare_rules(build: _Assembly, rel: str, data: Mapping[str, Any], lines: L
 
 def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
     merged = {**defaults, **c}
+    if build.trusted:  # it had none of the problems below when cached: made when its code is first read
+        build.declared.setdefault(c["code"], []).append((rel, line, c, merged))
+        return
     missing = [k for k in ("source", "in_force", "verification", "category") if k not in merged]
     if missing:
         build.problem(rel, line, f"classification {c['code']!r} has no {', '.join(missing)}")
         return
-    entry = Classification(
+    entry = _classification(rel, line, c, merged)
+    for earlier in build.classifications.get(entry.code, []):
+        if _overlap(entry, earlier):
+            build.problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}")
+    build.classifications.setdefault(entry.code, []).append(entry)
+
+
+Declared = tuple[str, int, Mapping[str, Any], Mapping[str, Any]]  # file, line, entry, entry with its file's defaults
+
+
+def _classification(rel: str, line: int, c: Mapping[str, Any], merged: Mapping[str, Any]) -> Classification:
+    """A catalogue entry as declared (``merged``: with its file's defaults)."""
+    return Classification(
         code=c["code"],
         name=c["name"],
         category=merged["category"],
@@ -943,10 +958,19 @@ def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[st
         file=rel,
         line=line,
     )
-    for earlier in build.classifications.get(entry.code, []):
-        if _overlap(entry, earlier):
-            build.problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}")
-    build.classifications.setdefault(entry.code, []).append(entry)
+
+
+def _catalogue(build: _Assembly) -> Catalogue:
+    """The rulebook's classifications: the entries declared, or, read from the cache, each code's
+    entries made when the code is first read (building all 200 or so was a tenth of a warm load)."""
+    if not build.trusted:
+        return Catalogue(list(build.classifications), build.classifications.__getitem__, build.offence_list, _sentence_months)
+    declared = build.declared
+
+    def make(code: str) -> list[Classification]:
+        return [_classification(*d) for d in declared[code]]
+
+    return Catalogue(list(declared), make, build.offence_list, _sentence_months)
 
 
 # --- stage: catalogue (every row of the Home Office list has an entry to be attached to) ---
@@ -1241,7 +1265,7 @@ def _make_book(build: _Assembly) -> None:
         decisions=build.decisions,
         order=build.order,
         rules=build.rules,
-        classifications=Catalogue(build.classifications, build.offence_list, _sentence_months),
+        classifications=_catalogue(build),
         files=tuple(build.files),
         offence_list=build.offence_list,
     )

@@ -122,14 +122,16 @@ class Catalogue(Mapping[str, "tuple[Classification, ...]"]):
     maximum for the offence: Annex C ranks offences, so where several rows of one entry share a
     statute and section, the highest maximum).
 
-    A code's rows are attached when the code is first asked for: making the offences of every
-    row of the list is most of a warm start, and checking one incident reads a few codes. Each
+    A code's entries are made, and its rows attached, when the code is first asked for: making
+    the offences of every row of the list was a quarter of a warm load, and checking one
+    incident reads a few codes. Each
     code's tuple is made once (two threads asking at once keep the same one), so the mapping
     reads as an immutable one; iterating it gives the codes in the order they were declared."""
 
-    def __init__(self, entries: Mapping[str, Sequence[Classification]], offence_list: OffenceList | None,
-                 months: Callable[[Any], float]):
-        self._entries = entries  # the hand-written entries of each code, as declared
+    def __init__(self, codes: Sequence[str], declared: Callable[[str], Sequence[Classification]],
+                 offence_list: OffenceList | None, months: Callable[[Any], float]):
+        self._codes = dict.fromkeys(codes)  # in the order declared
+        self._declared = declared  # a code's entries as its files declare them
         self._list = offence_list
         self._months = months
         self._rows: dict[str, list[Mapping[str, Any]]] = {}
@@ -142,17 +144,19 @@ class Catalogue(Mapping[str, "tuple[Classification, ...]"]):
     def __getitem__(self, code: str) -> tuple[Classification, ...]:
         made = self._made.get(code)
         if made is None:
-            made = self._made.setdefault(code, self._make(self._entries[code], self._rows.get(code, ())))
+            if code not in self._codes:
+                raise KeyError(code)
+            made = self._made.setdefault(code, self._make(self._declared(code), self._rows.get(code, ())))
         return made
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self._codes)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._codes)
 
     def __contains__(self, code: object) -> bool:
-        return code in self._entries
+        return code in self._codes
 
     def _make(self, declared: Sequence[Classification], rows: Sequence[Mapping[str, Any]]) -> tuple[Classification, ...]:
         entries = list(declared)
