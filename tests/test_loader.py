@@ -600,3 +600,21 @@ def test_the_catalogue_attaches_each_row_of_the_list_to_the_entry_in_force_on_it
         assert len(on_date) == 1
         assert row["row"] in {o.row for o in on_date[0].offence_entries}
         assert not any(o.row == row["row"] for c in entries if c is not on_date[0] for o in c.offence_entries)
+
+
+def test_an_entry_of_another_shape_is_ignored_and_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hash-valid but not {docs, roots} (a bug, or the list of files an older hocr wrote): the
+    # rule files are read again and the entry rewritten.
+    from hocr import cache as disk_cache
+    from hocr import jsonio
+
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    files = rule_files(SHIPPED)
+    key = _cache_key(content_hash(SHIPPED, files))
+    for odd in ([], {"docs": []}, {"docs": [], "roots": []}):
+        disk_cache.write("rules", key, jsonio.dumps(odd))
+        assert _read_cache(key) is None
+        assert _fresh_load(SHIPPED).timings[0][0] == "read"
+        entry = _read_cache(key)
+        assert entry is not None and len(entry.docs) == len(files)
