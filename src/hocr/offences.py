@@ -124,9 +124,9 @@ class Catalogue(Mapping[str, "tuple[Classification, ...]"]):
 
     A code's entries are made, and its rows attached, when the code is first asked for: making
     the offences of every row of the list was a quarter of a warm load, and checking one
-    incident reads a few codes. Each
-    code's tuple is made once (two threads asking at once keep the same one), so the mapping
-    reads as an immutable one; iterating it gives the codes in the order they were declared."""
+    incident reads a few codes. Each code's tuple is made once (two threads asking at once keep
+    the same one), so the mapping reads as an immutable one; iterating it gives the codes in the
+    order they were declared."""
 
     def __init__(self, codes: Sequence[str], declared: Callable[[str], Sequence[Classification]],
                  offence_list: OffenceList | None, months: Callable[[Any], float]):
