@@ -513,7 +513,9 @@ def test_every_stage_is_timed_and_a_cache_hit_skips_only_the_checks(tmp_path: Pa
     assert [n for n, _ in cold.timings] == ["read", *names, "write cache"]
     warm = _fresh_load(SHIPPED)
     skipped = [name for name, _, on_hit in STAGES if not on_hit]
-    assert skipped == ["presumption safety"]
+    # Both only look for problems, which an entry rules out (the catalogue's rows are attached
+    # when a code is first read, on a hit as on a miss).
+    assert skipped == ["catalogue", "presumption safety"]
     assert [n for n, _ in warm.timings] == ["cache", *(n for n in names if n not in skipped)]
     assert all(seconds >= 0 for _, seconds in cold.timings + warm.timings)
     # The rulebook read from the cache is the rulebook read from the files.
@@ -524,6 +526,7 @@ def test_every_stage_is_timed_and_a_cache_hit_skips_only_the_checks(tmp_path: Pa
         w = warm.rules[rid]
         assert (w.file, w.line, w.raw, w.defeaters, w.citation) == (r.file, r.line, r.raw, r.defeaters, r.citation)
     assert {n: [r.id for r in d.rules] for n, d in warm.decisions.items()} == {n: [r.id for r in d.rules] for n, d in cold.decisions.items()}
+    assert {n: d.depends for n, d in warm.decisions.items()} == {n: d.depends for n, d in cold.decisions.items()}
     assert {s: [d.name for d in ds] for s, ds in warm.order.items()} == {s: [d.name for d in ds] for s, ds in cold.order.items()}
 
 
@@ -532,8 +535,9 @@ def test_a_cache_entry_keeps_only_the_lines_a_loaded_rulebook_uses(tmp_path: Pat
     monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
     _fresh_load(SHIPPED)
     files = rule_files(SHIPPED)
-    docs = _read_cache(_cache_key(content_hash(SHIPPED, files)))
-    assert docs is not None and len(docs) == len(files)
+    entry = _read_cache(_cache_key(content_hash(SHIPPED, files)))
+    assert entry is not None and len(entry.docs) == len(files)
+    docs = entry.docs
     assert all(len(path) <= 2 for _, _, lines in docs for path in lines)
     assert any(path[:1] == ("rules",) and len(path) == 2 for _, _, lines in docs for path in lines)
 
@@ -579,3 +583,38 @@ def test_a_rulebook_read_from_the_cache_decides_every_worked_case_as_one_read_fr
             assert found[0] == found[1], case["name"]
             compared += 1
     assert compared > 1000
+
+
+def test_the_catalogue_attaches_each_row_of_the_list_to_the_entry_in_force_on_its_date() -> None:
+    # hocr.offences.Catalogue attaches a code's rows when the code is first read.
+    book = load_rulebook()
+    held = book.offence_list
+    assert held is not None
+    rows = [row for row in held.rows if row.get("code") is not None and row.get("names")]  # names: its offences
+    assert rows and len(book.classifications) == len(list(book.classifications))
+    for row in rows:
+        entries = book.classifications[row["code"]]
+        assert entries is book.classifications[row["code"]]  # made once
+        assert [c.in_force_from for c in entries] == sorted(c.in_force_from for c in entries)
+        on_date = [c for c in entries if c.in_force(held.as_of)]
+        assert len(on_date) == 1
+        assert row["row"] in {o.row for o in on_date[0].offence_entries}
+        assert not any(o.row == row["row"] for c in entries if c is not on_date[0] for o in c.offence_entries)
+
+
+def test_an_entry_of_another_shape_is_ignored_and_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hash-valid but not {docs, roots} (a bug, or the list of files an older hocr wrote): the
+    # rule files are read again and the entry rewritten.
+    from hocr import cache as disk_cache
+    from hocr import jsonio
+
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    files = rule_files(SHIPPED)
+    key = _cache_key(content_hash(SHIPPED, files))
+    for odd in ([], {"docs": []}, {"docs": [], "roots": []}):
+        disk_cache.write("rules", key, jsonio.dumps(odd))
+        assert _read_cache(key) is None
+        assert _fresh_load(SHIPPED).timings[0][0] == "read"
+        entry = _read_cache(key)
+        assert entry is not None and len(entry.docs) == len(files)

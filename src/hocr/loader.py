@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from . import cache as _disk_cache
 from . import jsonio
@@ -37,12 +37,13 @@ from .conditions import (
 )
 from .offences import (
     WEEKS_PER_MONTH,
+    Catalogue,
     Offence,
     OffenceList,
-    attach_list,
     hand_written,
     offence_key,
     read_list,
+    unattached,
 )
 from .presumptions import (
     UNSAFE_CODE,
@@ -648,14 +649,26 @@ def _cache_key(digest: str) -> str:
     return _disk_cache.entry_key("rules", digest, schema)
 
 
-def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
+class _Entry(NamedTuple):  # not a dataclass: making one costs a millisecond of every start
+    """What a cache entry holds: the parsed and checked rule files, and the fact roots each rule
+    reads (found by walking every condition and table, which costs more than reading them)."""
+
+    docs: list[tuple[str, Any, Lines]]
+    roots: Mapping[str, Sequence[str]]
+
+
+def _read_cache(key: str) -> _Entry | None:
     payload = _disk_cache.read("rules", key)
     if payload is None:
         return None
     try:
         raw = jsonio.loads(payload)
-        return [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw]
-    except (ValueError, TypeError):
+        docs = [(rel, data, {tuple(k): v for k, v in lines}) for rel, data, lines in raw["docs"]]
+        roots = raw["roots"]
+        if not isinstance(roots, dict):
+            return None
+        return _Entry(docs, roots)
+    except (ValueError, TypeError, KeyError):
         return None
 
 
@@ -664,9 +677,10 @@ def _read_cache(key: str) -> list[tuple[str, Any, Lines]] | None:
 _KEPT_LINE_DEPTH = 2
 
 
-def _write_cache(key: str, docs: list[tuple[str, Any, Lines]]) -> None:
-    payload = [[rel, data, [[list(k), v] for k, v in lines.items() if len(k) <= _KEPT_LINE_DEPTH]]
-               for rel, data, lines in docs]
+def _write_cache(key: str, docs: list[tuple[str, Any, Lines]], roots: Mapping[str, frozenset[str]]) -> None:
+    payload = {"docs": [[rel, data, [[list(k), v] for k, v in lines.items() if len(k) <= _KEPT_LINE_DEPTH]]
+                        for rel, data, lines in docs],
+               "roots": {rid: sorted(found) for rid, found in roots.items()}}
     _disk_cache.write("rules", key, jsonio.dumps(payload))
 
 
@@ -763,18 +777,18 @@ def _compile(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
 def _compile_stages(base: Path, files: Sequence[Path], digest: str) -> Rulebook:
     clock = _Clock()
     key = _cache_key(digest)
-    docs = _read_cache(key)
-    hit = docs is not None
-    if docs is None:
-        docs = _read_files(base, files)
+    entry = _read_cache(key)
+    hit = entry is not None
+    docs = entry.docs if entry is not None else _read_files(base, files)
     clock.lap("cache" if hit else "read")
-    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit)
+    build = _Assembly(base, docs, digest, [p.relative_to(base).as_posix() for p in files], trusted=hit,
+                      cached_roots=entry.roots if entry is not None else {})
     for name, stage, needed_on_hit in STAGES:
         if needed_on_hit or not hit:
             stage(build)
             clock.lap(name)
     if not hit:
-        _write_cache(key, docs)
+        _write_cache(key, docs, build.roots_of)
         clock.lap("write cache")
     assert build.book is not None  # the "book" stage made it, or raised
     return dataclasses.replace(build.book, timings=tuple(clock.laps))
@@ -826,12 +840,14 @@ class _Assembly:
     digest: str
     files: list[str]
     trusted: bool = False  # read from the cache: it loaded without a problem when it was written
+    cached_roots: Mapping[str, Sequence[str]] = field(default_factory=dict)  # from the entry: see _Entry
     problems: list[Problem] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
     offence_list: OffenceList | None = None
     raw_decisions: dict[str, Located] = field(default_factory=dict)
     raw_rules: dict[str, Located] = field(default_factory=dict)
     classifications: dict[str, list[Classification]] = field(default_factory=dict)
+    declared: dict[str, list[Declared]] = field(default_factory=dict)  # instead, when trusted: see _catalogue
     pipeline: Mapping[str, Any] = field(default_factory=dict)
     resolvers: dict[str, PathResolver] = field(default_factory=dict)
     compiled: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -900,11 +916,26 @@ def _declare_rules(build: _Assembly, rel: str, data: Mapping[str, Any], lines: L
 
 def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
     merged = {**defaults, **c}
+    if build.trusted:  # it had none of the problems below when cached: made when its code is first read
+        build.declared.setdefault(c["code"], []).append((rel, line, c, merged))
+        return
     missing = [k for k in ("source", "in_force", "verification", "category") if k not in merged]
     if missing:
         build.problem(rel, line, f"classification {c['code']!r} has no {', '.join(missing)}")
         return
-    entry = Classification(
+    entry = _classification(rel, line, c, merged)
+    for earlier in build.classifications.get(entry.code, []):
+        if _overlap(entry, earlier):
+            build.problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}")
+    build.classifications.setdefault(entry.code, []).append(entry)
+
+
+Declared = tuple[str, int, Mapping[str, Any], Mapping[str, Any]]  # file, line, entry, entry with its file's defaults
+
+
+def _classification(rel: str, line: int, c: Mapping[str, Any], merged: Mapping[str, Any]) -> Classification:
+    """A catalogue entry as declared (``merged``: with its file's defaults)."""
+    return Classification(
         code=c["code"],
         name=c["name"],
         category=merged["category"],
@@ -927,18 +958,30 @@ def _declare_classification(build: _Assembly, rel: str, line: int, c: Mapping[st
         file=rel,
         line=line,
     )
-    for earlier in build.classifications.get(entry.code, []):
-        if _overlap(entry, earlier):
-            build.problem(rel, line, f"classification {entry.code!r} overlaps in time with {earlier.file}:{earlier.line}")
-    build.classifications.setdefault(entry.code, []).append(entry)
 
 
-# --- stage: catalogue (the Home Office list's rows attached to the classifications) ---
+def _catalogue(build: _Assembly) -> Catalogue:
+    """The rulebook's classifications: the entries declared, or, read from the cache, each code's
+    entries made when the code is first read (building all 200 or so was a tenth of a warm load)."""
+    if not build.trusted:
+        return Catalogue(list(build.classifications), build.classifications.__getitem__, build.offence_list, _sentence_months)
+    declared = build.declared
+
+    def make(code: str) -> list[Classification]:
+        return [_classification(*d) for d in declared[code]]
+
+    return Catalogue(list(declared), make, build.offence_list, _sentence_months)
 
 
-def _attach_catalogue(build: _Assembly) -> None:
+# --- stage: catalogue (every row of the Home Office list has an entry to be attached to) ---
+
+
+def _check_catalogue(build: _Assembly) -> None:
+    """The rows are attached when the rulebook's Catalogue is first read (see _make_book); a
+    row whose code has no entry in force on the list's date is a problem found here, so a
+    rulebook read from the cache (which had none) skips this stage."""
     if build.offence_list is not None:
-        for _, text in attach_list(build.classifications, build.offence_list, _sentence_months):
+        for _, text in unattached(build.classifications, build.offence_list):
             build.problem(build.offence_list.file, None, text)
 
 
@@ -1002,21 +1045,15 @@ def _compile_rules(build: _Assembly) -> None:
         decl = build.raw_decisions[dname][0]
         paths = build.resolvers[decl["scope"]]
         try:
-            if "when" not in r:
-                cond: Cond = always
-            elif build.trusted:
-                cond = _CompileOnFirstUse(r["when"], paths)
-            else:
-                cond = compile_condition(r["when"], paths)
-            then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
-            table = None
-            if "table" in r:
-                table = compile_table(r["table"], paths, rid, as_sources(r.get("source")), as_sources)
+            cond, then, table = _compile_parts(build, rid, r, paths)
         except RuleCompileError as exc:
             build.problem(rel, line, f"rule {rid!r}: {exc}")
             continue
-        _check_outputs(build, rid, r, rel, line, decl["outputs"])
-        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")}))
+        if not build.trusted:  # an entry is written only for a rulebook with none of these problems
+            _check_outputs(build, rid, r, rel, line, decl["outputs"])
+        roots = build.cached_roots.get(rid) if build.trusted else None
+        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})
+                                        if roots is None else roots)
         if dname in build.roots_of[rid]:
             build.problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)")
         guard, presence = _guards(r.get("when"), paths)
@@ -1025,6 +1062,51 @@ def _compile_rules(build: _Assembly) -> None:
         for key in d.get("determined_by", []):
             if key not in d["outputs"]:
                 build.problem(rel, line, f"decision {name!r}: determined_by names {key!r}, which is not an output")
+
+
+def _compile_parts(build: _Assembly, rid: str, r: Mapping[str, Any],
+                   paths: PathResolver) -> tuple[Cond, dict[str, Expr], Table | None]:
+    """A rule's condition, conclusion and table: compiled now, or, for a rulebook read from the
+    cache (all of which compiled when the entry was written), the condition and table when
+    first used. RuleCompileError for the first that does not compile."""
+    if "when" not in r:
+        cond: Cond = always
+    elif build.trusted:
+        cond = _CompileOnFirstUse(r["when"], paths)
+    else:
+        cond = compile_condition(r["when"], paths)
+    then = {k: compile_expr(v, paths) for k, v in r.get("then", {}).items()}
+    table = None
+    if "table" in r:
+        args = (r["table"], paths, rid, as_sources(r.get("source")), as_sources)
+        # The stand-in reads as the table it compiles to (see _TableOnFirstUse).
+        table = cast(Table, _TableOnFirstUse(*args)) if build.trusted else compile_table(*args)
+    return cond, then, table
+
+
+class _TableOnFirstUse:
+    """A rule's table, compiled when it is first used (an attribute of it is read); then the rule
+    holds the compiled table itself. As :class:`_CompileOnFirstUse`, only for a rulebook read
+    from the cache: compiling the 80 or so tables was the larger part of the "model" stage, and
+    one incident's check uses a few."""
+
+    __slots__ = ("args", "rule", "compiled")
+
+    def __init__(self, *args: Any):
+        self.args = args
+        self.rule: Rule | None = None  # set once the rule is built
+        self.compiled: Table | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe for hooks: the stand-in has none
+            raise AttributeError(name)
+        compiled = self.compiled
+        if compiled is None:  # two threads may both compile it: the same table either way
+            compiled = self.compiled = compile_table(*self.args)
+            if self.rule is not None:
+                # The rule is immutable to its users; this only fills in what it was built without.
+                object.__setattr__(self.rule, "table", compiled)
+        return getattr(compiled, name)
 
 
 class _CompileOnFirstUse:
@@ -1123,8 +1205,9 @@ def _build_rules(build: _Assembly) -> None:
             file=rel, line=line, notes=r.get("notes", ""), citation=citation(sources), raw=r,
             guard=c["guard"], presence=c["presence"],
         )
-        if isinstance(c["cond"], _CompileOnFirstUse):
-            c["cond"].rule = build.rules[rid]
+        for part in (c["cond"], c["table"]):
+            if isinstance(part, (_CompileOnFirstUse, _TableOnFirstUse)):
+                part.rule = build.rules[rid]
 
 
 def _build_decisions(build: _Assembly) -> None:
@@ -1182,7 +1265,7 @@ def _make_book(build: _Assembly) -> None:
         decisions=build.decisions,
         order=build.order,
         rules=build.rules,
-        classifications={k: tuple(sorted(v, key=lambda c: c.in_force_from)) for k, v in build.classifications.items()},
+        classifications=_catalogue(build),
         files=tuple(build.files),
         offence_list=build.offence_list,
     )
@@ -1228,7 +1311,7 @@ def _check_presumptions_safe(build: _Assembly) -> None:
 # only looks for problems can be skipped on a hit: the entry was written after it passed.
 STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
     ("declarations", _declare, True),
-    ("catalogue", _attach_catalogue, True),
+    ("catalogue", _check_catalogue, False),
     ("pipeline", _check_pipeline, True),
     ("model", _compile_rules, True),
     ("overrides", _resolve_overrides, True),

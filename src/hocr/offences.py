@@ -2,14 +2,16 @@
 force on a Home Office list's date, every row of that list (``classifications/notifiable-offences.yaml``,
 written by ``hocr rules import-offences``).
 
-The loader calls :func:`hand_written` for each catalogue entry and :func:`attach_list` once; the
-engine asks :meth:`hocr.loader.Rulebook.codes_for_offence`, which reads what these give.
+The loader calls :func:`hand_written` for each catalogue entry, :func:`unattached` to find rows
+it cannot attach, and makes the rulebook's :class:`Catalogue`, which attaches the rows of a code
+when it is first read; the engine asks :meth:`hocr.loader.Rulebook.codes_for_offence`, which
+reads what these give.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -99,30 +101,76 @@ def listed(row: Mapping[str, Any], months: Any) -> list[Offence]:
             for n in row.get("names", ())]
 
 
-def attach_list(classifications: MutableMapping[str, list[Classification]], offence_list: OffenceList,
-                months: Any) -> list[tuple[int, str]]:
-    """Add each row of the list to the entry of its code in force on the list's date, and give
-    that entry the row's maximum for the offence (Annex C ranks offences: where several rows of
-    one entry share a statute and section, the highest maximum). Returns (row, problem) pairs for
-    rows whose code has no entry in force then."""
+def unattached(classifications: Mapping[str, Sequence[Classification]], offence_list: OffenceList) -> list[tuple[int, str]]:
+    """(row, problem) pairs for the list's rows whose code has no catalogue entry in force on the
+    list's date (such a row cannot be attached), in the list's order."""
     problems: list[tuple[int, str]] = []
-    added: dict[tuple[str, int], list[Offence]] = {}  # (code, entry's index) -> its rows, in order
     for row in offence_list.rows:
         code = row.get("code")
-        if code is None:
-            continue
-        entries = classifications.get(code, [])
-        at = next((i for i, c in enumerate(entries) if c.in_force(offence_list.as_of)), None)
-        if at is None:
+        if code is not None and _entry_on_list_date(classifications.get(code, ()), offence_list) is None:
             problems.append((row["row"], f"list row {row['row']}: classification {code!r} has no catalogue entry in force on {offence_list.as_of}"))
-            continue
-        added.setdefault((code, at), []).extend(listed(row, months))
-    for (code, at), offences in added.items():  # one new entry each, not one per row
-        entry = classifications[code][at]
-        maxima = dict(entry.offence_maxima)
-        for o in offences:
-            if o.max_months is not None:
-                maxima[o.key()] = max(maxima.get(o.key(), 0.0), o.max_months)
-        classifications[code][at] = replace(entry, offence_entries=entry.offence_entries + tuple(offences),
-                                            offence_maxima=maxima)
     return problems
+
+
+def _entry_on_list_date(entries: Sequence[Classification], offence_list: OffenceList) -> int | None:
+    return next((i for i, c in enumerate(entries) if c.in_force(offence_list.as_of)), None)
+
+
+class Catalogue(Mapping[str, "tuple[Classification, ...]"]):
+    """The catalogue by code: each code's entries in order of start, with the Home Office list's
+    rows attached to the entry in force on the list's date (and that entry given each row's
+    maximum for the offence: Annex C ranks offences, so where several rows of one entry share a
+    statute and section, the highest maximum).
+
+    A code's entries are made, and its rows attached, when the code is first asked for: making
+    the offences of every row of the list was a quarter of a warm load, and checking one
+    incident reads a few codes. Each code's tuple is made once (two threads asking at once keep
+    the same one), so the mapping reads as an immutable one; iterating it gives the codes in the
+    order they were declared."""
+
+    def __init__(self, codes: Sequence[str], declared: Callable[[str], Sequence[Classification]],
+                 offence_list: OffenceList | None, months: Callable[[Any], float]):
+        self._codes = dict.fromkeys(codes)  # in the order declared
+        self._declared = declared  # a code's entries as its files declare them
+        self._list = offence_list
+        self._months = months
+        self._rows: dict[str, list[Mapping[str, Any]]] = {}
+        for row in offence_list.rows if offence_list is not None else ():
+            code = row.get("code")
+            if code is not None:
+                self._rows.setdefault(code, []).append(row)
+        self._made: dict[str, tuple[Classification, ...]] = {}
+
+    def __getitem__(self, code: str) -> tuple[Classification, ...]:
+        made = self._made.get(code)
+        if made is None:
+            if code not in self._codes:
+                raise KeyError(code)
+            made = self._made.setdefault(code, self._make(self._declared(code), self._rows.get(code, ())))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+    def _make(self, declared: Sequence[Classification], rows: Sequence[Mapping[str, Any]]) -> tuple[Classification, ...]:
+        entries = list(declared)
+        at = _entry_on_list_date(entries, self._list) if rows and self._list is not None else None
+        if at is not None:
+            entries[at] = _with_rows(entries[at], [o for row in rows for o in listed(row, self._months)])
+        return tuple(sorted(entries, key=lambda c: c.in_force_from))
+
+
+def _with_rows(entry: Classification, offences: Sequence[Offence]) -> Classification:
+    """``entry`` with the list's offences added, and their maxima where they rank the offence."""
+    maxima = dict(entry.offence_maxima)
+    for o in offences:
+        if o.max_months is not None:
+            key = o.key()
+            maxima[key] = max(maxima.get(key, 0.0), o.max_months)
+    return replace(entry, offence_entries=entry.offence_entries + tuple(offences), offence_maxima=maxima)
