@@ -33,16 +33,15 @@ however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import math
 import multiprocessing
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from .engine import EvaluationError, evaluate
 from .idledger import Duplicate, IdLedger, Keys, process_keys, use_keys
@@ -690,10 +689,11 @@ class _Comparison:
     def standing_record(self, c: _Crime, standing: Sequence[int]) -> int:
         """The record that stands for the crime: one under its classification if any, else one
         under an acceptable classification, else the first."""
-        current = {i: _current(self.recorded[i]) for i in standing}
+        current = [_current(self.recorded[i]) for i in standing]
+        if c.code in current:
+            return standing[current.index(c.code)]
         acceptable = self.acceptable(c)
-        return next((i for i in standing if current[i] == c.code),
-                    next((i for i in standing if current[i] in acceptable), standing[0]))
+        return next((i for i, code in zip(standing, current, strict=True) if code in acceptable), standing[0])
 
     def unrecorded(self, c: _Crime) -> None:
         """A crime with no record: not recorded, or left as a record that, by a finding of the
@@ -929,34 +929,100 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
+# What the csv module's default (excel) dialect quotes, with minimal quoting: a field holding a
+# comma, a double quote, or a line end.
+_CSV_QUOTED = re.compile('[,"\r\n]')
+
+
+def csv_line(cells: Iterable[str]) -> str:
+    """One row of cells, neutralised, as ``csv.writer`` writes it (a test checks they agree):
+    the writer looks at every character in C, twice, which made it most of the audit's own cost."""
+    out = []
+    for cell in cells:
+        cell = neutralise(cell)
+        out.append('"' + cell.replace('"', '""') + '"' if _CSV_QUOTED.search(cell) else cell)
+    return ",".join(out) + "\r\n"
+
+
 def bad_line_message(r: LineResult) -> str:
     """The message for a line that could not be audited, after ``FILE:`` (no input text in it)."""
     who = f" (incident {r.incident})" if r.incident else ""
     return f"{r.line}{who}: {LINE_KINDS[r.kind][0]}: " + "; ".join(r.problems)
 
 
-def audit_batch(book: Rulebook, chunk: Sequence[tuple[int, str | None]], groups: tuple[GroupSpec, ...],
-                wants: Wants) -> BatchResult:
+class Block(NamedTuple):
+    """A batch of input lines as read: their bytes, each line ending with a newline, numbered
+    from ``first_line``. It travels to a worker as one bytes object (cheaper to send than a list
+    of decoded lines); the worker decodes each line. A line over ``max_bytes`` is not kept: an
+    empty line stands in for it and its number is in ``overlong``."""
+
+    first_line: int
+    data: bytes
+    overlong: tuple[int, ...] = ()
+    max_bytes: int = MAX_LINE_BYTES
+
+
+def block_lines(block: Block) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) for each line of a block; the text is an :class:`Unreadable` reason
+    for a line that is not UTF-8 or was too long (as :func:`read_lines` gives them)."""
+    overlong = set(block.overlong)
+    n = block.first_line
+    for raw in block.data.split(b"\n")[:-1]:
+        if n in overlong:
+            yield n, Unreadable(f"the line is longer than {block.max_bytes:,} bytes")
+        else:
+            try:
+                yield n, raw.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                yield n, Unreadable("not UTF-8 text")
+        n += 1
+
+
+def _line_encoder() -> Callable[[Any], list[str]]:
+    """The encoder json.dumps(value, ensure_ascii=False) builds on every call, built once: json's
+    own C encoder where it has one (the one-shot path of JSONEncoder.encode), else the object."""
+    from json import encoder
+
+    plain = json.JSONEncoder(ensure_ascii=False)
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is not None:
+        try:  # markers None: no check for a value that contains itself (output lines never do)
+            c_encode = make(None, plain.default, encoder.encode_basestring, None, ": ", ", ", False, False, True)
+            return lambda value: c_encode(value, 0)
+        except TypeError:  # pragma: no cover - a Python whose C encoder takes other arguments
+            pass
+    return lambda value: [plain.encode(value)]  # pragma: no cover - json without its C accelerator
+
+
+_ENCODE_LINE = _line_encoder()
+
+
+def json_line(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False)`` and a newline: one line of --results or --errors."""
+    return "".join(_ENCODE_LINE(value)) + "\n"
+
+
+def audit_batch(book: Rulebook, block: Block, groups: tuple[GroupSpec, ...], wants: Wants) -> BatchResult:
     """Evaluate a batch of lines: their summary, and the outputs asked for, rendered."""
     # The batch's ids stay in memory (a batch is small) so that they can travel to the parent.
-    out = BatchResult(Summary(groups, ids=IdLedger(buffer_records=len(chunk) + 1)))
-    csv_text = io.StringIO()
-    writer = csv.writer(csv_text)
-    errors, results = [], []
-    for n, text in chunk:
+    out = BatchResult(Summary(groups, ids=IdLedger(buffer_records=block.data.count(b"\n") + 1)))
+    errors: list[str] = []
+    results: list[str] = []
+    rows: list[str] = []
+    for n, text in block_lines(block):
         r = audit_line(book, n, text, groups)
         out.summary.add(r)
         if r.kind not in ("evaluated", "blank"):
             out.messages.append(bad_line_message(r))
-            errors.append(json.dumps({"line": r.line, "kind": r.kind, "incident": r.incident,
-                                      "problems": list(r.problems)}, ensure_ascii=False) + "\n")
-        if wants.csv:
-            writer.writerows([neutralise(c) for c in csv_row(d)] for d in r.discrepancies)
+            errors.append(json_line({"line": r.line, "kind": r.kind, "incident": r.incident,
+                                     "problems": list(r.problems)}))
+        if wants.csv and r.discrepancies:
+            rows.extend(csv_line(csv_row(d)) for d in r.discrepancies)
         if wants.results:
-            results.append(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+            results.append(json_line(r.as_dict()))
         if wants.lines:
             out.lines.append(r)
-    out.errors, out.csv, out.results = "".join(errors), csv_text.getvalue(), "".join(results)
+    out.errors, out.csv, out.results = "".join(errors), "".join(rows), "".join(results)
     return out
 
 
@@ -968,15 +1034,14 @@ def _init_worker(rules: str | None, groups: tuple[GroupSpec, ...], wants: Wants,
     _STATE.update(book=load_rulebook(rules), groups=groups, wants=wants)
 
 
-def _work(chunk: list[tuple[int, str | None]]) -> BatchResult:
-    return audit_batch(_STATE["book"], chunk, _STATE["groups"], _STATE["wants"])
+def _work(block: Block) -> BatchResult:
+    return audit_batch(_STATE["book"], block, _STATE["groups"], _STATE["wants"])
 
 
-def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES,
-               first_line: int = 1) -> Iterator[tuple[int, str | None, int]]:
-    """(line number, text, bytes read so far) for each line, numbered from ``first_line``; the
-    text is an :class:`Unreadable` reason for a line that is not UTF-8 or is longer than
-    ``max_bytes`` (the rest of such a line is skipped without being kept, so memory stays bounded)."""
+def _raw_lines(stream: IO[bytes], max_bytes: int, first_line: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, bytes, bytes read so far) for each line, numbered from ``first_line``; None
+    for a line longer than ``max_bytes`` (the rest of it is skipped without being kept, so
+    memory stays bounded)."""
     pos = 0
     n = first_line - 1
     while True:
@@ -987,6 +1052,18 @@ def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES,
         pos += len(raw)
         if len(raw) > max_bytes and not raw.endswith(b"\n"):
             pos += _skip_rest(stream, max_bytes)
+            yield n, None, pos
+        else:
+            yield n, raw, pos
+
+
+def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES,
+               first_line: int = 1) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text, bytes read so far) for each line, numbered from ``first_line``; the
+    text is an :class:`Unreadable` reason for a line that is not UTF-8 or is longer than
+    ``max_bytes`` (the rest of such a line is skipped without being kept, so memory stays bounded)."""
+    for n, raw, pos in _raw_lines(stream, max_bytes, first_line):
+        if raw is None:
             yield n, Unreadable(f"the line is longer than {max_bytes:,} bytes"), pos
             continue
         try:
@@ -1004,17 +1081,24 @@ def _skip_rest(stream: IO[bytes], size: int) -> int:
             return skipped
 
 
-def _chunks(lines: Iterator[tuple[int, str | None, int]], size: int,
-            progress: Callable[[int], None]) -> Iterator[list[tuple[int, str | None]]]:
-    chunk: list[tuple[int, str | None]] = []
-    for n, text, pos in lines:
-        progress(pos)
-        chunk.append((n, text))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def read_blocks(stream: IO[bytes], size: int, progress: Callable[[int], None] | None = None,
+                max_bytes: int = MAX_LINE_BYTES, first_line: int = 1) -> Iterator[Block]:
+    """The lines of a JSONL stream in blocks of ``size`` lines, undecoded; ``progress`` is
+    called after each line with the bytes read so far."""
+    parts: list[bytes] = []
+    overlong: list[int] = []
+    start = first_line
+    for n, raw, pos in _raw_lines(stream, max_bytes, first_line):
+        if raw is None:
+            overlong.append(n)
+        parts.append(b"\n" if raw is None else raw if raw.endswith(b"\n") else raw + b"\n")
+        if progress is not None:
+            progress(pos)
+        if len(parts) >= size:
+            yield Block(start, b"".join(parts), tuple(overlong), max_bytes)
+            parts, overlong, start = [], [], n + 1
+    if parts:
+        yield Block(start, b"".join(parts), tuple(overlong), max_bytes)
 
 
 def batches(
@@ -1032,18 +1116,18 @@ def batches(
     With ``workers > 1`` the batches are evaluated in that many processes (the rulebook compiled
     once in each), at most ``4 * workers`` batches in flight, so memory stays bounded."""
     groups = tuple(groups)
-    chunks = _chunks(read_lines(stream, first_line=first_line), chunk_size, progress or (lambda _pos: None))
+    blocks = read_blocks(stream, chunk_size, progress, first_line=first_line)
     if workers <= 1:
         book = load_rulebook(rules)
-        for chunk in chunks:
-            yield audit_batch(book, chunk, groups, wants)
+        for block in blocks:
+            yield audit_batch(book, block, groups, wants)
         return
     load_rulebook(rules)  # fail here, in the parent, if the rulebook does not load
     with multiprocessing.Pool(workers, initializer=_init_worker,
                               initargs=(rules, groups, wants, process_keys())) as pool:
         pending: deque[Any] = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_work, (chunk,)))
+        for block in blocks:
+            pending.append(pool.apply_async(_work, (block,)))
             while len(pending) >= 4 * workers:
                 yield pending.popleft().get()
         while pending:
