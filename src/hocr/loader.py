@@ -52,6 +52,7 @@ from .presumptions import (
     compile_presumption,
     unsafe_presumptions,
 )
+from .reads import fact_paths
 from .tables import Table, compile_table
 
 SCOPES = ("incident", "act", "allegation", "recorded_crime")
@@ -593,25 +594,6 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-_REFERENCES = frozenset(("fact", "some", "every", "count"))  # the keys whose text names a fact
-
-
-def _walk_roots(node: Any, found: set[str] | None = None) -> set[str]:
-    """Every fact root a raw condition, expression or table refers to (into ``found``)."""
-    found = set() if found is None else found
-    if type(node) is dict:
-        for key, value in node.items():
-            if key in _REFERENCES and type(value) is str:
-                found.add(value.split(".", 1)[0])
-            elif type(value) is dict or type(value) is list:
-                _walk_roots(value, found)
-    elif type(node) is list:
-        for item in node:
-            if type(item) is dict or type(item) is list:
-                _walk_roots(item, found)
-    return found
-
-
 _lock = threading.Lock()
 _cache: dict[tuple[str, str], Rulebook] = {}
 
@@ -1052,8 +1034,9 @@ def _compile_rules(build: _Assembly) -> None:
         if not build.trusted:  # an entry is written only for a rulebook with none of these problems
             _check_outputs(build, rid, r, rel, line, decl["outputs"])
         roots = build.cached_roots.get(rid) if build.trusted else None
-        build.roots_of[rid] = frozenset(_walk_roots({"w": r.get("when"), "t": r.get("then"), "x": r.get("table")})
-                                        if roots is None else roots)
+        if roots is None:
+            roots = [path.split(".", 1)[0] for path in fact_paths([r.get("when"), r.get("then"), r.get("table")])]
+        build.roots_of[rid] = frozenset(roots)
         if dname in build.roots_of[rid]:
             build.problem(rel, line, f"rule {rid!r} reads the output of its own decision {dname!r} (a cycle)")
         guard, presence = _guards(r.get("when"), paths)
