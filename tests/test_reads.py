@@ -120,3 +120,67 @@ def test_fields_the_engine_itself_reads_always_count_as_read() -> None:
     assert a.could_matter("act.victims", set())
     assert not a.could_matter("act.elements.intent", set())
     assert a.could_matter("act.elements.intent", {"act.elements.intent"})
+
+
+def test_the_comparison_fails_when_the_cut_off_calls_every_outcome_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The early cut-off reuses what depends on a decision decided again only when it came out the
+    # same: if it took every outcome for the same, answers that change the decision would be lost.
+    monkeypatch.setattr(engine, "_same_outcome", lambda a, b: True)
+    wrong = sum(decided(incident, as_of, False) != decided(incident, as_of, True) for _, incident, as_of in WORKED[::8])
+    assert wrong > 0
+
+
+def test_the_same_outcome_means_the_same_types_and_key_order() -> None:
+    same = engine._same_value
+    assert same({"a": [1, {"b": "x"}], "c": None}, {"a": [1, {"b": "x"}], "c": None})
+    assert not same(1, True) and not same({"a": 1}, {"a": True}) and not same(0, 0.0)
+    assert not same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # printed differently
+    assert not same([1, 2], (1, 2)) and not same([1], [1, 1])
+    d = BOOK.decisions[BOOK.pipeline["recording"]]
+    rule = d.rules[0]
+    a = engine.Outcome(d, "value", value={"outcome": "record"}, rule=rule)
+    assert engine._same_outcome(a, engine.Outcome(d, "value", value={"outcome": "record"}, rule=rule, trace={"x": 1}))
+    assert not engine._same_outcome(a, engine.Outcome(d, "value", value={"outcome": "record"}, rule=d.rules[1]))
+    assert not engine._same_outcome(a, engine.Outcome(d, "undetermined", blocking=(rule.id,)))
+
+
+def count_assembled(monkeypatch: pytest.MonkeyPatch, full: bool) -> int:
+    calls = [0]
+    real = engine._assemble
+
+    def counting(*args: Any) -> Any:
+        calls[0] += 1
+        return real(*args)
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_assemble", counting)
+        for _, incident, as_of in WORKED[::8]:
+            decided(incident, as_of, full)
+    return calls[0]
+
+
+def test_an_answer_that_decides_everything_as_before_is_not_assembled(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert count_assembled(monkeypatch, False) < count_assembled(monkeypatch, True)
+
+
+def test_passes_for_other_answers_make_only_what_says_what_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: set[tuple[bool, str]] = set()
+    real = engine._Run.decide
+
+    def noting(self: Any, d: Any, *args: Any) -> Any:
+        made.add((self.order is not BOOK.order, d.name))
+        return real(self, d, *args)
+
+    monkeypatch.setattr(engine._Run, "decide", noting)
+    for _, incident, as_of in WORKED[::8]:
+        decided(incident, as_of, True)
+    others = {name for only, name in made if only}
+    pipeline = BOOK.pipeline
+    not_recording = set(pipeline["findings"]) | set(pipeline["flags"]) | set(pipeline["verdicts"])
+    assert others and not (others & not_recording)
+    assert not_recording & {name for only, name in made if not only}  # made on the presumed facts
+    # The recording roles and what they depend on (the elements, the reporter's role) are made.
+    order = engine._recording_order(BOOK)
+    names = {d.name for ds in order.values() for d in ds}
+    assert {pipeline[r] for r in ("classification", "recording", "count_key")} <= names
+    assert all(dep in names for n in names for dep in BOOK.decisions[n].depends)

@@ -30,7 +30,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import codegen, reads
 from . import incident as _incident
@@ -51,7 +51,7 @@ from .loader import Decision, Rule, Rulebook, as_sources, citation
 from .offences import offence_key
 from .presumptions import Applied, with_answer
 from .presumptions import presume as presume_facts
-from .provisional import add_presumptions
+from .provisional import UNCHANGED, Unchanged, add_presumptions
 from .tables import Row, TableConflict
 
 DECISION_FORMAT = "hocr.decision.v1"
@@ -517,7 +517,7 @@ def evaluate(
     _check_codes(book, inc.facts, day)
     main = _decider(book, backend, trace)
     if not presume:
-        return _decide_incident(book, inc, day, main, trace, judge=True)
+        return _decide_incident(book, inc, day, main, trace)
     filled, applied = presume_facts(book.presumptions, inc.facts, day)
     # The pass on the presumed facts records what each decision read and decided: another
     # answer to a fact none of them read is not decided again, and a pass for another answer
@@ -525,7 +525,7 @@ def evaluate(
     record = reads.PassRecord(reads.analysis(book)) if applied and not _ALWAYS_REDECIDE else None
     others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
                                   record)
-    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, judge=True, record=record,
+    return _decide_incident(book, replace(inc, facts=filled), day, main, trace, record=record,
                             complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others,
                                                                        _could_matter(record)))
 
@@ -565,11 +565,15 @@ def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
     still filling what stays unsaid), reusing what ``record`` shows that answer cannot change."""
 
-    def decide_with(pointer: str, value: Any) -> dict[str, Any] | None:
+    def decide_with(pointer: str, value: Any) -> dict[str, Any] | Unchanged | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
+        answered = replace(inc, facts=filled)
         reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)))
         try:
-            return _decide_incident(book, replace(inc, facts=filled), day, decide_one, False, judge=False, reuse=reuse)
+            done = _run_pass(book, answered, day, decide_one, False, reuse=reuse, recording_only=True)
+            if reuse is not None and not done.run.changed:
+                return UNCHANGED  # every decision as on the presumed facts: the same decision
+            return _assemble(book, answered, day, done.incident_outcomes, done.allegations, None)
         except EvaluationError:
             return None  # a fault of the rulebook on that answer only: reported as a warning
 
@@ -594,31 +598,88 @@ class _Reuse:
             return None
         return prior
 
+    def same_as_before(self, d: Decision, label: str, outcome: Outcome) -> Outcome | None:
+        """The first pass's outcome of ``d`` on ``label`` if ``outcome``, decided again, is the
+        same (:func:`_same_outcome`): the decisions that depend on ``d`` may then be reused."""
+        prior: Outcome | None = self.record.outcomes.get((label, d.name))
+        return prior if prior is not None and _same_outcome(prior, outcome) else None
+
+
+def _same_outcome(a: Outcome, b: Outcome) -> bool:
+    """Whether two outcomes of one decision decide the same, strictly (1 is not True): the same
+    state, rule, rows, conflict, open rules, missing facts and values. Their traces may differ."""
+    return (a.state == b.state and a.rule is b.rule and a.rows == b.rows and a.missing == b.missing
+            and a.blocking == b.blocking and a.conflict == b.conflict
+            and _same_value(a.value, b.value) and len(a.contributions) == len(b.contributions)
+            and all(x[0] is y[0] and x[2] == y[2] and _same_value(x[1], y[1])
+                    for x, y in zip(a.contributions, b.contributions, strict=True)))
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    """Equality that also asks for the same types and, in mappings, the same key order: a
+    value a later rule may test strictly (``equals: true`` is not met by 1) or the decision may
+    print."""
+    if x is y:
+        return True
+    if type(x) is not type(y):
+        return False
+    if type(x) is dict:
+        return len(x) == len(y) and all(kx == ky and _same_value(vx, vy)
+                                        for (kx, vx), (ky, vy) in zip(x.items(), y.items(), strict=True))
+    if type(x) is list or type(x) is tuple:
+        return len(x) == len(y) and all(map(_same_value, x, y))
+    return bool(x == y)
+
+
+# The pipeline's roles whose decisions say what is recorded: all that is read of a pass for another
+# answer to a presumed fact (hocr.provisional). Findings, flags and verdicts are not among them.
+_RECORDING_ROLES = ("classification", "recording", "count_key", "not_recorded_as", "deadline", "timeliness")
+
+
+def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
+    """``book.order`` with only the decisions of the recording roles and those they depend on,
+    made once per rulebook."""
+    found: Mapping[str, tuple[Decision, ...]] | None = book.__dict__.get("_hocr_recording_order")
+    if found is None:
+        wanted = {book.pipeline[r] for r in _RECORDING_ROLES if book.pipeline.get(r)}
+        pending = list(wanted)
+        while pending:
+            for dep in book.decisions[pending.pop()].depends:
+                if dep not in wanted:
+                    wanted.add(dep)
+                    pending.append(dep)
+        found = book.__dict__["_hocr_recording_order"] = {
+            scope: tuple(d for d in decisions if d.name in wanted) for scope, decisions in book.order.items()}
+    return found
+
 
 class _Run:
     """One pass of the pipeline over an incident's facts: runs each scope's decisions in order,
     giving each decision's outcome to the decisions after it (and the classification's entry to
     the rules of the act), and keeps the trace when traced. With ``record`` it records what each
-    decision read and decided; with ``reuse`` it takes what it can from such a record."""
+    decision read and decided; with ``reuse`` it takes what it can from such a record. With
+    ``recording_only`` it makes only the decisions that say what is recorded
+    (:func:`_recording_order`)."""
 
     def __init__(self, book: Rulebook, day: dt.date, decide_one: Decide, trace: bool,
-                 record: reads.PassRecord | None = None, reuse: _Reuse | None = None):
+                 record: reads.PassRecord | None = None, reuse: _Reuse | None = None,
+                 recording_only: bool = False):
         self.book = book
+        self.order = _recording_order(book) if recording_only else book.order
         self.day = day
         self.decide_one = decide_one
         self.classification = book.pipeline["classification"]
         self.trace: list[dict[str, Any]] | None = [] if trace else None
         self.record = record
         self.reuse = reuse
-        # The decisions decided again (not reused), by scope label; a scope inherits its parent's.
+        # The decisions decided again that decided otherwise than the first pass, by scope label;
+        # a scope inherits its parent's. ``changed``: whether any did, in any scope.
         self.redecided: dict[str, frozenset[str]] = {}
+        self.changed = False
 
     def decide(self, d: Decision, scope: Scope, label: str, redecided: set[str]) -> Outcome:
         if self.reuse is not None:
-            prior = self.reuse.outcome(d, label, redecided)
-            if prior is not None:
-                return prior
-            redecided.add(d.name)
+            return self.decide_again(d, scope, label, redecided, self.reuse)
         record = self.record
         if record is None:
             return self.decide_one(d, self.day, scope, label)
@@ -627,10 +688,25 @@ class _Run:
         record.reads[(label, d.name)] = frozenset(record.log)
         return outcome
 
+    def decide_again(self, d: Decision, scope: Scope, label: str, redecided: set[str], reuse: _Reuse) -> Outcome:
+        """A pass for another answer: the first pass's outcome where the answer cannot change it;
+        otherwise decided again, and counted as changed (so that what depends on it is decided
+        again too) only if it decides otherwise than before."""
+        prior = reuse.outcome(d, label, redecided)
+        if prior is not None:
+            return prior
+        outcome = self.decide_one(d, self.day, scope, label)
+        same = reuse.same_as_before(d, label, outcome)
+        if same is not None:
+            return same
+        redecided.add(d.name)
+        self.changed = True
+        return outcome
+
     def run(self, scope_kind: str, scope: Scope, label: str, parent: str | None = None) -> dict[str, Outcome]:
         into: dict[str, Outcome] = {}
         redecided = set(self.redecided.get(parent, ())) if parent is not None else set()
-        for d in self.book.order[scope_kind]:
+        for d in self.order[scope_kind]:
             outcome = self.decide(d, scope, label, redecided)
             into[d.name] = outcome
             scope.roots[d.name] = outcome.as_root()
@@ -694,32 +770,47 @@ class _Run:
         return out
 
 
-def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool, judge: bool,
-                     complete: Callable[[dict[str, Any]], Any] | None = None,
-                     record: reads.PassRecord | None = None, reuse: _Reuse | None = None) -> dict[str, Any]:
-    """The decision on the incident's facts as they stand (presumed facts already filled).
-    ``complete`` adds to the decision (its presumptions) before the force's record, if any and
-    ``judge``, is judged against it. Unjudged (another answer to a presumed fact), the decision
-    has no findings or flags: only what it records is read. ``record``, when given, is filled
-    with what each decision read and decided (``hocr.reads``) before ``complete`` is called;
-    ``reuse`` gives a pass for another answer what it may take from such a record."""
+class _Pass(NamedTuple):
+    """What one pass decided: on the incident (``base``, its scope), then on each allegation."""
+
+    run: _Run
+    base: Scope
+    incident_outcomes: dict[str, Outcome]
+    allegations: list[Allegation]
+
+
+def _run_pass(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool,
+              record: reads.PassRecord | None = None, reuse: _Reuse | None = None,
+              recording_only: bool = False) -> _Pass:
+    """One pass over the incident's facts: the incident's decisions, then each act's and each
+    allegation's (see :class:`_Run` for ``record``, ``reuse`` and ``recording_only``)."""
     facts = inc.facts
     base = Scope({"incident": facts, "report": facts["report"]}, {"incident": "", "report": "/report"})
     if record is not None:
         base.roots[reads.TOUCHED] = record.log
-    run = _Run(book, day, decide_one, trace, record, reuse)
+    run = _Run(book, day, decide_one, trace, record, reuse, recording_only)
     incident_outcomes = run.run("incident", base, "incident")
-    allegations = run.allegations(base, facts)
+    return _Pass(run, base, incident_outcomes, run.allegations(base, facts))
+
+
+def _decide_incident(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide, trace: bool,
+                     complete: Callable[[dict[str, Any]], Any] | None = None,
+                     record: reads.PassRecord | None = None) -> dict[str, Any]:
+    """The decision on the incident's facts as they stand (presumed facts already filled), with
+    its findings and flags. ``complete`` adds to the decision (its presumptions) before the
+    force's record, if any, is judged against it. ``record``, when given, is filled with what
+    each decision read and decided (``hocr.reads``) before ``complete`` is called. (A pass for
+    another answer to a presumed fact is :func:`_run_pass` and :func:`_assemble` only: what it
+    records is all that is read of it.)"""
+    run, base, incident_outcomes, allegations = _run_pass(book, inc, day, decide_one, trace, record)
     decision = _assemble(book, inc, day, incident_outcomes, allegations, run.trace)
-    if not judge:
-        return decision
     decision["findings"] = _findings(book, incident_outcomes, allegations)
     _attach_flags(book, decision, allegations)
     decision["unverified_rules"] = sorted(set(decision["unverified_rules"]) | {
         r["id"] for f in decision["findings"] for r in f["rules"] if r["verification"] != "verified"})
     if complete is not None:
         complete(decision)
-    if "force_record" in facts:
+    if "force_record" in inc.facts:
         _add_force_record(book, inc, day, decision, base, run)
     return decision
 

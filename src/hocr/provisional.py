@@ -20,7 +20,19 @@ from typing import Any
 from .incident import Incident, question_for
 from .presumptions import Applied
 
-Decider = Callable[[str, Any], "dict[str, Any] | None"]  # None: the rulebook fails on that answer
+
+class Unchanged:
+    """What a decider gives for an answer that decides every decision as the presumed facts do
+    (found without assembling that decision: it would equal the one on the presumed facts)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = Unchanged()
+
+# The decision on another answer; UNCHANGED; or None: the rulebook fails on that answer.
+Decider = Callable[[str, Any], "dict[str, Any] | Unchanged | None"]
 
 
 def outcome_of(decision: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -54,7 +66,8 @@ def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Dec
           could_matter: Callable[[Applied], bool] | None) -> list[tuple[Applied, list[tuple[Any, dict[str, Any]]]]]:
     """Each presumption with the other answers that would change the decision (and what they
     give). An answer to a fact ``could_matter`` rules out (no rule of the decision read it) would
-    decide the same, so it is not decided again."""
+    decide the same, so it is not decided again; nor is an answer whose pass decided every
+    decision as before (the decider gives UNCHANGED)."""
     mine = outcome_of(decision)
     used = []
     for a in applied:
@@ -63,6 +76,8 @@ def _used(applied: Sequence[Applied], decision: dict[str, Any], decide_with: Dec
         changed = []
         for alt in a.presumption.alternatives:
             other = decide_with(a.pointer, alt)
+            if isinstance(other, Unchanged):
+                continue  # decided as the presumed facts are: no change
             if other is None:
                 decision["warnings"].append(f"{a.pointer}: the rulebook cannot decide the answer {alt!r} on this date "
                                             "(a rule gives a classification not in force); it is not offered as an alternative")
