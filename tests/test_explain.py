@@ -178,7 +178,8 @@ def test_an_undetermined_allegation_says_what_is_needed(book: Rulebook) -> None:
 def test_without_a_trace_the_steps_come_from_the_decision(book: Rulebook) -> None:
     decision = evaluate(book, _example(REPO / "examples" / "victim-report-recorded.json"))
     expl = explanation(book, decision, None)
-    assert [s["key"] for s in expl["steps"]] == ["confirmation", "classification", "counting", "deadline"]
+    # The example states only what the victim said: that no contrary evidence exists is presumed.
+    assert [s["key"] for s in expl["steps"]] == ["confirmation", "classification", "counting", "deadline", "presumptions"]
     assert render_text(decision, explain=True, book=book).startswith("Incident EX-001: DECIDED\n")
 
 
