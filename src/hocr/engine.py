@@ -568,7 +568,8 @@ def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one
     def decide_with(pointer: str, value: Any) -> dict[str, Any] | Unchanged | None:
         filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
         answered = replace(inc, facts=filled)
-        reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)))
+        reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)),
+                                                   _recording_names(book))
         try:
             done = _run_pass(book, answered, day, decide_one, False, reuse=reuse, recording_only=True)
             if reuse is not None and not done.run.changed:
@@ -580,13 +581,23 @@ def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one
     return decide_with
 
 
-@dataclass(frozen=True)
 class _Reuse:
     """What a pass for another answer may take from the pass on the presumed facts: the outcome
     of a decision that read none of ``fields`` (what the answer can change)."""
 
-    record: reads.PassRecord
-    fields: frozenset[str]
+    def __init__(self, record: reads.PassRecord, fields: frozenset[str], made: frozenset[str]):
+        self.record = record
+        self.fields = fields
+        # The scopes where some decision this pass makes (``made``) read a changed field (all of
+        # them, if the engine's own reads can change): elsewhere a scope whose enclosing scopes
+        # changed nothing is taken whole.
+        everywhere = not fields.isdisjoint(record.analysis.always)
+        self.stale_scopes = None if everywhere else {label for (label, name), read in record.reads.items()
+                                                     if name in made and not fields.isdisjoint(read)}
+
+    def whole_scope(self, label: str) -> bool:
+        """Whether every decision on ``label`` is reused, its enclosing scopes changing nothing."""
+        return self.stale_scopes is not None and label not in self.stale_scopes
 
     def outcome(self, d: Decision, label: str, redecided: set[str]) -> Outcome | None:
         """The first pass's outcome of ``d`` on the scope ``label``, if this pass would decide the
@@ -653,6 +664,15 @@ def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
     return found
 
 
+def _recording_names(book: Rulebook) -> frozenset[str]:
+    """The names of the decisions of :func:`_recording_order`."""
+    found: frozenset[str] | None = book.__dict__.get("_hocr_recording_names")
+    if found is None:
+        found = book.__dict__["_hocr_recording_names"] = frozenset(
+            d.name for decisions in _recording_order(book).values() for d in decisions)
+    return found
+
+
 class _Run:
     """One pass of the pipeline over an incident's facts: runs each scope's decisions in order,
     giving each decision's outcome to the decisions after it (and the classification's entry to
@@ -704,8 +724,12 @@ class _Run:
         return outcome
 
     def run(self, scope_kind: str, scope: Scope, label: str, parent: str | None = None) -> dict[str, Outcome]:
-        into: dict[str, Outcome] = {}
         redecided = set(self.redecided.get(parent, ())) if parent is not None else set()
+        if self.reuse is not None and not redecided and self.reuse.whole_scope(label):
+            whole = self.reused_scope(scope_kind, scope, label)
+            if whole is not None:
+                return whole
+        into: dict[str, Outcome] = {}
         for d in self.order[scope_kind]:
             outcome = self.decide(d, scope, label, redecided)
             into[d.name] = outcome
@@ -714,7 +738,27 @@ class _Run:
                 scope.roots["classification"] = _classification_root(self.book, outcome, self.day, scope.roots.get("act"))
             if outcome.trace is not None and self.trace is not None:
                 self.trace.append(outcome.trace)
+        if self.record is not None and self.classification in into:
+            self.record.classification_roots[label] = scope.roots["classification"]
         self.redecided[label] = frozenset(redecided)
+        return into
+
+    def reused_scope(self, scope_kind: str, scope: Scope, label: str) -> dict[str, Outcome] | None:
+        """Every outcome of the scope ``label`` as the first pass decided it (and its
+        classification's entry, built from the same outcome and act), or None if that pass has
+        no such scope."""
+        assert self.reuse is not None
+        record = self.reuse.record
+        into: dict[str, Outcome] = {}
+        try:
+            for d in self.order[scope_kind]:
+                outcome = into[d.name] = record.outcomes[(label, d.name)]
+                scope.roots[d.name] = outcome.as_root()
+            if self.classification in into:
+                scope.roots["classification"] = record.classification_roots[label]
+        except KeyError:
+            return None
+        self.redecided[label] = frozenset()
         return into
 
     def act_scope(self, base: Scope, index: int, act: Mapping[str, Any],

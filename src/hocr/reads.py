@@ -177,6 +177,7 @@ class PassRecord:
         self.log = ReadLog(analysis)
         self.reads: dict[tuple[str, str], frozenset[str]] = {}
         self.outcomes: dict[tuple[str, str], Any] = {}
+        self.classification_roots: dict[str, Any] = {}  # by scope label: the classification's entry
         self._touched: frozenset[str] | None = None
 
     def touched(self) -> frozenset[str]:
