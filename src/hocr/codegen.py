@@ -25,20 +25,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import cache, reads
 from .loader import Decision, Rule, Rulebook
 from .ops import SCALARS
 from .tables import compile_cell
 
+if TYPE_CHECKING:
+    from .presumptions import Presumption
+
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-# 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2
-CODEGEN_VERSION = "5"
+# 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2;
+# 6: presumptions' conditions generated here too (PresumptionWriter), a junction of one part
+# written as that part
+CODEGEN_VERSION = "6"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
-                  "get1, get2, row, table_rows, touch, UNREAD")
+                  "get1, get2, row, table_rows, touch, UNREAD, Unknown")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -147,6 +152,9 @@ class Writer:
         """``all: [a, b]`` (decisive False) / ``any: [a, b]`` (decisive True), in Kleene logic:
         ``t = <a>; if t is False: return False; if t is None: u = True`` ... ``return None if u
         else True``. The parts are tried in order and the first decisive one settles it."""
+        if len(parts) == 1:  # a junction of one part is that part
+            self.line(f"return {self.condition(parts[0])}")
+            return
         self.line("u = False")
         for part in parts:
             self.line(f"t = {self.condition(part)}")
@@ -333,6 +341,8 @@ class Generator(Writer):
                 f"({self.book.hash}). Do not edit: `hocr rules compile --out DIR` writes it again.",
                 RUNTIME_IMPORT, ""]
         body = [self.chunk(name) for name in self.chunk_names()]
+        body += ["# The presumptions' conditions (hocr.presumptions' fast pass: presumption_tests).\n",
+                 *presumption_chunks(self.book.presumptions)]
         tail = [f"F = [{', '.join(f'r{n}' for n in range(len(self.rules)))}]", "SPANS = {"]
         for name, items in self.spans.items():
             tail.append(f"    {name!r}: ({''.join(f'({_literal(s.start)}, {s.function}), ' for s in items)}),")
@@ -614,8 +624,123 @@ def program(book: Rulebook) -> Program:
 
 def write_sources(book: Rulebook, out_dir: Path) -> list[Path]:
     """Write the generated source for review (``hocr rules compile --out DIR``): the module, one
-    file. Returns the paths written."""
+    file (the rules' chunks, then the presumptions' conditions). Returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "hocr_rulebook_compiled.py"
     path.write_text(generate(book), encoding="utf-8")
     return [path]
+
+
+# --------------------------------------------------------------------------------------------
+# Presumptions' conditions (the fast pass of hocr.presumptions)
+# --------------------------------------------------------------------------------------------
+
+
+class PresumptionWriter(Writer):
+    """A presumption's condition as ``p<n>(obj, report)``: its truth on one object of its
+    entity (the root ``act``, ``victim`` or ``suspect``, read as ``obj``) and the report; for an
+    ``all`` of several parts also ``p<n>_rest``, its truth once the first part holds (the fast
+    pass dispatches on that part: see ``presumptions._guard``). A condition that reads any other
+    root (``incident`` sees the other objects as filled so far) has no code."""
+
+    params = "obj, report"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entity = ""
+
+    def root(self, name: str) -> str:
+        if name == self.entity:
+            return "obj"
+        if name == "report":
+            return "report"
+        raise Unsupported(f"the root {name!r} in a presumption's condition")
+
+    def read(self, path: str) -> str:
+        """As ``Writer.read``; a field of the object itself (always a plain dict: the fast pass
+        hands any other object to the reference pass), or a field of a plain dict in it, is read
+        with no call: ``act.classification`` -> ``(UNDETERMINED if type(x := obj.get(
+        'classification', MISSING)) is Unknown else x)``; ``act.elements.kind`` reads ``kind``
+        so from ``e := obj.get('elements', MISSING)`` when that is a dict, else as ``get``."""
+        root, *rest = path.split(".")
+        if root != self.entity or len(rest) > 2:
+            return super().read(path)
+        if len(rest) == 1:
+            return f"(UNDETERMINED if type(x := obj.get({rest[0]!r}, MISSING)) is Unknown else x)"
+        return (f"((UNDETERMINED if type(x := e.get({rest[1]!r}, MISSING)) is Unknown else x) "
+                f"if type(e := obj.get({rest[0]!r}, MISSING)) is dict else get(obj, {_literal(tuple(rest))}))")
+
+    def chunk_of(self, n: int, p: Presumption) -> str | None:
+        """The chunk of presumption ``n`` (None: its condition has no code)."""
+        self._begin(f"p{n}")
+        self.entity = p.entity
+        when = p.raw["when"]
+        parts = when.get("all", ()) if isinstance(when, Mapping) else ()
+        try:
+            with self.function(f"def p{n}(obj, report, item=MISSING):  # {p.id} {p.file}:{p.line}"):
+                self.generate_body(when)
+            if len(parts) > 1:  # written out again, not called from p<n>: each is the fastest alone
+                with self.function(f"def p{n}_rest(obj, report, item=MISSING):  # {p.id}, once its first part holds"):
+                    self.generate_junction(parts[1:], False)
+        except Unsupported:
+            return None
+        return self.chunk_text()
+
+
+def presumption_chunks(presumptions: Sequence[Presumption]) -> list[str]:
+    """The chunk of each presumption's condition (numbered in their order; one with no
+    condition has none)."""
+    writer = PresumptionWriter()
+    out = []
+    for n, p in enumerate(presumptions):
+        if "when" in p.raw:
+            chunk = writer.chunk_of(n, p)
+            out.append(chunk if chunk is not None else f"# p{n} {p.id}: no code; the reference pass fills with it\n")
+    return out
+
+
+def presumption_source(presumptions: Sequence[Presumption]) -> str:
+    """The module ``presumption_tests`` compiles (the rulebook's module holds the same chunks
+    for review)."""
+    head = f"# Generated by hocr.codegen {CODEGEN_VERSION}: presumptions' conditions. Do not edit.\n{RUNTIME_IMPORT}\n"
+    return "\n".join([head, *presumption_chunks(presumptions)])
+
+
+@dataclass(frozen=True)
+class PresumptionTest:
+    """A presumption's compiled condition: ``test(obj, report)`` its truth (None: it has no
+    condition), ``rest`` its truth once the first part of its ``all`` holds (None: no such)."""
+
+    test: Any
+    rest: Any
+
+
+def presumption_tests(presumptions: Sequence[Presumption]) -> list[PresumptionTest | None]:
+    """The compiled condition of each presumption (None: its condition has no code). The code
+    comes from the cache when an earlier process compiled the same source (kind "presume",
+    keyed by this hocr, the source and the codegen version), and is stored there otherwise."""
+    source = presumption_source(presumptions)
+    key = cache.entry_key("presume", source, CODEGEN_VERSION)
+    code = _cached_code(key)
+    if code is None:
+        code = compile(source, "<hocr presumptions>", "exec")
+        cache.write("presume", key, marshal.dumps(code))
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - generated here, or from a trusted cache entry
+    out: list[PresumptionTest | None] = []
+    for n, p in enumerate(presumptions):
+        found = namespace.get(f"p{n}")
+        out.append(PresumptionTest(None, None) if "when" not in p.raw else
+                   None if found is None else PresumptionTest(found, namespace.get(f"p{n}_rest")))
+    return out
+
+
+def _cached_code(key: str) -> types.CodeType | None:
+    payload = cache.read("presume", key)
+    if payload is None:
+        return None
+    try:
+        code = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None  # not written by this Python's marshal: compile again
+    return code if isinstance(code, types.CodeType) else None
