@@ -249,6 +249,9 @@ CONDITIONS = [
     {"some": "act.items", "where": {"fact": "item.s", "in": ["a", "b"]}},
     {"every": "act.items", "where": {"any": [{"fact": "item.s", "equals": "a"}, {"fact": "act.x", "exists": False}]}},
     {"some": "act.items", "where": {"some": "act.items", "where": {"fact": "item.s", "not_equals": "a"}}},
+    # Expressions and facts as operands, which the generator writes as it does for rules.
+    {"value": {"count": "act.items"}, "gt": 0}, {"fact": "act.x", "equals": {"fact": "report.r"}},
+    {"fact": "act.x", "in": [{"fact": "report.r"}, "b"]}, {"value": {"first_known": [{"fact": "act.x"}, {"fact": "report.r"}]}, "equals": "a"},
 ]
 VALUES = [MISSING, "a", "b", 1, 1.0, 0, True, False, None, [1], ["a"], {"y": 1}, {"y": None}, {}, Unknown(frozenset({"/x"})), {"y": Unknown(frozenset({"/y"}))}]
 ITEMS = [MISSING, [], [{"s": "a"}], [{"s": "b"}, {}], [{}], [{"s": ["a"]}], "not a list", [1], 3]

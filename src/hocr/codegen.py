@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
 # 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2;
 # 6: presumptions' conditions generated here too (PresumptionWriter), a junction of one part
-# written as that part
+# written as that part, exists and known with no comparison to a boolean
 CODEGEN_VERSION = "6"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
@@ -210,9 +210,10 @@ class Writer:
         Unknown left (MISSING / UNDETERMINED) is unknown, except for ``exists`` and ``known``,
         which are definite (as ``conditions.compile_test``)."""
         if op == "exists":
-            return f"(None if (v := {left}) is UNDETERMINED else (v is not MISSING) is {bool(operand)})"
+            return f"(None if (v := {left}) is UNDETERMINED else v is {'not ' if operand else ''}MISSING)"
         if op == "known":
-            return f"(((v := {left}) is not MISSING and v is not UNDETERMINED) is {bool(operand)})"
+            known = f"(v := {left}) is not MISSING and v is not UNDETERMINED"
+            return f"({known})" if operand else f"(not ({known}))"
         test = self.constant_test(op, operand)
         if test is not None:
             return f"(None if (v := {left}) is MISSING or v is UNDETERMINED else {test})"
