@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -400,6 +401,9 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
     return value
 
 
+_IN_ORDER = operator.itemgetter(0, 1)  # (rank, object index): in order of id, then of object
+
+
 def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
     filled = dict(facts)
     report = facts.get("report", {})
@@ -414,12 +418,9 @@ def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tu
         if out is not None:
             filled[ent.plural] = out
     if len(found) > 1:
-        found.sort(key=_in_order)
+        found.sort(key=_IN_ORDER)
     return filled, [a for _, _, a in found]
 
-
-def _in_order(entry: tuple[int, int, Applied]) -> tuple[int, int]:
-    return entry[0], entry[1]
 
 
 def _fill_entity(ent: _Entity, items: list[Any], report: Any, found: list[tuple[int, int, Applied]]) -> list[Any] | None:
