@@ -297,25 +297,32 @@ def test_a_condition_on_the_incident_has_no_code_and_the_others_keep_theirs() ->
     assert "no code" in codegen.presumption_source([on_incident])
 
 
-def test_compiled_conditions_are_cached_and_a_tampered_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_conditions_are_cached_with_the_rulebooks_code_and_a_tampered_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
-    first = codegen.presumption_tests(BOOK.presumptions)
-    entry, = (tmp_path / "cache").glob("presume-*.bin")
+    first = codegen.Program(BOOK)  # the engine makes it before it presumes
+    compiled = codegen.presumption_tests(BOOK.presumptions)
+    first.save()
+    entry, = (tmp_path / "cache").glob("engine-*.bin")  # one entry: the rules' chunks and these
 
     def no_compile(*args: Any) -> Any:
         raise AssertionError("compiled again although the cache holds it")
 
     with monkeypatch.context() as m:
         m.setattr(codegen, "compile", no_compile, raising=False)
+        codegen.Program(BOOK)
         again = codegen.presumption_tests(BOOK.presumptions)
     act = {"elements": {"kind": "burglary"}}
-    assert [t is None or t.test is None or t.test(act, {}) for t in again] == [t is None or t.test is None or t.test(act, {}) for t in first]
+    assert [t is None or t.test is None or t.test(act, {}) for t in again] == [t is None or t.test is None or t.test(act, {}) for t in compiled]
     data = bytearray(entry.read_bytes())
     data[-1] ^= 1
     entry.write_bytes(bytes(data))
-    key = cache.entry_key("presume", codegen.presumption_source(BOOK.presumptions), codegen.CODEGEN_VERSION)
-    assert cache.read("presume", key) is None
+    assert cache.read("engine", cache.entry_key("engine", BOOK.hash, codegen.CODEGEN_VERSION)) is None
+    codegen.Program(BOOK)
     assert all(t is not None for t in codegen.presumption_tests(BOOK.presumptions))  # compiled again
+    # A list that is no rulebook's is compiled, and nothing is cached for it.
+    entries = sorted((tmp_path / "cache").iterdir())
+    assert all(t is not None for t in codegen.presumption_tests(list(BOOK.presumptions)))
+    assert sorted((tmp_path / "cache").iterdir()) == entries
 
 
 def test_the_presume_bench_runs_tiny(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import datetime as dt
 import marshal
 import math
 import types
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -536,7 +537,8 @@ class Program:
     incident compiles only the rules its guards reach). Chunks already compiled by an earlier
     process come from the cache (kind "engine", keyed by this hocr, the rulebook hash and the
     codegen version; an entry that fails the cache's checks or does not load is ignored); newly
-    compiled ones are added to it when the process ends."""
+    compiled ones are added to it when the process ends. The entry also holds the module of the
+    rulebook's presumptions' conditions (``presumption_module``)."""
 
     def __init__(self, book: Rulebook):
         self.generator = Generator(book)
@@ -555,8 +557,11 @@ class Program:
         self._key = cache.entry_key("engine", book.hash, CODEGEN_VERSION)
         self._codes: dict[str, Any] = {}
         self._saving = False
-        for name, code in _cached_chunks(self._key).items():
+        chunks = _cached_chunks(self._key)
+        self._presumption_code: types.CodeType | None = chunks.pop(PRESUMPTIONS, None)
+        for name, code in chunks.items():
             self._run(name, code)
+        _PROGRAMS[id(book.presumptions)] = self
 
     def _run(self, name: str, code: Any) -> Any:
         exec(code, self.namespace)  # noqa: S102 - generated here, or from a trusted cache entry
@@ -575,10 +580,22 @@ class Program:
         if fn is not None:
             return fn
         code = compile(self.generator.chunk(name), f"<hocr rulebook {name}>", "exec")
+        self._save_at_exit()
+        return self._run(name, code)
+
+    def presumption_module(self) -> types.CodeType:
+        """The compiled module of the rulebook's presumptions' conditions (``presumption_source``),
+        compiled the first time it is needed and cached with the chunks."""
+        if self._presumption_code is None:
+            source = presumption_source(self.generator.book.presumptions)
+            self._presumption_code = compile(source, "<hocr presumptions>", "exec")
+            self._save_at_exit()
+        return self._presumption_code
+
+    def _save_at_exit(self) -> None:
         if not self._saving:
             self._saving = True
             atexit.register(self.save)
-        return self._run(name, code)
 
     def _stub(self, n: int) -> Any:
         def compile_rule(roots: Any, item: Any) -> Any:
@@ -598,7 +615,17 @@ class Program:
 
     def save(self) -> None:
         """Store every chunk compiled so far in the cache."""
-        cache.write("engine", self._key, marshal.dumps(dict(self._codes)))
+        chunks = dict(self._codes)
+        if self._presumption_code is not None:
+            chunks[PRESUMPTIONS] = self._presumption_code
+        cache.write("engine", self._key, marshal.dumps(chunks))
+
+
+# The chunk name of the presumptions' module in a Program's cache entry (never a rule's or a
+# dispatch function's name).
+PRESUMPTIONS = "presumptions"
+# Each rulebook's Program by the id of its presumptions (presumption_tests finds it there).
+_PROGRAMS: weakref.WeakValueDictionary[int, Program] = weakref.WeakValueDictionary()
 
 
 def _cached_chunks(key: str) -> dict[str, Any]:
@@ -717,15 +744,15 @@ class PresumptionTest:
 
 
 def presumption_tests(presumptions: Sequence[Presumption]) -> list[PresumptionTest | None]:
-    """The compiled condition of each presumption (None: its condition has no code). The code
-    comes from the cache when an earlier process compiled the same source (kind "presume",
-    keyed by this hocr, the source and the codegen version), and is stored there otherwise."""
-    source = presumption_source(presumptions)
-    key = cache.entry_key("presume", source, CODEGEN_VERSION)
-    code = _cached_code(key)
-    if code is None:
-        code = compile(source, "<hocr presumptions>", "exec")
-        cache.write("presume", key, marshal.dumps(code))
+    """The compiled condition of each presumption (None: its condition has no code). For the
+    presumptions of a rulebook whose Program exists (the engine makes it before it presumes),
+    the module is the Program's, cached with the rules' chunks; any other list is compiled
+    here."""
+    prog = _PROGRAMS.get(id(presumptions))
+    if prog is not None and prog.generator.book.presumptions is presumptions:
+        code = prog.presumption_module()
+    else:
+        code = compile(presumption_source(presumptions), "<hocr presumptions>", "exec")
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # noqa: S102 - generated here, or from a trusted cache entry
     out: list[PresumptionTest | None] = []
@@ -734,14 +761,3 @@ def presumption_tests(presumptions: Sequence[Presumption]) -> list[PresumptionTe
         out.append(PresumptionTest(None, None) if "when" not in p.raw else
                    None if found is None else PresumptionTest(found, namespace.get(f"p{n}_rest")))
     return out
-
-
-def _cached_code(key: str) -> types.CodeType | None:
-    payload = cache.read("presume", key)
-    if payload is None:
-        return None
-    try:
-        code = marshal.loads(payload)
-    except (ValueError, EOFError, TypeError):
-        return None  # not written by this Python's marshal: compile again
-    return code if isinstance(code, types.CodeType) else None
