@@ -1,11 +1,13 @@
 """The presumption pass (hocr.presumptions.presume and with_answer).
 
-``presume`` fills an incident object by object with presumption conditions compiled for the
-purpose (the fast pass); ``_presume_reference`` is the rule as docs/rule-format.md section 16
-states it, presumption by presumption through the interpreter. These tests hold the fast pass
-to the reference: the same filled facts and the same Applied list in the same order, on every
-worked case and example, on generated incidents, and on data the fast pass hands back to the
-reference; and neither pass, nor with_answer, ever changes the facts it is given.
+``presume`` fills an incident object by object with presumption conditions compiled by the
+rulebook's code generator (the fast pass; ``codegen.PresumptionWriter``); ``_presume_reference``
+is the rule as docs/rule-format.md section 16 states it, presumption by presumption through the
+interpreter. These tests hold the fast pass to the reference: the same filled facts and the same
+Applied list in the same order, on every worked case and example, on generated incidents, and on
+data the fast pass hands back to the reference; each generated condition to the interpreter's
+truth; and neither pass, nor with_answer, ever changes the facts it is given. The compiled
+conditions are cached like the rulebook's code.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import strategies as S
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hocr import cache, codegen
 from hocr import presumptions as P
 from hocr.cases import case_incident, load_case_file
-from hocr.conditions import RuleRuntimeError
+from hocr.conditions import MISSING, RuleRuntimeError, Scope, Unknown
 from hocr.incident import LONDON, InvalidIncident, check_incident
 from hocr.loader import load_rulebook
 
@@ -246,35 +249,80 @@ CONDITIONS = [
     {"some": "act.items", "where": {"fact": "item.s", "in": ["a", "b"]}},
     {"every": "act.items", "where": {"any": [{"fact": "item.s", "equals": "a"}, {"fact": "act.x", "exists": False}]}},
     {"some": "act.items", "where": {"some": "act.items", "where": {"fact": "item.s", "not_equals": "a"}}},
+    # Expressions and facts as operands, which the generator writes as it does for rules.
+    {"value": {"count": "act.items"}, "gt": 0}, {"fact": "act.x", "equals": {"fact": "report.r"}},
+    {"fact": "act.x", "in": [{"fact": "report.r"}, "b"]}, {"value": {"first_known": [{"fact": "act.x"}, {"fact": "report.r"}]}, "equals": "a"},
 ]
-VALUES = [P.MISSING, "a", "b", 1, 1.0, 0, True, False, None, [1], ["a"], {"y": 1}, {"y": None}, {}, P.Unknown(frozenset({"/x"})), {"y": P.Unknown(frozenset({"/y"}))}]
-ITEMS = [P.MISSING, [], [{"s": "a"}], [{"s": "b"}, {}], [{}], [{"s": ["a"]}], "not a list", [1]]
+VALUES = [MISSING, "a", "b", 1, 1.0, 0, True, False, None, [1], ["a"], {"y": 1}, {"y": None}, {}, Unknown(frozenset({"/x"})), {"y": Unknown(frozenset({"/y"}))}]
+ITEMS = [MISSING, [], [{"s": "a"}], [{"s": "b"}, {}], [{}], [{"s": ["a"]}], "not a list", [1], 3]
+FAILS = "fails"
+
+
+def truth(fn: Any) -> Any:
+    try:
+        return fn()
+    except (RuleRuntimeError, TypeError):
+        return FAILS
 
 
 @pytest.mark.parametrize("when", CONDITIONS, ids=[json.dumps(c) for c in CONDITIONS])
 def test_a_generated_condition_is_the_interpreters_three_valued_truth(when: dict[str, Any]) -> None:
-    # The generated code either gives the interpreter's truth (true, false or unknown) or hands
-    # the object over to the reference pass (_Fallback), never anything else; where the guard
-    # holds, the rest of the condition alone gives that truth too.
+    # The generated code gives the interpreter's truth (true, false or unknown), or fails where
+    # the interpreter fails (the fast pass then hands the incident to the reference pass, which
+    # reports it); where the guard holds, the rest of the condition alone gives that truth too.
     p = compiled({"fact": "act.z", "when": when})
-    fast = P._fast_of(p)
-    assert fast is not None and fast[0] is not None
-    test, guard, rest = fast
+    code = codegen.presumption_tests([p])[0]
+    assert code is not None and code.test is not None
+    guard = P._guard(when, "act")
+    assert (code.rest is not None) == (len(when.get("all", ())) > 1)
     for x in VALUES:
         for items in ITEMS:
             for report in ({}, {"r": "a"}, {"r": 2}):
-                obj = {k: v for k, v in (("x", x), ("items", items)) if v is not P.MISSING}
-                try:
-                    got: Any = test(obj, report)
-                except P._Fallback:
-                    continue
-                try:
-                    expected: Any = p.cond(P.Scope({"incident": {}, "report": report, "act": obj}, {}), None)[0]
-                except (RuleRuntimeError, TypeError) as exc:
-                    expected = exc
-                assert got is expected, (obj, report)
+                obj = {k: v for k, v in (("x", x), ("items", items)) if v is not MISSING}
+                got = truth(lambda obj=obj, report=report: code.test(obj, report))
+                expected = truth(lambda obj=obj, report=report: p.cond(Scope({"incident": {}, "report": report, "act": obj}, {}), None)[0])
+                assert got is expected, (obj, report, codegen.presumption_source([p]))
                 if guard is not None and obj.get(guard[0][0]) == guard[1] and type(obj.get(guard[0][0])) is str:
-                    assert (True if rest is None else rest(obj, report)) is expected
+                    assert truth(lambda obj=obj, report=report: True if code.rest is None else code.rest(obj, report)) is expected
+
+
+def test_a_condition_on_the_incident_has_no_code_and_the_others_keep_theirs() -> None:
+    on_incident = compiled({"fact": "act.y", "when": {"some": "incident.acts", "where": {"fact": "item.x", "exists": True}}})
+    plain = compiled({"fact": "act.y", "when": {"fact": "act.x", "equals": "a"}})
+    unconditional = compiled({"fact": "act.y"})
+    tests = codegen.presumption_tests([on_incident, plain, unconditional])
+    assert tests[0] is None
+    assert tests[1] is not None and tests[1].test is not None and tests[1].test({"x": "a"}, {}) is True
+    assert tests[2] == codegen.PresumptionTest(None, None)
+    assert "no code" in codegen.presumption_source([on_incident])
+
+
+def test_the_conditions_are_cached_with_the_rulebooks_code_and_a_tampered_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    first = codegen.Program(BOOK)  # the engine makes it before it presumes
+    compiled = codegen.presumption_tests(BOOK.presumptions)
+    first.save()
+    entry, = (tmp_path / "cache").glob("engine-*.bin")  # one entry: the rules' chunks and these
+
+    def no_compile(*args: Any) -> Any:
+        raise AssertionError("compiled again although the cache holds it")
+
+    with monkeypatch.context() as m:
+        m.setattr(codegen, "compile", no_compile, raising=False)
+        codegen.Program(BOOK)
+        again = codegen.presumption_tests(BOOK.presumptions)
+    act = {"elements": {"kind": "burglary"}}
+    assert [t is None or t.test is None or t.test(act, {}) for t in again] == [t is None or t.test is None or t.test(act, {}) for t in compiled]
+    data = bytearray(entry.read_bytes())
+    data[-1] ^= 1
+    entry.write_bytes(bytes(data))
+    assert cache.read("engine", cache.entry_key("engine", BOOK.hash, codegen.CODEGEN_VERSION)) is None
+    codegen.Program(BOOK)
+    assert all(t is not None for t in codegen.presumption_tests(BOOK.presumptions))  # compiled again
+    # A list that is no rulebook's is compiled, and nothing is cached for it.
+    entries = sorted((tmp_path / "cache").iterdir())
+    assert all(t is not None for t in codegen.presumption_tests(list(BOOK.presumptions)))
+    assert sorted((tmp_path / "cache").iterdir()) == entries
 
 
 def test_the_presume_bench_runs_tiny(tmp_path: Path) -> None:

@@ -20,25 +20,31 @@ import datetime as dt
 import marshal
 import math
 import types
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import cache, reads
 from .loader import Decision, Rule, Rulebook
 from .ops import SCALARS
 from .tables import compile_cell
 
+if TYPE_CHECKING:
+    from .presumptions import Presumption
+
 # Bump when the generated code changes meaning or shape: it is part of the cache key.
-# 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2
-CODEGEN_VERSION = "5"
+# 3: reads of presumed facts logged (runtime.touch); 4: guards read once per call; 5: get1, get2;
+# 6: presumptions' conditions generated here too (PresumptionWriter), a junction of one part
+# written as that part, exists and known with no comparison to a boolean
+CODEGEN_VERSION = "6"
 
 RUNTIME_IMPORT = ("from hocr.runtime import MISSING, UNDETERMINED, Fallback, combine, compare, contains, count, "
                   "date, duration, equals, first_known, ge, get, guard_key, gt, is_in, le, lt, not_equals, not_in, "
-                  "get1, get2, row, table_rows, touch, UNREAD")
+                  "get1, get2, row, table_rows, touch, UNREAD, Unknown")
 _COMBINED = ("add", "sub", "latest", "years_between", "list")
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TESTS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in", "lt": "lt",
@@ -74,27 +80,20 @@ def spans(decision: Decision) -> list[tuple[dt.date | None, dt.date | None]]:
     return list(zip(starts, ends, strict=True))
 
 
-class Generator:
+class Writer:
     """Writes source line by line: ``line`` appends at the current indent, ``block`` is a header
-    whose body is indented (the line writer of fastjsonschema's CodeGenerator).
+    whose body is indented (the line writer of fastjsonschema's CodeGenerator). It writes
+    conditions and expressions as the interpreter (``hocr.conditions``) evaluates them; what a
+    root is, and which parameters carry the roots (``params``), is up to each kind of code:
+    ``Generator`` (the rules: one mapping ``R``) and ``PresumptionWriter`` (a presumption's
+    condition: the entity's object and the report).
 
-    Source is written in *chunks*, each compiled on its own when first needed (``Program``): one
-    per rule (``r<n>`` and its helpers) and one per decision span (``d_<decision>_<i>``). A chunk's
-    helper functions and constants are named after it, so chunks never clash in one namespace."""
+    A function's helper functions and constants are named after its *chunk* (``prefix``), so
+    chunks never clash in one namespace."""
 
-    def __init__(self, book: Rulebook):
-        self.book = book
-        self.reads = reads.analysis(book)
-        self.rules = rule_order(book)
-        self.number = {r.id: n for n, r in enumerate(self.rules)}
-        self.spans = {name: [Span(name, start, end, f"d_{_ident(name)}_{i}")
-                             for i, (start, end) in enumerate(spans(book.decisions[name]))]
-                      for name in sorted(book.decisions)}
-        self.unsupported: list[str] = []
-        # The guard reads of the dispatch function being written: how often each is made, and
-        # the local bound to each made more than once (dispatch_read).
-        self.dispatch_uses: Counter[str] = Counter()
-        self.dispatch_locals: dict[str, str] = {}
+    params = "R"  # the parameters of a condition function, before ``item``
+
+    def __init__(self) -> None:
         self._begin("")
 
     def _begin(self, prefix: str) -> None:
@@ -134,6 +133,193 @@ class Generator:
             self.constants[source] = f"{self.prefix}_k{len(self.constants)}"
         return self.constants[source]
 
+    def chunk_text(self) -> str:
+        """The chunk written since ``_begin``: its constants, then its functions."""
+        lines = [f"{n} = {source}" for source, n in self.constants.items()]
+        return "\n".join(lines + ["\n".join(f) + "\n" for f in self.functions])
+
+    # -- conditions ------------------------------------------------------------------------------
+
+    def generate_body(self, node: Mapping[str, Any]) -> None:
+        """The body of a condition function: a junction as statements (early returns), anything
+        else as one returned expression."""
+        for key, decisive in (("all", False), ("any", True)):
+            if key in node:
+                self.generate_junction(node[key], decisive)
+                return
+        self.line(f"return {self.condition(node)}")
+
+    def generate_junction(self, parts: Sequence[Mapping[str, Any]], decisive: bool) -> None:
+        """``all: [a, b]`` (decisive False) / ``any: [a, b]`` (decisive True), in Kleene logic:
+        ``t = <a>; if t is False: return False; if t is None: u = True`` ... ``return None if u
+        else True``. The parts are tried in order and the first decisive one settles it."""
+        if len(parts) == 1:  # a junction of one part is that part
+            self.line(f"return {self.condition(parts[0])}")
+            return
+        self.line("u = False")
+        for part in parts:
+            self.line(f"t = {self.condition(part)}")
+            self.line(f"if t is {decisive}: return {decisive}")
+            self.line("if t is None: u = True")
+        self.line(f"return None if u else {not decisive}")
+
+    def condition(self, node: Mapping[str, Any]) -> str:
+        """A condition as an expression giving its truth. Junctions and quantifiers become helper
+        functions (``c<k>(R, item)``); ``not: X`` -> ``(None if (t := X) is None else not t)``."""
+        if "all" in node or "any" in node:
+            return self.helper(lambda: self.generate_body(node))
+        if "not" in node:
+            return f"(None if (t := {self.condition(node['not'])}) is None else not t)"
+        if "some" in node or "every" in node:
+            return self.helper(lambda: self.generate_quantifier(node))
+        return self.predicate(node)
+
+    def helper(self, write_body: Any, item: str = "item") -> str:
+        """A helper function ``<chunk>_c<k>(<params>, item)`` with the body ``write_body``
+        writes, and its call on the element in local ``item``."""
+        self.helpers += 1
+        name = f"{self.prefix}_c{self.helpers}"
+        with self.function(f"def {name}({self.params}, item):"):
+            write_body()
+        return f"{name}({self.params}, {item})"
+
+    def generate_quantifier(self, node: Mapping[str, Any]) -> None:
+        """``some: path, where: {...}`` -> a loop over the list calling the ``where`` helper on
+        each element (bound to ``item``); a missing list is unknown. ``every`` is the dual."""
+        some = "some" in node
+        items = self.read(node["some" if some else "every"])
+        where = self.helper(lambda: self.generate_body(node["where"]), item="it")
+        self.line(f"items = {items}")
+        self.line("if items is MISSING or items is UNDETERMINED: return None")
+        self.line("u = False")
+        with self.block("for it in items:"):
+            self.line(f"t = {where}")
+            self.line(f"if t is {some}: return {some}")
+            self.line("if t is None: u = True")
+        self.line(f"return None if u else {not some}")
+
+    # -- predicates ----------------------------------------------------------------------------
+
+    def predicate(self, node: Mapping[str, Any]) -> str:
+        """``{fact: p, <op>: operand}`` or ``{value: expr, <op>: operand}`` (see operand_test)."""
+        left = self.read(node["fact"]) if "fact" in node else self.expr(node["value"])
+        (op, operand), = ((k, v) for k, v in node.items() if k not in ("fact", "value"))
+        return self.operand_test(left, op, operand)
+
+    def operand_test(self, left: str, op: str, operand: Any) -> str:
+        """``<left> <op> operand`` for a predicate or a table cell; the left value goes to ``v``.
+        Unknown left (MISSING / UNDETERMINED) is unknown, except for ``exists`` and ``known``,
+        which are definite (as ``conditions.compile_test``)."""
+        if op == "exists":
+            return f"(None if (v := {left}) is UNDETERMINED else v is {'not ' if operand else ''}MISSING)"
+        if op == "known":
+            known = f"(v := {left}) is not MISSING and v is not UNDETERMINED"
+            return f"({known})" if operand else f"(not ({known}))"
+        test = self.constant_test(op, operand)
+        if test is not None:
+            return f"(None if (v := {left}) is MISSING or v is UNDETERMINED else {test})"
+        right = _literal(tuple(list(operand))) if op in ("in", "not_in") else self.expr(operand)
+        return f"compare({_TESTS[op]}, {left}, {right})"
+
+    def constant_test(self, op: str, operand: Any) -> str | None:
+        """The test of ``v`` against a constant, written out as the interpreter's specialised
+        tests (``conditions._constant_test``) compute it, or None when the operand is computed.
+        ``equals: "105A"`` -> ``v == '105A'`` (only a text equals a text); ``equals: true`` ->
+        ``v is True``; ``equals: 3`` -> ``(type(v) is not bool and v == 3)``; ``in`` a list of
+        texts -> ``(type(v) is str and v in {...})``; ``lt: 13`` -> ``v < 13``."""
+        if op in ("in", "not_in") and isinstance(operand, list) and all(type(x) in SCALARS for x in operand):
+            if operand and all(type(x) is str for x in operand):
+                test = f"(type(v) is str and v in {{{', '.join(repr(x) for x in operand)}}})"
+            else:
+                test = f"is_in(v, {_literal(tuple(operand))})"
+            return test if op == "in" else f"not {test}"
+        if type(operand) not in SCALARS or op in ("in", "not_in"):
+            return None
+        if op in ("equals", "not_equals"):
+            if type(operand) is bool or operand is None:
+                return f"v is {'not ' if op == 'not_equals' else ''}{operand!r}"
+            same = f"v == {_literal(operand)}" if type(operand) is str else f"(type(v) is not bool and v == {_literal(operand)})"
+            return same if op == "equals" else f"not {same}"
+        if op == "contains":
+            return f"contains(v, {_literal(operand)})"
+        return f"v {_ORDER[op]} {_literal(operand)}"
+
+    # -- expressions ---------------------------------------------------------------------------
+
+    def root(self, name: str) -> str:
+        """The source of a root's value (the rules' roots are in ``R``)."""
+        return f"R.get({name!r}, MISSING)"
+
+    def touched(self, path: str) -> frozenset[str]:
+        """The presumed facts a read of ``path`` is logged as reading (``hocr.reads``)."""
+        return frozenset()
+
+    def read(self, path: str) -> str:
+        """A fact path ``act.elements.intent`` -> ``get2(R.get('act', MISSING), 'elements', 'intent')``
+        (``get1`` and ``get2`` are ``get`` for one and two keys, plain dicts first); ``item.x``
+        reads the quantifier's element."""
+        root, *rest = str(path).split(".")
+        base = "item" if root == "item" else self.root(root)
+        if len(rest) == 1:
+            code = f"get1({base}, {rest[0]!r})"
+        elif len(rest) == 2:
+            code = f"get2({base}, {rest[0]!r}, {rest[1]!r})"
+        else:
+            code = f"get({base}, {_literal(tuple(rest))})"
+        touched = self.touched(str(path))
+        if touched:
+            # A read of a presumed fact is logged (hocr.reads): an answer to it nobody read
+            # need not be decided again.
+            code = f"touch(R, {self.constant('frozenset((' + ''.join(f'{f!r}, ' for f in sorted(touched)) + '))')}, {code})"
+        return code
+
+    def expr(self, node: Any) -> str:
+        """An expression (``conditions.compile_expr``): a literal; a list (a tuple of its items);
+        ``{fact: p}``; ``{duration: PT24H}`` (a constant built at import); ``{count: p}``;
+        ``{first_known: [...]}``; ``{add|sub|latest|years_between|list: [...]}``."""
+        if node is None or type(node) in SCALARS:
+            return _literal(node)
+        if isinstance(node, list):
+            return _literal(tuple(node))
+        if not isinstance(node, dict) or len(node) != 1:
+            raise Unsupported(f"not an expression: {node!r}")
+        (op, arg), = node.items()
+        if op == "fact":
+            return self.read(arg)
+        if op == "duration":
+            return self.constant(f"duration({arg!r})")
+        if op == "count":
+            return f"count({self.read(arg)})"
+        if op == "first_known":
+            return f"first_known(({''.join(self.expr(a) + ', ' for a in arg)}))"
+        if op in _COMBINED:
+            return f"combine({op!r}, ({''.join(self.expr(a) + ', ' for a in arg)}))"
+        raise Unsupported(f"expression operator {op!r}")
+
+
+class Generator(Writer):
+    """The rulebook's code. Source is written in *chunks*, each compiled on its own when first
+    needed (``Program``): one per rule (``r<n>`` and its helpers) and one per decision span
+    (``d_<decision>_<i>``)."""
+
+    def __init__(self, book: Rulebook):
+        self.book = book
+        self.reads = reads.analysis(book)
+        self.rules = rule_order(book)
+        self.number = {r.id: n for n, r in enumerate(self.rules)}
+        self.spans = {name: [Span(name, start, end, f"d_{_ident(name)}_{i}")
+                             for i, (start, end) in enumerate(spans(book.decisions[name]))]
+                      for name in sorted(book.decisions)}
+        self.unsupported: list[str] = []
+        # The guard reads of the dispatch function being written: how often each is made, and
+        # the local bound to each made more than once (dispatch_read).
+        self.dispatch_uses: Counter[str] = Counter()
+        self.dispatch_locals: dict[str, str] = {}
+        super().__init__()
+
+    def touched(self, path: str) -> frozenset[str]:
+        return self.reads.of_path(path)
+
     # -- chunks and the module -------------------------------------------------------------------
 
     def chunk(self, name: str) -> str:
@@ -145,8 +331,7 @@ class Generator:
             decision, span = next((self.book.decisions[d], s) for d, items in self.spans.items()
                                   for s in items if s.function == name)
             self.generate_dispatch(decision, span)
-        lines = [f"{n} = {source}" for source, n in self.constants.items()]
-        return "\n".join(lines + ["\n".join(f) + "\n" for f in self.functions])
+        return self.chunk_text()
 
     def chunk_names(self) -> list[str]:
         return [f"r{n}" for n in range(len(self.rules))] + [s.function for items in self.spans.values() for s in items]
@@ -158,6 +343,8 @@ class Generator:
                 f"({self.book.hash}). Do not edit: `hocr rules compile --out DIR` writes it again.",
                 RUNTIME_IMPORT, ""]
         body = [self.chunk(name) for name in self.chunk_names()]
+        body += ["# The presumptions' conditions (hocr.presumptions' fast pass: presumption_tests).\n",
+                 *presumption_chunks(self.book.presumptions)]
         tail = [f"F = [{', '.join(f'r{n}' for n in range(len(self.rules)))}]", "SPANS = {"]
         for name, items in self.spans.items():
             tail.append(f"    {name!r}: ({''.join(f'({_literal(s.start)}, {s.function}), ' for s in items)}),")
@@ -244,148 +431,6 @@ class Generator:
         literal is ``equals``, a list ``in``, a mapping its operators): as a predicate on that
         input, unknown when the input is."""
         return self.operand_test(value, op, operand)
-
-    def generate_body(self, node: Mapping[str, Any]) -> None:
-        """The body of a condition function: a junction as statements (early returns), anything
-        else as one returned expression."""
-        for key, decisive in (("all", False), ("any", True)):
-            if key in node:
-                self.generate_junction(node[key], decisive)
-                return
-        self.line(f"return {self.condition(node)}")
-
-    def generate_junction(self, parts: Sequence[Mapping[str, Any]], decisive: bool) -> None:
-        """``all: [a, b]`` (decisive False) / ``any: [a, b]`` (decisive True), in Kleene logic:
-        ``t = <a>; if t is False: return False; if t is None: u = True`` ... ``return None if u
-        else True``. The parts are tried in order and the first decisive one settles it."""
-        self.line("u = False")
-        for part in parts:
-            self.line(f"t = {self.condition(part)}")
-            self.line(f"if t is {decisive}: return {decisive}")
-            self.line("if t is None: u = True")
-        self.line(f"return None if u else {not decisive}")
-
-    def condition(self, node: Mapping[str, Any]) -> str:
-        """A condition as an expression giving its truth. Junctions and quantifiers become helper
-        functions (``c<k>(R, item)``); ``not: X`` -> ``(None if (t := X) is None else not t)``."""
-        if "all" in node or "any" in node:
-            return self.helper(lambda: self.generate_body(node))
-        if "not" in node:
-            return f"(None if (t := {self.condition(node['not'])}) is None else not t)"
-        if "some" in node or "every" in node:
-            return self.helper(lambda: self.generate_quantifier(node))
-        return self.predicate(node)
-
-    def helper(self, write_body: Any) -> str:
-        self.helpers += 1
-        name = f"{self.prefix}_c{self.helpers}"
-        with self.function(f"def {name}(R, item):"):
-            write_body()
-        return f"{name}(R, item)"
-
-    def generate_quantifier(self, node: Mapping[str, Any]) -> None:
-        """``some: path, where: {...}`` -> a loop over the list calling the ``where`` helper on
-        each element (bound to ``item``); a missing list is unknown. ``every`` is the dual."""
-        some = "some" in node
-        items = self.read(node["some" if some else "every"])
-        where = self.helper(lambda: self.generate_body(node["where"])).replace("(R, item)", "(R, it)")
-        self.line(f"items = {items}")
-        self.line("if items is MISSING or items is UNDETERMINED: return None")
-        self.line("u = False")
-        with self.block("for it in items:"):
-            self.line(f"t = {where}")
-            self.line(f"if t is {some}: return {some}")
-            self.line("if t is None: u = True")
-        self.line(f"return None if u else {not some}")
-
-    # -- predicates ----------------------------------------------------------------------------
-
-    def predicate(self, node: Mapping[str, Any]) -> str:
-        """``{fact: p, <op>: operand}`` or ``{value: expr, <op>: operand}`` (see operand_test)."""
-        left = self.read(node["fact"]) if "fact" in node else self.expr(node["value"])
-        (op, operand), = ((k, v) for k, v in node.items() if k not in ("fact", "value"))
-        return self.operand_test(left, op, operand)
-
-    def operand_test(self, left: str, op: str, operand: Any) -> str:
-        """``<left> <op> operand`` for a predicate or a table cell; the left value goes to ``v``.
-        Unknown left (MISSING / UNDETERMINED) is unknown, except for ``exists`` and ``known``,
-        which are definite (as ``conditions.compile_test``)."""
-        if op == "exists":
-            return f"(None if (v := {left}) is UNDETERMINED else (v is not MISSING) is {bool(operand)})"
-        if op == "known":
-            return f"(((v := {left}) is not MISSING and v is not UNDETERMINED) is {bool(operand)})"
-        test = self.constant_test(op, operand)
-        if test is not None:
-            return f"(None if (v := {left}) is MISSING or v is UNDETERMINED else {test})"
-        right = _literal(tuple(list(operand))) if op in ("in", "not_in") else self.expr(operand)
-        return f"compare({_TESTS[op]}, {left}, {right})"
-
-    def constant_test(self, op: str, operand: Any) -> str | None:
-        """The test of ``v`` against a constant, written out as the interpreter's specialised
-        tests (``conditions._constant_test``) compute it, or None when the operand is computed.
-        ``equals: "105A"`` -> ``v == '105A'`` (only a text equals a text); ``equals: true`` ->
-        ``v is True``; ``equals: 3`` -> ``(type(v) is not bool and v == 3)``; ``in`` a list of
-        texts -> ``(type(v) is str and v in {...})``; ``lt: 13`` -> ``v < 13``."""
-        if op in ("in", "not_in") and isinstance(operand, list) and all(type(x) in SCALARS for x in operand):
-            if operand and all(type(x) is str for x in operand):
-                test = f"(type(v) is str and v in {{{', '.join(repr(x) for x in operand)}}})"
-            else:
-                test = f"is_in(v, {_literal(tuple(operand))})"
-            return test if op == "in" else f"not {test}"
-        if type(operand) not in SCALARS or op in ("in", "not_in"):
-            return None
-        if op in ("equals", "not_equals"):
-            if type(operand) is bool or operand is None:
-                return f"v is {'not ' if op == 'not_equals' else ''}{operand!r}"
-            same = f"v == {_literal(operand)}" if type(operand) is str else f"(type(v) is not bool and v == {_literal(operand)})"
-            return same if op == "equals" else f"not {same}"
-        if op == "contains":
-            return f"contains(v, {_literal(operand)})"
-        return f"v {_ORDER[op]} {_literal(operand)}"
-
-    # -- expressions ---------------------------------------------------------------------------
-
-    def read(self, path: str) -> str:
-        """A fact path ``act.elements.intent`` -> ``get2(R.get('act', MISSING), 'elements', 'intent')``
-        (``get1`` and ``get2`` are ``get`` for one and two keys, plain dicts first); ``item.x``
-        reads the quantifier's element."""
-        root, *rest = str(path).split(".")
-        base = "item" if root == "item" else f"R.get({root!r}, MISSING)"
-        if len(rest) == 1:
-            code = f"get1({base}, {rest[0]!r})"
-        elif len(rest) == 2:
-            code = f"get2({base}, {rest[0]!r}, {rest[1]!r})"
-        else:
-            code = f"get({base}, {_literal(tuple(rest))})"
-        touched = self.reads.of_path(str(path))
-        if touched:
-            # A read of a presumed fact is logged (hocr.reads): an answer to it nobody read
-            # need not be decided again.
-            code = f"touch(R, {self.constant('frozenset((' + ''.join(f'{f!r}, ' for f in sorted(touched)) + '))')}, {code})"
-        return code
-
-    def expr(self, node: Any) -> str:
-        """An expression (``conditions.compile_expr``): a literal; a list (a tuple of its items);
-        ``{fact: p}``; ``{duration: PT24H}`` (a constant built at import); ``{count: p}``;
-        ``{first_known: [...]}``; ``{add|sub|latest|years_between|list: [...]}``."""
-        if node is None or type(node) in SCALARS:
-            return _literal(node)
-        if isinstance(node, list):
-            return _literal(tuple(node))
-        if not isinstance(node, dict) or len(node) != 1:
-            raise Unsupported(f"not an expression: {node!r}")
-        (op, arg), = node.items()
-        if op == "fact":
-            return self.read(arg)
-        if op == "duration":
-            return self.constant(f"duration({arg!r})")
-        if op == "count":
-            return f"count({self.read(arg)})"
-        if op == "first_known":
-            return f"first_known(({''.join(self.expr(a) + ', ' for a in arg)}))"
-        if op in _COMBINED:
-            return f"combine({op!r}, ({''.join(self.expr(a) + ', ' for a in arg)}))"
-        raise Unsupported(f"expression operator {op!r}")
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -492,7 +537,8 @@ class Program:
     incident compiles only the rules its guards reach). Chunks already compiled by an earlier
     process come from the cache (kind "engine", keyed by this hocr, the rulebook hash and the
     codegen version; an entry that fails the cache's checks or does not load is ignored); newly
-    compiled ones are added to it when the process ends."""
+    compiled ones are added to it when the process ends. The entry also holds the module of the
+    rulebook's presumptions' conditions (``presumption_module``)."""
 
     def __init__(self, book: Rulebook):
         self.generator = Generator(book)
@@ -511,8 +557,11 @@ class Program:
         self._key = cache.entry_key("engine", book.hash, CODEGEN_VERSION)
         self._codes: dict[str, Any] = {}
         self._saving = False
-        for name, code in _cached_chunks(self._key).items():
+        chunks = _cached_chunks(self._key)
+        self._presumption_code: types.CodeType | None = chunks.pop(PRESUMPTIONS, None)
+        for name, code in chunks.items():
             self._run(name, code)
+        _PROGRAMS[id(book.presumptions)] = self
 
     def _run(self, name: str, code: Any) -> Any:
         exec(code, self.namespace)  # noqa: S102 - generated here, or from a trusted cache entry
@@ -531,10 +580,22 @@ class Program:
         if fn is not None:
             return fn
         code = compile(self.generator.chunk(name), f"<hocr rulebook {name}>", "exec")
+        self._save_at_exit()
+        return self._run(name, code)
+
+    def presumption_module(self) -> types.CodeType:
+        """The compiled module of the rulebook's presumptions' conditions (``presumption_source``),
+        compiled the first time it is needed and cached with the chunks."""
+        if self._presumption_code is None:
+            source = presumption_source(self.generator.book.presumptions)
+            self._presumption_code = compile(source, "<hocr presumptions>", "exec")
+            self._save_at_exit()
+        return self._presumption_code
+
+    def _save_at_exit(self) -> None:
         if not self._saving:
             self._saving = True
             atexit.register(self.save)
-        return self._run(name, code)
 
     def _stub(self, n: int) -> Any:
         def compile_rule(roots: Any, item: Any) -> Any:
@@ -554,7 +615,17 @@ class Program:
 
     def save(self) -> None:
         """Store every chunk compiled so far in the cache."""
-        cache.write("engine", self._key, marshal.dumps(dict(self._codes)))
+        chunks = dict(self._codes)
+        if self._presumption_code is not None:
+            chunks[PRESUMPTIONS] = self._presumption_code
+        cache.write("engine", self._key, marshal.dumps(chunks))
+
+
+# The chunk name of the presumptions' module in a Program's cache entry (never a rule's or a
+# dispatch function's name).
+PRESUMPTIONS = "presumptions"
+# Each rulebook's Program by the id of its presumptions (presumption_tests finds it there).
+_PROGRAMS: weakref.WeakValueDictionary[int, Program] = weakref.WeakValueDictionary()
 
 
 def _cached_chunks(key: str) -> dict[str, Any]:
@@ -581,8 +652,112 @@ def program(book: Rulebook) -> Program:
 
 def write_sources(book: Rulebook, out_dir: Path) -> list[Path]:
     """Write the generated source for review (``hocr rules compile --out DIR``): the module, one
-    file. Returns the paths written."""
+    file (the rules' chunks, then the presumptions' conditions). Returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "hocr_rulebook_compiled.py"
     path.write_text(generate(book), encoding="utf-8")
     return [path]
+
+
+# --------------------------------------------------------------------------------------------
+# Presumptions' conditions (the fast pass of hocr.presumptions)
+# --------------------------------------------------------------------------------------------
+
+
+class PresumptionWriter(Writer):
+    """A presumption's condition as ``p<n>(obj, report)``: its truth on one object of its
+    entity (the root ``act``, ``victim`` or ``suspect``, read as ``obj``) and the report; for an
+    ``all`` of several parts also ``p<n>_rest``, its truth once the first part holds (the fast
+    pass dispatches on that part: see ``presumptions._guard``). A condition that reads any other
+    root (``incident`` sees the other objects as filled so far) has no code."""
+
+    params = "obj, report"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entity = ""
+
+    def root(self, name: str) -> str:
+        if name == self.entity:
+            return "obj"
+        if name == "report":
+            return "report"
+        raise Unsupported(f"the root {name!r} in a presumption's condition")
+
+    def read(self, path: str) -> str:
+        """As ``Writer.read``; a field of the object itself (always a plain dict: the fast pass
+        hands any other object to the reference pass), or a field of a plain dict in it, is read
+        with no call: ``act.classification`` -> ``(UNDETERMINED if type(x := obj.get(
+        'classification', MISSING)) is Unknown else x)``; ``act.elements.kind`` reads ``kind``
+        so from ``e := obj.get('elements', MISSING)`` when that is a dict, else as ``get``."""
+        root, *rest = path.split(".")
+        if root != self.entity or len(rest) > 2:
+            return super().read(path)
+        if len(rest) == 1:
+            return f"(UNDETERMINED if type(x := obj.get({rest[0]!r}, MISSING)) is Unknown else x)"
+        return (f"((UNDETERMINED if type(x := e.get({rest[1]!r}, MISSING)) is Unknown else x) "
+                f"if type(e := obj.get({rest[0]!r}, MISSING)) is dict else get(obj, {_literal(tuple(rest))}))")
+
+    def chunk_of(self, n: int, p: Presumption) -> str | None:
+        """The chunk of presumption ``n`` (None: its condition has no code)."""
+        self._begin(f"p{n}")
+        self.entity = p.entity
+        when = p.raw["when"]
+        parts = when.get("all", ()) if isinstance(when, Mapping) else ()
+        try:
+            with self.function(f"def p{n}(obj, report, item=MISSING):  # {p.id} {p.file}:{p.line}"):
+                self.generate_body(when)
+            if len(parts) > 1:  # written out again, not called from p<n>: each is the fastest alone
+                with self.function(f"def p{n}_rest(obj, report, item=MISSING):  # {p.id}, once its first part holds"):
+                    self.generate_junction(parts[1:], False)
+        except Unsupported:
+            return None
+        return self.chunk_text()
+
+
+def presumption_chunks(presumptions: Sequence[Presumption]) -> list[str]:
+    """The chunk of each presumption's condition (numbered in their order; one with no
+    condition has none)."""
+    writer = PresumptionWriter()
+    out = []
+    for n, p in enumerate(presumptions):
+        if "when" in p.raw:
+            chunk = writer.chunk_of(n, p)
+            out.append(chunk if chunk is not None else f"# p{n} {p.id}: no code; the reference pass fills with it\n")
+    return out
+
+
+def presumption_source(presumptions: Sequence[Presumption]) -> str:
+    """The module ``presumption_tests`` compiles (the rulebook's module holds the same chunks
+    for review)."""
+    head = f"# Generated by hocr.codegen {CODEGEN_VERSION}: presumptions' conditions. Do not edit.\n{RUNTIME_IMPORT}\n"
+    return "\n".join([head, *presumption_chunks(presumptions)])
+
+
+@dataclass(frozen=True)
+class PresumptionTest:
+    """A presumption's compiled condition: ``test(obj, report)`` its truth (None: it has no
+    condition), ``rest`` its truth once the first part of its ``all`` holds (None: no such)."""
+
+    test: Any
+    rest: Any
+
+
+def presumption_tests(presumptions: Sequence[Presumption]) -> list[PresumptionTest | None]:
+    """The compiled condition of each presumption (None: its condition has no code). For the
+    presumptions of a rulebook whose Program exists (the engine makes it before it presumes),
+    the module is the Program's, cached with the rules' chunks; any other list is compiled
+    here."""
+    prog = _PROGRAMS.get(id(presumptions))
+    if prog is not None and prog.generator.book.presumptions is presumptions:
+        code = prog.presumption_module()
+    else:
+        code = compile(presumption_source(presumptions), "<hocr presumptions>", "exec")
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - generated here, or from a trusted cache entry
+    out: list[PresumptionTest | None] = []
+    for n, p in enumerate(presumptions):
+        found = namespace.get(f"p{n}")
+        out.append(PresumptionTest(None, None) if "when" not in p.raw else
+                   None if found is None else PresumptionTest(found, namespace.get(f"p{n}_rest")))
+    return out

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import weakref
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .conditions import (
-    MISSING,
     Cond,
     PathResolver,
     RuleCompileError,
@@ -36,8 +35,10 @@ from .conditions import (
     always,
     compile_condition,
 )
-from .ops import COMPARISONS, SCALARS
 from .tables import TableConflict
+
+if TYPE_CHECKING:
+    from .codegen import PresumptionTest
 
 # The entities a presumption may be about: its fact's root, and where that entity's objects are
 # in the incident (a list of them, or one object).
@@ -108,8 +109,6 @@ def compile_presumption(raw: Mapping[str, Any], rel: str, line: int, domain_of: 
         raise RuleCompileError(f"presumption {raw['id']!r}: no other answer to {raw['fact']!r} is known; give 'alternatives'")
     resolver = PathResolver([*CONDITION_ROOTS, root])
     cond = compile_condition(raw["when"], resolver) if "when" in raw else always
-    if cond is not always:
-        _register_fast(cond, raw["when"], root, str(raw["id"]))
     inf = raw["in_force"]
     return Presumption(
         id=raw["id"], title=raw["title"], summary=raw["summary"], entity=root, path=tuple(path),
@@ -152,8 +151,8 @@ def presume(presumptions: Sequence[Presumption], facts: Mapping[str, Any], day: 
     the objects a presumption fills are copied (the others are shared with ``facts``).
 
     The fast pass (below) gives exactly what the reference pass gives; where it cannot be sure
-    of that (a condition it does not compile, data that is not plain JSON objects and lists), the
-    reference pass fills the incident instead."""
+    of that (a condition with no generated code, an object that is not a plain dict, a condition
+    that fails on the data), the reference pass fills the incident instead."""
     plan = _plan(presumptions, day)
     if plan.entities is not None:
         try:
@@ -245,244 +244,27 @@ def _presume_reference(in_force: Sequence[Presumption], facts: Mapping[str, Any]
 # --- the fast pass: object by object, only the presumptions an object's guard lets in ---
 #
 # Object by object gives what presumption by presumption gives because a condition compiled
-# here reads only its own object and the report (never ``incident``, which would see the other
+# for it reads only its own object and the report (never ``incident``, which would see the other
 # objects as filled so far), and the presumptions of one object are still taken in order of id,
 # each on the object as filled so far; what was presumed is then put back in order of id and
 # object. A guard (a condition that starts by requiring ``kind`` or the like to equal a text)
 # that reads another text is false before the interpreter reads anything else, so those
 # presumptions are not even looked at; a guard fact that is missing (a presumption might fill
-# it) lets every presumption of the entity in.
+# it) lets every presumption of the entity in. The conditions are Python written by the
+# rulebook's code generator (``codegen.PresumptionWriter``), with the interpreter's truth on
+# any value; where it fails (a value it cannot read or compare), the reference pass fills the
+# incident, and reports the failure if it fails too.
 
 
 class _Fallback(Exception):
-    """The fast pass met data it does not read exactly as the interpreter would (an object that
-    is not a plain dict, a comparison the interpreter would report as an error...)."""
+    """The fast pass met data it does not read exactly as the reference pass would (an object
+    that is not a plain dict, a condition that fails on it...)."""
 
 
-# A compiled condition of the fast pass: three-valued like a hocr.conditions Cond, without the
-# missing facts (``presume`` only asks whether it is true), over the entity's object and the
-# report. Each is plain Python generated from the ``when`` (as hocr.codegen does for rules).
+# A compiled condition: the truth (True, False, None) of (the entity's object, the report).
 _Test = Callable[[dict[str, Any], Any], Truth]
 # A condition's guard: the fact within the entity (("elements", "kind")) and the text it must be.
 _Guard = tuple[tuple[str, ...], str]
-
-# A member's fast form: the test, the guard, and what is left to test once the guard holds
-# (None: nothing).
-_Fast = tuple[_Test | None, _Guard | None, _Test | None]
-
-# The ``when`` of each condition compile_presumption made (keyed by the Cond itself, so that a
-# Presumption built any other way is filled by the reference pass), with its entity and id; its
-# fast form is generated the first time a plan needs it (loading a rulebook compiles no code).
-_SOURCES: weakref.WeakKeyDictionary[Cond, tuple[Any, str, str]] = weakref.WeakKeyDictionary()
-_FAST: weakref.WeakKeyDictionary[Cond, _Fast | None] = weakref.WeakKeyDictionary()
-
-
-def _register_fast(cond: Cond, when: Any, entity: str, name: str) -> None:
-    _SOURCES[cond] = (when, entity, name)
-
-
-def _fast_of(p: Presumption) -> _Fast | None:
-    """The presumption's fast form (None: the reference pass must fill with it)."""
-    if p.cond is always:
-        return None, None, None
-    if p.cond not in _FAST:
-        source = _SOURCES.get(p.cond)
-        if source is None:
-            return None
-        _FAST[p.cond] = _make_fast(*source)
-    return _FAST[p.cond]
-
-
-def _make_fast(when: Any, entity: str, name: str) -> _Fast | None:
-    guard = _guard(when, entity)
-    if guard is None:
-        test = _fast_condition(when, entity, name)
-        return None if test is None else (test, None, None)
-    parts = when["all"][1:] if "all" in when else []
-    first = _fast_condition(when["all"][0] if "all" in when else when, entity, name)
-    rest = _fast_condition({"all": parts}, entity, name) if parts else None
-    if first is None or (parts and rest is None):
-        return None
-    return (first if rest is None else _both(first, rest)), guard, rest
-
-
-def _both(first: _Test, rest: _Test) -> _Test:
-    """``all`` of the guard and the rest: ``all`` of all the parts, read in the same order."""
-
-    def test(obj: dict[str, Any], report: Any) -> Truth:
-        a = first(obj, report)
-        if a is False:
-            return False
-        b = rest(obj, report)
-        if b is False:
-            return False
-        return None if a is None or b is None else True
-
-    return test
-
-
-class _Unsupported(Exception):
-    """A condition uses what the fast pass does not read (the ``incident`` root, an expression,
-    a fact or a list of objects as an operand): the reference pass fills with it."""
-
-
-def _fast_condition(when: Any, entity: str, name: str) -> _Test | None:
-    """``when`` as a Python function of (the entity's object, the report), or None."""
-    src = _Source({entity: "obj", "report": "report"}, frozenset((entity,)))
-    try:
-        result = src.node(when, 1)
-    except _Unsupported:
-        return None
-    code = "def test(obj, report):\n" + "\n".join(src.lines) + f"\n    return {result}\n"
-    namespace: dict[str, Any] = {"MISSING": MISSING, "Unknown": Unknown, "_Fallback": _Fallback, **src.consts}
-    exec(compile(code, f"<presumption {name}>", "exec"), namespace)  # our own text: names are repr()s
-    return namespace["test"]  # type: ignore[no-any-return]
-
-
-class _Source:
-    """The lines of one generated condition: each node sets a variable to True, False or None,
-    taking its parts in the interpreter's order and stopping where it stops, so that what is
-    read (and what raises) is what the interpreter reads. Data the interpreter would read
-    differently or report as an error raises _Fallback."""
-
-    def __init__(self, roots: Mapping[str, str], objects: frozenset[str]):
-        self.roots = dict(roots)  # a fact root -> the local variable holding it
-        self.objects = objects  # the roots known to hold a dict (the entity's object)
-        self.lines: list[str] = []
-        self.consts: dict[str, Any] = {}
-        self.count = 0
-
-    def var(self) -> str:
-        self.count += 1
-        return f"v{self.count}"
-
-    def const(self, value: Any) -> str:
-        name = f"c{len(self.consts)}"
-        self.consts[name] = value
-        return name
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-    def node(self, node: Any, depth: int) -> str:
-        if not isinstance(node, Mapping):
-            raise _Unsupported
-        for key, decisive in (("all", False), ("any", True)):  # the interpreter's order of keys
-            if key in node:
-                return self.junction(list(node[key]), decisive, depth)
-        if "not" in node:
-            inner = self.node(node["not"], depth)
-            out = self.var()
-            self.emit(depth, f"{out} = None if {inner} is None else not {inner}")
-            return out
-        if "some" in node or "every" in node:
-            return self.quantifier(node, depth)
-        return self.predicate(node, depth)
-
-    def junction(self, parts: list[Any], decisive: bool, depth: int) -> str:
-        """``all`` / ``any``: the decisive value of a part settles it (the later parts are not
-        read), else unknown if a part is unknown."""
-        out = self.var()
-        self.emit(depth, f"{out} = {not decisive}")
-        for part in parts:
-            tv = self.node(part, depth)
-            self.emit(depth, f"if {tv} is {decisive}:")
-            self.emit(depth + 1, f"{out} = {decisive}")
-            self.emit(depth, "else:")
-            depth += 1
-            self.emit(depth, f"if {tv} is None:")
-            self.emit(depth + 1, f"{out} = None")
-        return out
-
-    def quantifier(self, node: Mapping[str, Any], depth: int) -> str:
-        want = "some" in node
-        items = self.fact(node["some" if want else "every"], depth)
-        out, item = self.var(), self.var()
-        self.emit(depth, f"if {items} is MISSING:")
-        self.emit(depth + 1, f"{out} = None")
-        self.emit(depth, "else:")
-        self.emit(depth + 1, f"if type({items}) is not list:")
-        self.emit(depth + 2, "raise _Fallback")
-        self.emit(depth + 1, f"{out} = {not want}")
-        self.emit(depth + 1, f"for {item} in {items}:")
-        outer, self.roots = self.roots, {**self.roots, "item": item}
-        tv = self.node(node.get("where"), depth + 2)
-        self.roots = outer
-        self.emit(depth + 2, f"if {tv} is {want}:")
-        self.emit(depth + 3, f"{out} = {want}")
-        self.emit(depth + 3, "break")
-        self.emit(depth + 2, f"if {tv} is None:")
-        self.emit(depth + 3, f"{out} = None")
-        return out
-
-    def fact(self, path: Any, depth: int) -> str:
-        """Read a fact path: its value, or MISSING."""
-        if not isinstance(path, str) or path.split(".")[0] not in self.roots:
-            raise _Unsupported
-        root, *keys = path.split(".")
-        out = self.var()
-        self.emit(depth, f"{out} = {self.roots[root]}")
-        for i, key in enumerate(keys):
-            step = depth + i
-            if i:
-                self.emit(step - 1, f"if {out} is not MISSING:")
-            if i or root not in self.objects:
-                self.emit(step, f"if type({out}) is not dict:")
-                self.emit(step + 1, "raise _Fallback")
-            self.emit(step, f"{out} = {out}.get({key!r}, MISSING)")
-        # The value may be an Unknown (never in an incident's facts, but the interpreter would
-        # take it as undetermined): each reader of it checks (a list, a comparison, a presence).
-        return out
-
-    def predicate(self, node: Mapping[str, Any], depth: int) -> str:
-        """A fact against a constant (the interpreter's constant predicates), or ``exists`` /
-        ``known`` (which, on facts, both mean given)."""
-        if "fact" not in node or "value" in node or len(node) != 2:
-            raise _Unsupported
-        (op, operand), = ((k, v) for k, v in node.items() if k != "fact")
-        value, out = self.fact(node["fact"], depth), self.var()
-        if op in ("exists", "known"):
-            self.emit(depth, f"if type({value}) is Unknown:")
-            self.emit(depth + 1, "raise _Fallback")
-            self.emit(depth, f"{out} = {value} is {'not ' if operand else ''}MISSING")
-            return out
-        test = self.const(_fast_test(op, operand))
-        texts = _texts(op, operand)
-        # A text against texts needs no call: equals on a text is ==, and true is never a text.
-        quick = f"({value} {'==' if op == 'equals' else 'in'} {self.const(texts)}) if type({value}) is str else " if texts else ""
-        self.emit(depth, f"{out} = None if {value} is MISSING else {quick}{test}({value})")
-        return out
-
-
-def _texts(op: str, operand: Any) -> Any:
-    """The texts a text must equal for ``equals`` or ``in`` to hold (None: other operators)."""
-    if op == "equals" and type(operand) is str:
-        return operand
-    if op == "in" and isinstance(operand, list):
-        return frozenset(x for x in operand if type(x) is str)
-    return None
-
-
-def _fast_test(op: str, operand: Any) -> Callable[[Any], bool]:
-    compare = COMPARISONS.get(op)
-    if compare is None:
-        raise _Unsupported
-    if op in ("in", "not_in"):
-        if not isinstance(operand, list) or any(type(x) not in SCALARS for x in operand):
-            raise _Unsupported
-        operand = tuple(operand)
-    elif type(operand) not in SCALARS:
-        raise _Unsupported
-
-    def test(value: Any) -> bool:
-        if type(value) is Unknown:
-            raise _Fallback
-        try:
-            return bool(compare(value, operand))
-        except TypeError:
-            raise _Fallback from None  # the interpreter reports it (RuleRuntimeError)
-
-    return test
 
 
 def _guard(when: Any, entity: str) -> _Guard | None:
@@ -560,15 +342,33 @@ class _Plan:
     entities: tuple[_Entity, ...] | None  # None: the reference pass fills every incident
 
 
-def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
+def _plan_of(every: tuple[Presumption, ...], ranks: tuple[int, ...]) -> _Plan:
+    """The plan for the presumptions of ``every`` at ``ranks`` (those in force)."""
+    in_force = tuple(every[i] for i in ranks)
+    compiled = _compiled(every)
     members: list[_Member] = []
-    for rank, p in enumerate(in_force):
-        fast = _fast_of(p)
-        if fast is None or p.entity not in ENTITIES or not p.path:
+    for rank, i in enumerate(ranks):
+        p, code = every[i], compiled[i]
+        # A condition with no code, or not the one compiled from the presumption's ``when``: the
+        # reference pass fills with the presumptions in force.
+        if code is None or (code.test is None) != (p.cond is always) or p.entity not in ENTITIES or not p.path:
             return _Plan(in_force, None)
-        members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), *fast))
+        members.append(_Member(rank, p, p.path[:-1], p.path[-1], "/".join(p.path), code.test,
+                               _guard(p.raw.get("when"), p.entity), code.rest))
     entities = (_entity_plan(e, [m for m in members if m.p.entity == e]) for e in ENTITIES)
     return _Plan(in_force, tuple(e for e in entities if e.every))
+
+
+def _compiled(every: tuple[Presumption, ...]) -> list[PresumptionTest | None]:
+    """The compiled conditions of a list of presumptions (``codegen.presumption_tests``: the
+    functions ``hocr rules compile`` shows for the rulebook's list), made once per list."""
+    from . import codegen  # late: codegen needs the loader, which needs this module
+
+    key = tuple(map(id, every))
+    hit = _COMPILED.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], every, strict=True)):
+        hit = _remember(_COMPILED, key, (every, codegen.presumption_tests(every)))
+    return hit[1]
 
 
 # The plan for each list of presumptions and day, and for each set in force (compiled once per
@@ -577,6 +377,7 @@ def _plan_of(in_force: tuple[Presumption, ...]) -> _Plan:
 # planned on every call.
 _PLANS: dict[tuple[int, dt.date], tuple[Sequence[Presumption], _Plan]] = {}
 _SPANS: dict[tuple[int, tuple[int, ...]], tuple[Sequence[Presumption], _Plan]] = {}
+_COMPILED: dict[tuple[int, ...], tuple[tuple[Presumption, ...], list[PresumptionTest | None]]] = {}
 
 
 def _plan(presumptions: Sequence[Presumption], day: dt.date) -> _Plan:
@@ -585,10 +386,10 @@ def _plan(presumptions: Sequence[Presumption], day: dt.date) -> _Plan:
     if hit is None or hit[0] is not presumptions:
         ranks = tuple(i for i, p in enumerate(presumptions) if p.in_force(day))
         if not isinstance(presumptions, tuple):
-            return _plan_of(tuple(presumptions[i] for i in ranks))
+            return _plan_of(tuple(presumptions), ranks)
         span = _SPANS.get((key[0], ranks))
         if span is None or span[0] is not presumptions:
-            span = _remember(_SPANS, (key[0], ranks), (presumptions, _plan_of(tuple(presumptions[i] for i in ranks))))
+            span = _remember(_SPANS, (key[0], ranks), (presumptions, _plan_of(presumptions, ranks)))
         hit = _remember(_PLANS, key, span)
     return hit[1]
 
@@ -598,6 +399,9 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
         cache.clear()
     cache[key] = value
     return value
+
+
+_IN_ORDER = operator.itemgetter(0, 1)  # (rank, object index): in order of id, then of object
 
 
 def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tuple[dict[str, Any], list[Applied]]:
@@ -614,12 +418,9 @@ def _fast_presume(entities: tuple[_Entity, ...], facts: Mapping[str, Any]) -> tu
         if out is not None:
             filled[ent.plural] = out
     if len(found) > 1:
-        found.sort(key=_in_order)
+        found.sort(key=_IN_ORDER)
     return filled, [a for _, _, a in found]
 
-
-def _in_order(entry: tuple[int, int, Applied]) -> tuple[int, int]:
-    return entry[0], entry[1]
 
 
 def _fill_entity(ent: _Entity, items: list[Any], report: Any, found: list[tuple[int, int, Applied]]) -> list[Any] | None:
@@ -642,11 +443,15 @@ def _fill_object(ent: _Entity, obj: dict[str, Any], index: int, report: Any, fou
     cur = obj
     owned: set[int] = set()
     for m in ent.candidates(obj):
-        holder = _fast_holder(cur, m.parent)
+        holder = _fast_holder(cur, m.parent) if m.parent else cur  # no call for a field of the object itself
         if holder is None or m.leaf in holder:
             continue
-        if m.test is not None and m.test(cur, report) is not True:
-            continue
+        if m.test is not None:
+            try:
+                if m.test(cur, report) is not True:
+                    continue
+            except Exception:  # a value the condition cannot read or compare: the reference pass reports it
+                raise _Fallback from None
         found.append((m.rank, index, m.applied(ent.plural, index, str(cur.get("id", index)))))
         cur = _put(cur, m.p.path, m.p.value, owned)
     return cur

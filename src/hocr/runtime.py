@@ -154,3 +154,8 @@ def table_rows(policy: str, truths: tuple[bool | None, ...], ranks: tuple[int, .
             return None
         return (best,)
     return None if None in truths else tuple(matched)  # collect
+
+
+# Generated presumption conditions read a field of a plain dict directly and test it for an
+# undetermined value themselves (codegen.PresumptionWriter.read): the class is theirs to name.
+__all__ += ["Unknown"]
