@@ -97,6 +97,7 @@ def test_fast_and_reference_passes_agree_on_every_worked_incident_and_every_othe
                 stated = P.with_answer(facts, a.pointer, alt)
                 assert facts == before
                 assert_same(stated, day)
+                assert_same_answer(facts, a.pointer, alt, day)
                 answers += 1
     assert presumed and answers
 
@@ -108,6 +109,28 @@ def test_fast_and_reference_passes_agree_on_generated_incidents(day_text: str, d
     facts = check_incident(data.draw(S.incidents(BOOK, as_of=day))).facts
     for a in assert_same(facts, day):
         assert_same(P.with_answer(facts, a.pointer, a.presumption.alternatives[0]), day)
+        assert_same_answer(facts, a.pointer, a.presumption.alternatives[0], day)
+
+
+def assert_same_answer(facts: Any, pointer: str, value: Any, day: dt.date) -> None:
+    """presume_answer, from the presumed facts, fills what presuming the answered incident in
+    full fills, and changes neither what it is given."""
+    filled, _ = P.presume(BOOK.presumptions, facts, day)
+    before, filled_before = copy.deepcopy(facts), copy.deepcopy(filled)
+    got = P.presume_answer(BOOK.presumptions, facts, filled, pointer, value, day)
+    assert got == P.presume(BOOK.presumptions, P.with_answer(facts, pointer, value), day)[0]
+    assert facts == before and filled == filled_before
+
+
+def test_an_answer_refills_only_its_own_object() -> None:
+    facts = two_acts()
+    day = dt.date(2024, 7, 1)
+    filled, _ = P.presume(BOOK.presumptions, facts, day)
+    got = P.presume_answer(BOOK.presumptions, facts, filled, "/acts/0/elements/armed", True, day)
+    assert got["acts"][0]["elements"]["armed"] is True
+    assert got["acts"][1] is filled["acts"][1] and got["victims"] is filled["victims"]  # taken as filled
+    assert_same_answer(facts, "/acts/0/elements/armed", True, day)
+    assert_same_answer(facts, "/acts/1/elements/intent", "kill", day)
 
 
 def two_acts() -> dict[str, Any]:

@@ -49,7 +49,7 @@ from .conditions import (
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
 from .loader import Decision, Rule, Rulebook, as_sources, citation
 from .offences import offence_key
-from .presumptions import Applied, with_answer
+from .presumptions import Applied, presume_answer, with_answer
 from .presumptions import presume as presume_facts
 from .provisional import UNCHANGED, Unchanged, add_presumptions
 from .tables import Row, TableConflict
@@ -523,7 +523,7 @@ def evaluate(
     # answer to a fact none of them read is not decided again, and a pass for another answer
     # decides again only the decisions that read what it changes (hocr.reads).
     record = reads.PassRecord(reads.analysis(book)) if applied and not _ALWAYS_REDECIDE else None
-    others = _alternative_decider(book, inc, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
+    others = _alternative_decider(book, inc, filled, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
                                   record)
     return _decide_incident(book, replace(inc, facts=filled), day, main, trace, record=record,
                             complete=lambda decision: add_presumptions(book, inc, day, decision, applied, others,
@@ -537,8 +537,8 @@ def _could_matter(record: reads.PassRecord | None) -> Callable[[Applied], bool] 
     return lambda a: record.could_matter(a.presumption.fact)
 
 
-# Tests set this to decide every other answer again, in full, to show that skipping and reusing
-# outcomes change nothing.
+# Tests set this to decide every other answer again, in full (presumed afresh, every decision
+# made), to show that skipping, reusing and filling only the answered object change nothing.
 _ALWAYS_REDECIDE = False
 
 
@@ -560,14 +560,17 @@ def _decider(book: Rulebook, backend: str | None, trace: bool) -> Decide:
     return lambda d, day, scope, label: decide_compiled(prog, d, day, scope, label)
 
 
-def _alternative_decider(book: Rulebook, inc: Incident, day: dt.date, decide_one: Decide,
+def _alternative_decider(book: Rulebook, inc: Incident, filled: Mapping[str, Any], day: dt.date, decide_one: Decide,
                          record: reads.PassRecord | None) -> Any:
     """Decide the incident again with one presumed fact stated otherwise (the other presumptions
-    still filling what stays unsaid), reusing what ``record`` shows that answer cannot change."""
+    still filling what stays unsaid: ``filled`` is what they filled on the incident), reusing what
+    ``record`` shows that answer cannot change."""
 
     def decide_with(pointer: str, value: Any) -> dict[str, Any] | Unchanged | None:
-        filled, _ = presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)
-        answered = replace(inc, facts=filled)
+        if _ALWAYS_REDECIDE:  # in full: the answered incident presumed afresh, as the reference
+            answered = replace(inc, facts=presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)[0])
+        else:
+            answered = replace(inc, facts=presume_answer(book.presumptions, inc.facts, filled, pointer, value, day))
         reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)),
                                                    _recording_names(book))
         try:
