@@ -79,11 +79,12 @@ def _force_record(decision: dict[str, Any], received: str, n: int) -> dict[str, 
 
 def templates() -> list[str]:
     """One JSON line per generated incident, with ID_MARK where its id goes."""
-    from hocr.audit import BUILTIN_GROUPS, audit_line
+    from hocr.audit import audit_line, report_groups
     from hocr.engine import evaluate
     from hocr.loader import load_rulebook
 
     book = load_rulebook()
+    groups = report_groups(book)
     out = [x for x in SAMPLE.read_text(encoding="utf-8").splitlines() if x.strip()]
     for n, inc in enumerate(_incidents()):
         inc.pop("force_record", None)
@@ -93,7 +94,7 @@ def templates() -> list[str]:
         except Exception:  # noqa: BLE001 - a case the generator cannot turn into an audit line
             continue
         line = json.dumps(inc, ensure_ascii=False)
-        if audit_line(book, 1, line, BUILTIN_GROUPS).kind == "evaluated":
+        if audit_line(book, 1, line, groups).kind == "evaluated":
             out.append(line)
     return [json.dumps({**json.loads(x), "id": ID_MARK}, ensure_ascii=False) for x in out]
 

@@ -1,13 +1,13 @@
 """Run every benchmark and write docs/performance.md: the figures, the machine, the Python, the
 date, and issue 13's targets beside the measured medians (met or not met).
 
-Run:  python bench/run_all.py            # the mix, the start-up and the short audit; writes the doc
+Run:  python bench/run_all.py            # the mix, the start-up, the presumptions and the short audit; writes the doc
       python bench/run_all.py --full-audit   # the audit at its own default size (slower)
       python bench/run_all.py --tiny --out /tmp/perf.md   # a smoke run (never into docs/)
 
 Each benchmark runs in its own process (so memory and imports are its own) and hands its figures
-back as JSON; bench_audit.py prints text, which is kept as printed and read for the targets
-where its lines say them.
+back as JSON; bench_presume.py and bench_audit.py print text, which is kept as printed (and,
+for the audit, read for the targets where its lines say them).
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ def audit_args(tiny: bool, full: bool) -> list[str]:
     return [] if full else TINY_AUDIT if tiny else SHORT_AUDIT
 
 
-def run_audit(args: Sequence[str]) -> str:
-    done = subprocess.run([sys.executable, str(BENCH / "bench_audit.py"), *args],
+def run_text_bench(script: str, args: Sequence[str]) -> str:
+    """Run one benchmark that prints text; what it printed, or why it failed (the document says
+    so, and the other benchmarks' figures are still written)."""
+    done = subprocess.run([sys.executable, str(BENCH / script), *args],
                           capture_output=True, text=True, check=False)
     if done.returncode:
-        return f"bench_audit.py {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-2000:]}"
+        return f"{script} {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-2000:]}"
     return done.stdout
 
 
@@ -211,8 +213,8 @@ def _fence(text: str) -> str:
     return "```\n" + text.rstrip() + "\n```"
 
 
-def document(mix: tuple[str, dict[str, Any]], startup: tuple[str, dict[str, Any]], audit: tuple[str, list[str]],
-             command: str) -> str:
+def document(mix: tuple[str, dict[str, Any]], startup: tuple[str, dict[str, Any]], presume: str,
+             audit: tuple[str, list[str]], command: str) -> str:
     m = machine()
     targets = mix_targets(mix[1]) + startup_targets(startup[1]) + audit_targets(audit[0])
     parts = [
@@ -234,6 +236,9 @@ def document(mix: tuple[str, dict[str, Any]], startup: tuple[str, dict[str, Any]
         "",
         "## Start-up (`bench/bench_startup.py`)\n",
         _fence(startup[0]),
+        "",
+        "## Presumptions (`bench/bench_presume.py`)\n",
+        _fence(presume),
         "",
         "## The audit (`bench/bench_audit.py`)\n",
         _fence(audit[0]),
@@ -313,7 +318,15 @@ METHOD_NOTES = """## How the figures are taken
   (what 1,000 decisions hold) and dropping each (the working memory of one call), beside the
   orjson parse's; tracemalloc slows the calls, so memory is measured apart from time.
 - Start-up runs are new processes (`python -m hocr check`, no shell); "empty cache" is a fresh
-  `HOCR_CACHE_DIR` for each run (Python's bytecode caches stay warm).
+  `HOCR_CACHE_DIR` for each run. Python's bytecode is written once, by a first untimed run, to
+  a private `PYTHONPYCACHEPREFIX` (a temporary folder) and read from it by every timed run
+  (warm and empty cache alike), as an installed hocr reads the .pyc files pip wrote, whatever
+  the environment says; the row "warm cache, no bytecode" runs with no bytecode at all, so it
+  shows what compiling every module from source adds (as a checkout run with
+  `PYTHONDONTWRITEBYTECODE` does).
+- The presumptions are timed by bench_presume.py over the same mix: `presume` (all incidents,
+  then those where nothing or something is presumed), `with_answer` for each other answer of a
+  presumed fact, and `presume` again on its result, in µs of CPU per call.
 - The audit figures are bench_audit.py's own (owned with the audit work); run_all.py runs it
   in its short mode unless `--full-audit` is given, so the million-line figure is extrapolated
   from its throughput.
@@ -334,11 +347,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(mix[0])
     startup = run_json_bench("bench_startup.py", [*tiny, *rounds])
     print(startup[0])
+    presume = run_text_bench("bench_presume.py", [*tiny, *rounds])
+    print(presume)
     a_args = audit_args(args.tiny, args.full_audit)
-    audit = (run_audit(a_args), a_args)
+    audit = (run_text_bench("bench_audit.py", a_args), a_args)
     print(audit[0])
     command = "python bench/run_all.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    text = document(mix, startup, audit, command)
+    text = document(mix, startup, presume, audit, command)
     out = args.out or (None if args.tiny else DOC)
     if out is not None:
         out.write_text(text, encoding="utf-8")

@@ -588,3 +588,63 @@ def test_shipped_sample_all_lines_evaluated_and_html(book: Rulebook) -> None:
     assert out["lines"]["read"] == out["lines"]["evaluated"]
     html_page = render_html({**out, "rulebook": book.info()}, "audit-sample.jsonl")
     assert "Discrepancies by kind" in html_page
+
+
+# --------------------------------------------------------------------------------------------
+# The groups and the finding kinds come from the rulebook (rules/audit/report-groups.yaml)
+# --------------------------------------------------------------------------------------------
+
+SAMPLE_LINES = (REPO / "examples" / "audit-sample.jsonl").read_text().splitlines()
+
+
+def test_the_shipped_groups_and_kinds_are_those_hocr_reported_before_they_moved_to_the_rulebook() -> None:
+    assert [(g.label, g.definition()) for g in BUILTIN_GROUPS] == [
+        ("all crimes", "every crime"),
+        (ALL_EXCL_FRAUD, "every HOCR category except fraud"),
+        ("violence against the person", "HOCR category violence against the person"),
+        ("sexual offences", "HOCR category sexual offences"),
+        ("rape", "classifications tagged rape"),
+    ]
+    assert list(audit.KINDS) == ["not_recorded", "rape_left_as_n100", "recorded_not_crime", "wrong_classification",
+                                 "wrong_count", "late", "flag_missing", "flag_not_derived", "invalid_cancellation",
+                                 "outcome_conditions_not_met"]
+    assert audit.KINDS["rape_left_as_n100"][0] == "rape left as N100"
+    assert audit.groups_with([]) == BUILTIN_GROUPS
+
+
+def _edited_rules(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    """A copy of the shipped rules whose audit section has each (old, new) text replaced."""
+    root = tmp_path / "rules"
+    shutil.copytree(data_path("rules"), root)
+    path = root / "audit" / "report-groups.yaml"
+    text = path.read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    return root
+
+
+def test_the_audit_reports_the_groups_and_kinds_its_rulebook_gives(tmp_path: Path) -> None:
+    robbery = ("    - label: robbery\n      match: category\n      values: [Robbery]\n"
+               "      source: {document: D, edition: E, section: S}\n      verification: unverified\n")
+    root = _edited_rules(tmp_path, ("  finding_kinds:\n", robbery + "  finding_kinds:\n"),
+                         ("label: rape left as N100", "label: rape kept as an N100"))
+    out = run_audit(jsonl(SAMPLE_LINES), rules=str(root)).as_json({}, 200)
+    assert [g["label"] for g in out["groups"]] == [g.label for g in BUILTIN_GROUPS] + ["robbery"]
+    assert out["discrepancy_kinds"]["rape_left_as_n100"]["label"] == "rape kept as an N100"
+    assert [d["label"] for d in out["examples"]["rape_left_as_n100"]] == ["rape kept as an N100"]
+    shipped = run_audit(jsonl(SAMPLE_LINES)).as_json({}, 200)
+    assert out["discrepancies"] == shipped["discrepancies"]
+
+
+def test_a_finding_with_no_kind_in_the_rulebook_is_a_crime_not_recorded(tmp_path: Path) -> None:
+    # The mapping from the finding to its kind is the rulebook's: without it the rape the force
+    # left as N100 is counted as a crime not recorded (and `hocr rules lint` reports the rule).
+    text = (data_path("rules") / "audit" / "report-groups.yaml").read_text()
+    kinds = text[text.index("  finding_kinds:\n"):]
+    root = _edited_rules(tmp_path, (kinds, "  finding_kinds: []\n"))
+    out = run_audit(jsonl(SAMPLE_LINES), rules=str(root)).as_json({}, 200)
+    assert "rape_left_as_n100" not in out["discrepancies"]
+    shipped = run_audit(jsonl(SAMPLE_LINES)).as_json({}, 200)["discrepancies"]
+    assert out["discrepancies"]["not_recorded"] == shipped["not_recorded"] + shipped["rape_left_as_n100"] == 2

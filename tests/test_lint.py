@@ -561,3 +561,82 @@ def test_cli_findings_exit_5_text_and_json(tmp_path: Path) -> None:
     assert any(i["code"] == "HOCR-L001" and i["file"] == "extra.yaml" and i["line"] == 2 for i in items)
     # A rulebook that does not load is linted all the same; the loader's problems are findings.
     assert any(i["code"] == "HOCR-L000" for i in items) or any(i["code"] == "HOCR-L001" for i in items)
+
+
+# ---- the audit section (rules/audit/): what its groups and kinds name -----------------------
+
+KEPT_MANIFEST = MANIFEST.replace("    count_key: count_key\n", "    count_key: count_key\n    findings: [kept]\n") + """
+  - name: kept
+    scope: allegation
+    combine: all
+    title: kept instead
+    outputs: {finding: {enum: [kept_instead_of_crime]}, discrepancy: {enum: [left_as_note, other]}}
+    if_no_rule_applies: absent
+"""
+
+AUDIT = f"""
+audit:
+  as_of: "2026-12-02"
+  report_groups:
+    - {{label: all, match: all, source: {{document: "{GR}", edition: April 2022, section: B}}, verification: unverified}}
+    - {{label: tested, match: MATCH, values: [VALUE], source: {{document: "{GR}", edition: April 2022, section: B}}, verification: unverified}}
+  finding_kinds:
+    - kind: left_as_note
+      label: left as a note
+      definition: kept a note instead
+      findings: [FINDING]
+      source: {{document: "{GR}", edition: April 2022, section: B}}
+      verification: unverified
+"""
+
+KEPT_RULE = rule("t.kept", "kept", "{fact: recording.outcome, equals: record}",
+                 "{finding: kept_instead_of_crime, discrepancy: left_as_note}")
+
+
+def audit_book(tmp_path: Path, match: str = "category", value: str = "Test", finding: str = "t.kept",
+               rules: str = KEPT_RULE) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    root = book(tmp_path, rules_file(rules), manifest=KEPT_MANIFEST)
+    (root / "audit.yaml").write_text(AUDIT.replace("MATCH", match).replace("VALUE", value).replace("FINDING", finding))
+    return root
+
+
+def test_an_audit_section_naming_what_exists_is_clean(tmp_path: Path) -> None:
+    for match, value in (("category", "test"), ("not_category", "Test"), ("code", "8n")):
+        assert lint(audit_book(tmp_path, match, value)).findings == [], (match, value)
+
+
+@pytest.mark.parametrize(("match", "value", "code", "says"), [
+    ("category", "Robbery", "HOCR-L005", "no classification of the catalogue has the category 'Robbery'"),
+    ("not_category", "Fraud", "HOCR-L005", "the category 'Fraud'"),
+    ("tag", "rape", "HOCR-L005", "the tag 'rape'"),
+    ("ons", "violence with injury", "HOCR-L005", "the ONS offence group 'violence with injury'"),
+    ("code", "999Z", "HOCR-L004", "classification '999Z' is not in the catalogue"),
+])
+def test_a_report_group_naming_what_the_catalogue_lacks(tmp_path: Path, match: str, value: str, code: str, says: str) -> None:
+    (f,) = found(audit_book(tmp_path, match, value), code)
+    assert f.file == "audit.yaml" and f.line == 6 and says in f.message and "report group 'tested'" in f.message
+
+
+def test_a_finding_kind_naming_a_missing_or_wrong_rule(tmp_path: Path) -> None:
+    (f,) = found(audit_book(tmp_path, finding="t.nothing"), "HOCR-L002")
+    assert f.file == "audit.yaml" and f.line == 8 and "names rule 't.nothing', which does not exist" in f.message
+    (f,) = found(audit_book(tmp_path / "b", finding="t.victim"), "HOCR-L003")
+    assert "decides 'recording', not one of the pipeline's findings" in f.message
+    other = KEPT_RULE.replace("discrepancy: left_as_note", "discrepancy: other")
+    got = sorted(f.message for f in found(audit_book(tmp_path / "c", rules=other), "HOCR-L006"))
+    assert got == ["finding kind 'left_as_note' names rule 't.kept', whose discrepancy is 'other'",
+                   "rule 't.kept': discrepancy 'other' is no finding kind of the audit section (rules/audit/): "
+                   "the audit would pass it over"]
+
+
+def test_the_shipped_audit_section_is_clean_and_a_broken_copy_is_not(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "rules", root)
+    assert not [f for f in lint(root).findings if f.file.startswith("audit/")]
+    path = root / "audit" / "report-groups.yaml"
+    path.write_text(path.read_text().replace("values: [Sexual Offences]", "values: [Sexual offences against adults]"))
+    (f,) = [f for f in lint(root).findings if f.file.startswith("audit/")]
+    assert f.code == "HOCR-L005" and "Sexual offences against adults" in f.message

@@ -521,6 +521,7 @@ def test_every_stage_is_timed_and_a_cache_hit_skips_only_the_checks(tmp_path: Pa
     # The rulebook read from the cache is the rulebook read from the files.
     assert warm.hash == cold.hash and warm.files == cold.files and warm.pipeline == cold.pipeline
     assert warm.classifications == cold.classifications
+    assert warm.audit == cold.audit and warm.audit.groups
     assert [(p.id, p.file, p.line) for p in warm.presumptions] == [(p.id, p.file, p.line) for p in cold.presumptions]
     for rid, r in cold.rules.items():
         w = warm.rules[rid]
@@ -618,3 +619,78 @@ def test_an_entry_of_another_shape_is_ignored_and_written_again(tmp_path: Path, 
         assert _fresh_load(SHIPPED).timings[0][0] == "read"
         entry = _read_cache(key)
         assert entry is not None and len(entry.docs) == len(files)
+
+
+# ------------------------------------------------------------------------------------------
+# The audit section (rules/audit/)
+# ------------------------------------------------------------------------------------------
+
+AUDIT = """\
+audit:
+  as_of: "2026-12-02"
+  report_groups:
+    - {label: everything, match: all, source: {document: D, edition: E, section: S}, verification: unverified}
+    - label: robbery
+      match: category
+      values: [Robbery]
+      source: {document: D, edition: E, section: S2}
+      verification: secondary
+  finding_kinds:
+    - kind: kept_as_note
+      label: kept as a note
+      definition: the force kept a note instead
+      findings: [t.note]
+      source: {document: D, edition: E, section: S3}
+      verification: unverified
+"""
+
+
+def test_the_shipped_audit_section_is_read_into_the_rulebook() -> None:
+    method = load_rulebook().audit
+    assert method.file == "audit/report-groups.yaml" and method.as_of is not None
+    assert [(g.label, g.match, g.values) for g in method.groups] == [
+        ("all crimes", "all", ()), ("all crime excluding fraud", "not_category", ("Fraud",)),
+        ("violence against the person", "category", ("Violence against the Person",)),
+        ("sexual offences", "category", ("Sexual Offences",)), ("rape", "tag", ("rape",))]
+    (kind,) = method.kinds
+    assert (kind.kind, kind.findings) == ("rape_left_as_n100", ("n100.kept-for-recorded-rape",))
+    assert all(x.citation and x.verification for x in (*method.groups, kind))
+    assert "HMICFRS" in method.groups[1].citation
+
+
+def test_an_audit_section_is_read_with_its_lines_and_citations(root: Path) -> None:
+    (root / "audit.yaml").write_text(AUDIT)
+    method = load_rulebook(root).audit
+    assert [(g.label, g.match, g.values, g.verification) for g in method.groups] == [
+        ("everything", "all", (), "unverified"), ("robbery", "category", ("Robbery",), "secondary")]
+    assert method.groups[1].citation == "D, E, S2" and method.file == "audit.yaml"
+    (kind,) = method.kinds
+    assert (kind.kind, kind.label, kind.findings) == ("kept_as_note", "kept as a note", ("t.note",))
+
+
+def test_a_rulebook_without_an_audit_section_has_no_groups_or_kinds(root: Path) -> None:
+    method = load_rulebook(root).audit
+    assert (method.groups, method.kinds, method.file) == ((), (), "")
+
+
+def test_a_second_audit_section_or_a_label_used_twice_is_a_problem(root: Path) -> None:
+    (root / "audit.yaml").write_text(AUDIT)
+    (root / "more.yaml").write_text(AUDIT)
+    p = only_problem(root)
+    assert p.file == "more.yaml" and "a second audit section (the first is in audit.yaml)" in p.message
+    (root / "more.yaml").unlink()
+    (root / "audit.yaml").write_text(AUDIT.replace("label: robbery", "label: Everything"))
+    assert "report group label 'everything' is used twice" in only_problem(root).message
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ("match: all,", "match: all, values: [x],", "should not be valid"),  # 'all' takes no values
+    ("      values: [Robbery]\n", "", "'values' is a required property"),
+    ("match: category", "match: offence", "is not one of"),
+    ("findings: [t.note]", "findings: []", "should be non-empty"),
+])
+def test_the_schema_refuses_a_malformed_audit_section(root: Path, old: str, new: str, says: str) -> None:
+    assert old in AUDIT
+    (root / "audit.yaml").write_text(AUDIT.replace(old, new))
+    p = only_problem(root)
+    assert p.file == "audit.yaml" and says in p.message, p.message

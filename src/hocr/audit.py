@@ -26,8 +26,10 @@ sends back the batch's partial :class:`Summary` (counts, never rates) and its ou
 rendered, and the parent merges and writes them in input order, so the results are the same.
 Summaries of parts of a file merge exactly into the summary of the whole (:meth:`Summary.merge`).
 The comparison holds no offence knowledge: what it compares comes from the decision, and a
-record kept instead of a crime (an N100 for a rape) from a finding of the rules. (The built-in
-report groups still name rulebook categories and a tag: BUILTIN_GROUPS.) No line,
+record kept instead of a crime (an N100 for a rape) from a finding of the rules, whose kind of
+discrepancy (label and definition) the rulebook's ``audit`` section gives; the groups reported
+on (all crime excluding fraud, violence against the person...) are that section's too
+(rules/audit/report-groups.yaml: :func:`report_groups`, :func:`discrepancy_kinds`). No line,
 however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
 """
 
@@ -46,22 +48,19 @@ from typing import IO, Any, NamedTuple
 from .engine import EvaluationError, evaluate
 from .idledger import Duplicate, IdLedger, Keys, process_keys, use_keys
 from .incident import LONDON, InvalidIncident, check_incident, looks_like_id, parse_json, parse_time
-from .loader import Classification, Rulebook, load_rulebook
+from .loader import Classification, ReportGroup, Rulebook, load_rulebook
 
 AUDIT_FORMAT = "hocr.audit.v1"
 EXIT_BELOW = 5  # `hocr audit --fail-under`: the audit ran and accuracy is below the threshold
 Z95 = 1.96  # the two-sided 95% normal quantile, as inspectors round it
 
-# The kinds of discrepancy, in the order they are reported: (label, definition).
-KINDS: dict[str, tuple[str, str]] = {
+# The kinds of discrepancy the comparison itself finds, in the order they are reported: (label,
+# definition). The rulebook's finding kinds (a record kept instead of a crime) are each a way of
+# not recording a crime, so they are reported right after "not_recorded" (discrepancy_kinds).
+OWN_KINDS: dict[str, tuple[str, str]] = {
     "not_recorded": (
         "crime not recorded",
         "the rules record a crime and the force recorded none for it",
-    ),
-    "rape_left_as_n100": (
-        "rape left as N100",
-        "the rules record a rape and the force left the report as an N100 record instead (a finding of the rules: "
-        "n100.kept-for-recorded-rape)",
     ),
     "recorded_not_crime": (
         "recorded, should not have been",
@@ -169,17 +168,46 @@ def _spec(label: str, fieldname: str, *values: str) -> GroupSpec:
     return GroupSpec(label, fieldname, frozenset(v.casefold() for v in values))
 
 
-# The groups inspectors report (HMICFRS crime data integrity): all crime excluding fraud, violence
-# against the person, sexual offences, and rape reports. Category names are the rulebook's.
-OVERALL = "all crimes"
+# The group a bare `--annual-recorded N` is for, as inspectors use it (and the headline figure of
+# the table, the HTML report and --fail-under): a label of rules/audit/report-groups.yaml.
 ALL_EXCL_FRAUD = "all crime excluding fraud"
-BUILTIN_GROUPS: tuple[GroupSpec, ...] = (
-    _spec(OVERALL, "all"),
-    _spec(ALL_EXCL_FRAUD, "not_category", "Fraud"),
-    _spec("violence against the person", "category", "Violence against the Person"),
-    _spec("sexual offences", "category", "Sexual Offences"),
-    _spec("rape", "tag", "rape"),
-)
+
+
+def report_groups(book: Rulebook) -> tuple[GroupSpec, ...]:
+    """The groups the rulebook's audit section reports on (HMICFRS crime data integrity: all
+    crime excluding fraud, violence against the person, sexual offences, rape), in its order."""
+    return tuple(_group_spec(g) for g in book.audit.groups)
+
+
+def _group_spec(g: ReportGroup) -> GroupSpec:
+    return _spec(g.label, g.match, *g.values)
+
+
+def discrepancy_kinds(book: Rulebook) -> dict[str, tuple[str, str]]:
+    """Every kind of discrepancy, in report order, with (label, definition): the comparison's own,
+    and after "not_recorded" the rulebook's finding kinds (a record kept instead of a crime)."""
+    found = _KINDS_OF.get(id(book))
+    if found is not None and found[0] is book:
+        return found[1]
+    first, *rest = OWN_KINDS.items()
+    kinds = dict([first, *((k.kind, (k.label, k.definition)) for k in book.audit.kinds), *rest])
+    if len(_KINDS_OF) >= 16:
+        _KINDS_OF.clear()
+    _KINDS_OF[id(book)] = (book, kinds)  # the book is kept, so its id is never reused under it
+    return kinds
+
+
+_KINDS_OF: dict[int, tuple[Rulebook, dict[str, tuple[str, str]]]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``BUILTIN_GROUPS`` and ``KINDS``: the shipped rulebook's groups and discrepancy kinds, read
+    when first asked for (so that importing this module loads no rulebook)."""
+    if name == "BUILTIN_GROUPS":
+        return report_groups(load_rulebook())
+    if name == "KINDS":
+        return discrepancy_kinds(load_rulebook())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_group(text: str) -> GroupSpec:
@@ -199,9 +227,11 @@ def parse_group(text: str) -> GroupSpec:
     return _spec(label.strip() or spec.strip(), fieldname, *values)
 
 
-def groups_with(extra: Sequence[GroupSpec]) -> tuple[GroupSpec, ...]:
-    labels = {g.label for g in BUILTIN_GROUPS}
-    out = list(BUILTIN_GROUPS)
+def groups_with(extra: Sequence[GroupSpec], book: Rulebook | None = None) -> tuple[GroupSpec, ...]:
+    """The rulebook's report groups (default: the shipped rulebook's), then ``extra``."""
+    builtin = report_groups(book if book is not None else load_rulebook())
+    labels = {g.label for g in builtin}
+    out = list(builtin)
     for g in extra:
         if g.label in labels:
             raise ValueError(f"group label {g.label!r} is used twice")
@@ -283,6 +313,7 @@ class Discrepancy:
     """One difference between the rules' decision and what the force did."""
 
     kind: str
+    label: str  # the kind's label (discrepancy_kinds)
     line: int
     incident: str
     crime: str | None  # the decided crime (C1...), when there is one
@@ -299,7 +330,7 @@ class Discrepancy:
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "label": KINDS[self.kind][0],
+            "label": self.label,
             "line": self.line,
             "incident": self.incident,
             "crime": self.crime,
@@ -320,7 +351,7 @@ CSV_COLUMNS = ("line", "incident", "kind", "label", "crime", "ref", "acts", "vic
 
 def csv_row(d: Discrepancy) -> list[str]:
     return [
-        str(d.line), d.incident, d.kind, KINDS[d.kind][0], d.crime or "", d.ref or "",
+        str(d.line), d.incident, d.kind, d.label, d.crime or "", d.ref or "",
         " ".join(d.acts), d.victim or "", d.classification or "", d.expected, d.found,
         d.explanation,
         " ".join(str(r["id"]) for r in d.rules),
@@ -571,6 +602,7 @@ class _Comparison:
     def __init__(self, book: Rulebook, raw: Mapping[str, Any], decision: Mapping[str, Any],
                  groups: Sequence[GroupSpec], line: int) -> None:
         self.book = book
+        self.kinds = discrepancy_kinds(book)
         self.raw = raw
         self.decision = decision
         self.groups = groups
@@ -597,8 +629,9 @@ class _Comparison:
         return _membership(self.book, self.groups).of(code, self.day)
 
     def add(self, kind: str, **kw: Any) -> None:
-        self.result.discrepancies.append(Discrepancy(kind=kind, line=self.line, incident=self.incident,
-                                                     groups=self.member(kw["classification"]), **kw))
+        self.result.discrepancies.append(Discrepancy(kind=kind, label=self.kinds[kind][0], line=self.line,
+                                                     incident=self.incident, groups=self.member(kw["classification"]),
+                                                     **kw))
 
     def run(self) -> LineResult:
         self.result.undetermined = len(self.decision.get("undetermined", []))
@@ -715,9 +748,11 @@ class _Comparison:
 
     def kept_instead(self, c: _Crime) -> Mapping[str, Any] | None:
         """The rules' finding, if any, that the force kept for this crime a record meant for a
-        report not recorded as a crime: it names the record and the kind of discrepancy."""
+        report not recorded as a crime: it names the record and the kind of discrepancy (one of the
+        rulebook's finding kinds)."""
         return next((f for f in self.decision.get("findings", [])
-                     if f.get("discrepancy") in KINDS and f.get("act") in c.acts and f.get("victim") == c.victim), None)
+                     if f.get("discrepancy") in self.kinds and f.get("discrepancy") not in OWN_KINDS
+                     and f.get("act") in c.acts and f.get("victim") == c.victim), None)
 
     def classification(self, c: _Crime, primary: int) -> bool:
         """Whether the standing record is rightly classified; a discrepancy when it is not."""
@@ -1005,7 +1040,8 @@ def json_line(value: Any) -> str:
 def audit_batch(book: Rulebook, block: Block, groups: tuple[GroupSpec, ...], wants: Wants) -> BatchResult:
     """Evaluate a batch of lines: their summary, and the outputs asked for, rendered."""
     # The batch's ids stay in memory (a batch is small) so that they can travel to the parent.
-    out = BatchResult(Summary(groups, ids=IdLedger(buffer_records=block.data.count(b"\n") + 1)))
+    out = BatchResult(Summary(groups, labels=discrepancy_kinds(book),
+                              ids=IdLedger(buffer_records=block.data.count(b"\n") + 1)))
     errors: list[str] = []
     results: list[str] = []
     rows: list[str] = []
@@ -1104,25 +1140,25 @@ def read_blocks(stream: IO[bytes], size: int, progress: Callable[[int], None] | 
 def batches(
     stream: IO[bytes],
     rules: str | None = None,
-    groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
+    groups: Sequence[GroupSpec] | None = None,
     workers: int = 1,
     chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
     wants: Wants = Wants(),
     first_line: int = 1,
 ) -> Iterator[BatchResult]:
-    """A :class:`BatchResult` for every ``chunk_size`` lines of a JSONL stream, in input order.
+    """A :class:`BatchResult` for every ``chunk_size`` lines of a JSONL stream, in input order
+    (``groups``: by default the rulebook's report groups).
 
     With ``workers > 1`` the batches are evaluated in that many processes (the rulebook compiled
     once in each), at most ``4 * workers`` batches in flight, so memory stays bounded."""
-    groups = tuple(groups)
+    book = load_rulebook(rules)  # with workers, this fails here, in the parent, if it does not load
+    groups = report_groups(book) if groups is None else tuple(groups)
     blocks = read_blocks(stream, chunk_size, progress, first_line=first_line)
     if workers <= 1:
-        book = load_rulebook(rules)
         for block in blocks:
             yield audit_batch(book, block, groups, wants)
         return
-    load_rulebook(rules)  # fail here, in the parent, if the rulebook does not load
     with multiprocessing.Pool(workers, initializer=_init_worker,
                               initargs=(rules, groups, wants, process_keys())) as pool:
         pending: deque[Any] = deque()
@@ -1208,12 +1244,15 @@ class Summary:
     groups: tuple[GroupSpec, ...]
     max_errors: int = 1000
     max_examples: int = 3
+    # Every kind of discrepancy, in report order, with (label, definition): the rulebook's
+    # (discrepancy_kinds; by default the shipped rulebook's).
+    labels: dict[str, tuple[str, str]] = field(default_factory=lambda: discrepancy_kinds(load_rulebook()))
     lines: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LINE_KINDS, 0))
     incidents_correct: int = 0
     incidents_with_discrepancies: int = 0
     incidents_with_undetermined: int = 0
     undetermined: int = 0
-    kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    kinds: dict[str, int] = field(default_factory=dict)  # every kind of labels, counted
     errors: list[dict[str, Any]] = field(default_factory=list)
     errors_not_listed: int = 0
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -1227,6 +1266,8 @@ class Summary:
     finished: bool = False
 
     def __post_init__(self) -> None:
+        if not self.kinds:
+            self.kinds = dict.fromkeys(self.labels, 0)
         if not self.tallies:
             self.tallies = [GroupTally() for _ in self.groups]
 
@@ -1285,6 +1326,8 @@ class Summary:
         must count other lines, with the same groups; its ids move into this summary's ledger."""
         if other.groups != self.groups:
             raise ValueError("summaries of different groups cannot be merged")
+        if other.labels != self.labels:
+            raise ValueError("summaries of different kinds of discrepancy (rulebooks) cannot be merged")
         if self.finished or other.finished:
             raise ValueError("a summary whose duplicates were already read cannot be merged")
         for name in ("lines", "kinds", "ended"):
@@ -1334,18 +1377,19 @@ class Summary:
                 "with_undetermined": self.incidents_with_undetermined,
             },
             "undetermined": self.undetermined,
-            "groups": [group_json(spec, t, annual.get(spec.label), wilson_below)
+            "groups": [group_json(spec, t, annual.get(spec.label), wilson_below, self.labels)
                        for spec, t in zip(self.groups, self.tallies, strict=True)],
-            "discrepancies": {k: self.kinds[k] for k in KINDS},
-            "discrepancy_kinds": {k: {"label": v[0], "definition": v[1]} for k, v in KINDS.items()},
-            "examples": {k: self.examples.get(k, []) for k in KINDS if self.examples.get(k)},
+            "discrepancies": {k: self.kinds[k] for k in self.labels},
+            "discrepancy_kinds": {k: {"label": v[0], "definition": v[1]} for k, v in self.labels.items()},
+            "examples": {k: self.examples.get(k, []) for k in self.labels if self.examples.get(k)},
             "errors": self.errors,
             "errors_not_listed": self.errors_not_listed,
         }
 
 
-def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_below: int) -> dict[str, Any]:
-    """One group's figures, from its counts."""
+def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_below: int,
+               kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """One group's figures, from its counts (``kinds``: every kind of discrepancy, in order)."""
     acc = rate(t.recorded, t.should, wilson_below)
     return {
         "label": spec.label,
@@ -1365,7 +1409,7 @@ def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_belo
         "outcome_accuracy": {**share(t.outcomes_valid, t.outcomes_judged),
                              "outcomes": t.outcomes, "not_judged": t.outcomes - t.outcomes_judged},
         "extra_records": t.over_recorded,
-        "discrepancies": {k: t.kinds.get(k, 0) for k in KINDS},
+        "discrepancies": {k: t.kinds.get(k, 0) for k in kinds},
     }
 
 
@@ -1388,7 +1432,7 @@ def run_audit(
     stream: IO[bytes],
     *,
     rules: str | None = None,
-    groups: Sequence[GroupSpec] = BUILTIN_GROUPS,
+    groups: Sequence[GroupSpec] | None = None,
     workers: int = 1,
     chunk_size: int = 256,
     progress: Callable[[int], None] | None = None,
@@ -1401,8 +1445,11 @@ def run_audit(
     part of a file). ``on_batch`` sees each batch's outputs as they come, in input order (to
     write them out at once); ``on_line`` each line's result (slower: the results travel from the
     workers). The returned :class:`Summary` keeps counters; its duplicates are read by
-    :meth:`Summary.finish` (or :meth:`Summary.as_json`)."""
-    summary = Summary(tuple(groups))
+    :meth:`Summary.finish` (or :meth:`Summary.as_json`). ``groups``: by default the rulebook's
+    report groups (:func:`report_groups`)."""
+    book = load_rulebook(rules)
+    groups = report_groups(book) if groups is None else tuple(groups)
+    summary = Summary(groups, labels=discrepancy_kinds(book))
     if on_line is not None:
         wants = replace(wants, lines=True)
     for batch in batches(stream, rules, groups, workers, chunk_size, progress, wants, first_line):

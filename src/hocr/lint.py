@@ -157,6 +157,7 @@ class Model:
     manifest: dict[str, Any] | None
     manifest_file: str
     manifest_lines: dict[tuple[Any, ...], int]
+    audit: tuple[str, dict[str, Any], dict[tuple[Any, ...], int]] | None = None  # file, section, lines
 
     @property
     def rule_ids(self) -> dict[str, RawRule]:
@@ -199,6 +200,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
     manifest: dict[str, Any] | None = None
     manifest_file = "rulebook.yaml"
     manifest_lines: dict[tuple[Any, ...], int] = {}
+    audit: tuple[str, dict[str, Any], dict[tuple[Any, ...], int]] | None = None
     for path in rule_files(root):
         rel = path.relative_to(root).as_posix()
         try:
@@ -209,6 +211,8 @@ def read_model(root: Path, checked: bool = False) -> Model:
             continue
         if "rulebook" in data and manifest is None:
             manifest, manifest_file, manifest_lines = data["rulebook"], rel, lines
+        if "audit" in data and audit is None:
+            audit = rel, data["audit"], lines
         defaults = data.get("defaults", {})
         for i, d in enumerate(data.get("decisions", [])):
             rd = RawDecision(d["name"], d, rel, line_of(lines, ["decisions", i]) or 0)
@@ -221,7 +225,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
             rules.append(RawRule(r["id"], merged, rel, line_of(lines, ["rules", i]) or 0, ("rules", i), lines))
         for i, c in enumerate(data.get("classifications", [])):
             classes.append(RawClassification(c["code"], {**defaults, **c}, rel, line_of(lines, ["classifications", i]) or 0))
-    return Model(root, rules, decisions, dups, classes, manifest, manifest_file, manifest_lines)
+    return Model(root, rules, decisions, dups, classes, manifest, manifest_file, manifest_lines, audit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,6 +825,8 @@ class Linter:
         self.check_dates()
         self.check_citations()
         self.check_classifications()
+        self.check_audit_groups()
+        self.check_finding_kinds()
 
     def check_ids(self) -> None:
         seen: dict[str, RawRule] = {}
@@ -1108,6 +1114,55 @@ class Linter:
                 self.add("HOCR-L050", c.file, c.line,
                          f"classification {c.code!r} ({c.data.get('name', '')}) can never be given: no rule of decision {name!r} in force "
                          f"from {period[0]} to {_end(period[1])} can conclude it", c.code)
+
+
+    # the audit section (rules/audit/): what its groups and kinds name must exist
+
+    def check_audit_groups(self) -> None:
+        """Each report group matches something the catalogue has: a category, ONS group or tag
+        of some classification, or a classification code (the audit compares them casefolded)."""
+        if self.model.audit is None:
+            return
+        rel, section, lines = self.model.audit
+        known: dict[str, set[str]] = {"category": set(), "ons": set(), "tag": set()}
+        for c in self.model.classifications:
+            known["category"].add(str(c.data.get("category", "")).casefold())
+            known["ons"].add(str(c.data.get("group", "")).casefold())
+            known["tag"].update(str(t).casefold() for t in c.data.get("tags", []))
+        known["not_category"] = known["category"]
+        codes = {c.code.casefold() for c in self.model.classifications}
+        for i, g in enumerate(section.get("report_groups", [])):
+            line = line_of(lines, ["audit", "report_groups", i]) or 0
+            for value in g.get("values", []):
+                if g["match"] == "code" and value.casefold() not in codes:
+                    self.add("HOCR-L004", rel, line, f"report group {g['label']!r}: classification {value!r} is not in the catalogue", g["label"])
+                elif g["match"] in known and value.casefold() not in known[g["match"]]:
+                    what = {"tag": "tag", "ons": "ONS offence group"}.get(g["match"], "category")
+                    self.add("HOCR-L005", rel, line, f"report group {g['label']!r}: no classification of the catalogue has the {what} {value!r}", g["label"])
+
+    def check_finding_kinds(self) -> None:
+        """Each finding kind names rules that exist, are findings of the pipeline and set their
+        ``discrepancy`` to it; and every rule that sets a ``discrepancy`` has a kind for it (else
+        the audit would pass its finding over)."""
+        rel, section, lines = self.model.audit or ("", {}, {})
+        kinds = {k["kind"] for k in section.get("finding_kinds", [])}
+        findings = set(self.pipeline.get("findings", []))
+        rules = self.model.rule_ids
+        for i, k in enumerate(section.get("finding_kinds", [])):
+            line = line_of(lines, ["audit", "finding_kinds", i]) or 0
+            for rid in k["findings"]:
+                r = rules.get(rid)
+                if r is None:
+                    self.add("HOCR-L002", rel, line, f"finding kind {k['kind']!r} names rule {rid!r}, which does not exist", k["kind"])
+                elif r.decision not in findings:
+                    self.add("HOCR-L003", rel, line, f"finding kind {k['kind']!r} names rule {rid!r}, which decides {r.decision!r}, not one of the pipeline's findings", k["kind"])
+                elif r.data.get("then", {}).get("discrepancy") != k["kind"]:
+                    self.add("HOCR-L006", rel, line, f"finding kind {k['kind']!r} names rule {rid!r}, whose discrepancy is {r.data.get('then', {}).get('discrepancy')!r}", k["kind"])
+        for r in self.model.rules:
+            given = r.data.get("then", {}).get("discrepancy") if isinstance(r.data.get("then"), Mapping) else None
+            if given is not None and given not in kinds:
+                self.add("HOCR-L006", r.file, r.line_at("then", "discrepancy"),
+                         f"rule {r.id!r}: discrepancy {given!r} is no finding kind of the audit section (rules/audit/): the audit would pass it over", r.id)
 
 
 _PLACEHOLDERS = {"", "-", "?", "n/a", "na", "none", "unknown", "tbd", "todo", "tba"}

@@ -453,6 +453,48 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class _Cited:
+    """An entry of the ``audit`` section: what it says is cited, as a rule is."""
+
+    sources: Sources
+    verification: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class ReportGroup(_Cited):
+    """A group of crimes that ``hocr audit`` reports figures for (an ``audit`` section's
+    ``report_groups``): every crime whose classification matches."""
+
+    label: str
+    match: str  # all, category, not_category, ons, tag or code
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FindingKind(_Cited):
+    """A kind of audit discrepancy that a finding of the rules stands for (an ``audit``
+    section's ``finding_kinds``): the rules in ``findings`` name it as their ``discrepancy``."""
+
+    kind: str
+    label: str
+    definition: str
+    findings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditMethod:
+    """How the audit reports, as the rulebook's ``audit`` section says (none: no groups and no
+    kinds beyond the audit's own comparisons). Its entries keep no line of their own (a cache
+    entry keeps only shallow lines): ``hocr rules lint`` reads the file for those."""
+
+    as_of: dt.date | None = None
+    groups: tuple[ReportGroup, ...] = ()
+    kinds: tuple[FindingKind, ...] = ()
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class Rulebook:
     name: str
     edition: str
@@ -469,6 +511,7 @@ class Rulebook:
     # What the rulebook takes missing facts to be (hocr.presumptions), in order of id.
     presumptions: tuple[Presumption, ...] = ()
     offence_list: OffenceList | None = None
+    audit: AuditMethod = AuditMethod()  # the report groups and finding kinds of hocr audit
     # How long each stage of loading took, in seconds ("cache" or "read" first: see STAGES).
     timings: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
@@ -1290,6 +1333,44 @@ def _check_presumptions_safe(build: _Assembly) -> None:
         raise RulebookError([Problem(u.presumption.file, u.presumption.line, u.message, UNSAFE_CODE) for u in unsafe])
 
 
+# --- stage: audit method (the report groups and finding kinds hocr audit reads) ---
+
+
+def _read_audit_method(build: _Assembly) -> None:
+    """The one ``audit`` section of the rulebook, if any, as an AuditMethod. Its labels and kinds
+    must be unique; what they name (categories, tags, rules) is checked by ``hocr rules lint``."""
+    assert build.book is not None
+    found = [(rel, data["audit"], lines) for rel, data, lines in build.docs if "audit" in data]
+    for rel, _, lines in found[1:]:
+        build.problem(rel, line_of(lines, ["audit"]), f"a second audit section (the first is in {found[0][0]})")
+    if not found:
+        return
+    rel, raw, lines = found[0]
+    groups = tuple(_report_group(g) for g in raw["report_groups"])
+    kinds = tuple(_finding_kind(k) for k in raw["finding_kinds"])
+    for what, names in (("report group label", [g.label.casefold() for g in groups]),
+                        ("finding kind", [k.kind for k in kinds])):
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            build.problem(rel, line_of(lines, ["audit"]), f"{what} {name!r} is used twice")
+    build.stop()
+    method = AuditMethod(as_of=_date(raw["as_of"]), groups=groups, kinds=kinds, file=rel)
+    build.book = dataclasses.replace(build.book, audit=method)
+
+
+def _report_group(g: Mapping[str, Any]) -> ReportGroup:
+    return ReportGroup(label=g["label"], match=g["match"], values=tuple(g.get("values", ())), **_cited(g))
+
+
+def _finding_kind(k: Mapping[str, Any]) -> FindingKind:
+    return FindingKind(kind=k["kind"], label=k["label"], definition=k["definition"], findings=tuple(k["findings"]),
+                       **_cited(k))
+
+
+def _cited(raw: Mapping[str, Any]) -> dict[str, Any]:
+    sources = as_sources(raw["source"])
+    return {"sources": sources, "verification": raw["verification"], "citation": citation(sources)}
+
+
 # The stages of assembly, in order: (name, stage, whether it runs on a cache hit). A stage that
 # only looks for problems can be skipped on a hit: the entry was written after it passed.
 STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
@@ -1303,6 +1384,7 @@ STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
     ("order", _order_decisions, True),
     ("book", _make_book, True),
     ("presumptions", _compile_presumptions, True),
+    ("audit method", _read_audit_method, True),
     ("presumption safety", _check_presumptions_safe, False),
 )
 
