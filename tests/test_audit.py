@@ -648,3 +648,51 @@ def test_a_finding_with_no_kind_in_the_rulebook_is_a_crime_not_recorded(tmp_path
     assert "rape_left_as_n100" not in out["discrepancies"]
     shipped = run_audit(jsonl(SAMPLE_LINES)).as_json({}, 200)["discrepancies"]
     assert out["discrepancies"]["not_recorded"] == shipped["not_recorded"] + shipped["rape_left_as_n100"] == 2
+
+
+def rules_with_audit_section(tmp_path: Path, section: str | None) -> Path:
+    """A copy of the shipped rules whose audit section is ``section`` (None: no audit section)."""
+    root = tmp_path / "rules"
+    shutil.copytree(data_path("rules"), root)
+    target = root / "audit" / "report-groups.yaml"
+    if section is None:
+        target.unlink()
+    else:
+        target.write_text(section)
+    return root
+
+
+ONE_GROUP = """\
+file: a force's own audit method (a test)
+audit:
+  as_of: "2026-12-01"
+  report_groups:
+    - label: thefts only
+      match: category
+      values: [Theft]
+      source: {document: a test, edition: "2026", section: groups}
+      verification: unverified
+  finding_kinds: []
+"""
+
+
+def test_cli_audit_reports_the_audited_rulebooks_groups_and_kinds(tmp_path: Path) -> None:
+    sample = str(REPO / "examples" / "audit-sample.jsonl")
+    html = tmp_path / "r.html"
+    r = hocr("audit", sample, "--rules", str(rules_with_audit_section(tmp_path, ONE_GROUP)), "--html", str(html))
+    assert r.returncode == 0, r.stderr
+    assert "thefts only" in r.stdout and "all crime excluding fraud" not in r.stdout
+    assert "rape left as N100" not in r.stdout and "crime not recorded" in r.stdout  # the audit's own kinds stay
+    page = html.read_text()
+    assert "thefts only" in page and "rape left as N100" not in page
+    # --fail-under judges a group this rulebook does not define: refused before any line is read.
+    r = hocr("audit", sample, "--rules", str(tmp_path / "rules"), "--fail-under", "90")
+    assert r.returncode == 2 and "does not define" in r.stderr and "Traceback" not in r.stderr
+    r = hocr("audit", sample, "--rules", str(tmp_path / "rules"), "--annual-recorded", "100")
+    assert r.returncode == 2 and "no group" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_audit_with_no_audit_section_reports_the_audits_own_kinds(tmp_path: Path) -> None:
+    r = hocr("audit", str(REPO / "examples" / "audit-sample.jsonl"), "--rules", str(rules_with_audit_section(tmp_path, None)))
+    assert r.returncode == 0, r.stderr
+    assert "Discrepancies" in r.stdout and "crime not recorded" in r.stdout and "rape left as N100" not in r.stdout

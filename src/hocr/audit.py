@@ -1469,7 +1469,7 @@ def parse_annual(values: Sequence[str], groups: Sequence[GroupSpec]) -> dict[str
     out: dict[str, float] = {}
     for text in values:
         label, _, number = text.rpartition("=")
-        name = labels.get(label.strip().casefold()) if label else ALL_EXCL_FRAUD
+        name = labels.get(label.strip().casefold() if label else ALL_EXCL_FRAUD)
         if name is None:
             raise ValueError(f"--annual-recorded {text!r}: no group {label.strip()!r} (groups: {', '.join(g.label for g in groups)})")
         try:

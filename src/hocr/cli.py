@@ -121,12 +121,16 @@ def audit(
     rules: RulesOption = None,
 ) -> None:
     """Audit a force's crime recording: every incident's record checked against the rules."""
-    from .audit import EXIT_BELOW, groups_with, parse_annual, parse_group
+    from .audit import ALL_EXCL_FRAUD, EXIT_BELOW, groups_with, parse_annual, parse_group
     from .report import AuditOptions, OutputError, audit_to_files, render_table
 
+    book = load(rules)
     try:
-        specs = groups_with([parse_group(g) for g in group or []])
+        # The report groups of the rulebook audited against (--rules), then the user's.
+        specs = groups_with([parse_group(g) for g in group or []], book)
         annual = parse_annual(annual_recorded or [], specs)
+        if fail_under is not None and not any(g.label == ALL_EXCL_FRAUD for g in specs):
+            raise ValueError(f"--fail-under judges the group {ALL_EXCL_FRAUD!r}, which the rulebook's audit section does not define")
     except ValueError as exc:
         err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
@@ -135,7 +139,6 @@ def audit(
     except OSError as exc:
         err(f"hocr: cannot read {file}: {exc.strerror or exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
-    book = load(rules)
     source = "<stdin>" if file == "-" else file
     try:
         summary = audit_to_files(AuditOptions(
@@ -154,8 +157,8 @@ def audit(
         if stream is not sys.stdin.buffer:
             stream.close()
     typer.echo(as_json_text(summary) if as_json else render_table(summary, source), nl=as_json)
-    head = next(g for g in summary["groups"] if g["label"] == "all crime excluding fraud")
-    acc = head["recording_accuracy"]
+    head = next((g for g in summary["groups"] if g["label"] == ALL_EXCL_FRAUD), None)
+    acc = head["recording_accuracy"] if head is not None else None
     if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
         err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")
         raise typer.Exit(EXIT_BELOW)

@@ -110,7 +110,7 @@ def render_table(summary: Mapping[str, Any], source: str) -> str:
             out.append("  ".join("-" * w for w in widths))
     out.append("")
     out.append("Discrepancies")
-    for k, (label, _definition) in KINDS.items():
+    for k, label, _definition in kinds_of(summary):
         out.append(f"  {label:<32} {summary['discrepancies'][k]:>8,}")
     errors = summary["lines"]["read"] - summary["lines"]["evaluated"] - summary["lines"]["blank"]
     if errors:
@@ -171,14 +171,25 @@ def accuracy_chart(groups: Sequence[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
-def kinds_chart(counts: Mapping[str, int]) -> str:
-    """Horizontal bars: the number of discrepancies of each kind."""
+def kinds_of(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The summary's kinds of discrepancy, in order: (kind, label, definition). They are the
+    audited rulebook's (its audit section's finding kinds beside the audit's own), as the summary
+    records them; a summary written without them has the shipped rulebook's."""
+    kinds = summary.get("discrepancy_kinds")
+    if not isinstance(kinds, Mapping):
+        return [(k, label, definition) for k, (label, definition) in KINDS.items()]
+    return [(k, v["label"], v["definition"]) for k, v in kinds.items()]
+
+
+def kinds_chart(counts: Mapping[str, int], kinds: Sequence[tuple[str, str, str]] | None = None) -> str:
+    """Horizontal bars: the number of discrepancies of each kind (default: the shipped kinds)."""
+    kinds = kinds if kinds is not None else kinds_of({})
     label_w, plot_w, row_h, top = 230, 420, 26, 8
     biggest = max(counts.values(), default=0) or 1
-    height = top + row_h * len(KINDS) + 8
+    height = top + row_h * len(kinds) + 8
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 90}" height="{height}" role="img" '
              f'aria-label="Discrepancies by kind">']
-    for i, (k, (label, _)) in enumerate(KINDS.items()):
+    for i, (k, label, _) in enumerate(kinds):
         y = top + i * row_h
         n = counts.get(k, 0)
         w = plot_w * n / biggest
@@ -286,16 +297,18 @@ def _groups_html(groups: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _kinds_html(summary: Mapping[str, Any]) -> list[str]:
     """Discrepancies by kind (chart and table with their meaning), and examples citing the rules."""
-    o = ["<h2>Discrepancies by kind</h2>", kinds_chart(summary["discrepancies"]),
+    kinds = kinds_of(summary)
+    labels = {k: label for k, label, _ in kinds}
+    o = ["<h2>Discrepancies by kind</h2>", kinds_chart(summary["discrepancies"], kinds),
          "<table><tr><th>Kind</th><th>Count</th><th>Meaning</th></tr>"]
-    for k, (label, definition) in KINDS.items():
+    for k, label, definition in kinds:
         o.append(f"<tr><td>{_e(label)}</td><td>{summary['discrepancies'][k]:,}</td><td class=\"text\">{_e(definition)}</td></tr>")
     o.append("</table>")
     examples = summary.get("examples", {})
     if examples:
         o.append("<h2>Examples, with the rules cited</h2>")
         for k, items in examples.items():
-            o.append(f"<h3>{_e(KINDS[k][0])}</h3><ul>")
+            o.append(f"<h3>{_e(labels.get(k, k))}</h3><ul>")
             for d in items:
                 cites = "; ".join(f"{r['id']} [{r.get('verification', '?')}]: {r.get('citation', '')}" for r in d["rules"])
                 o.append(f"<li>Line {d['line']}, incident <code>{_e(d['incident'])}</code>: {_e(d['explanation'])}"
