@@ -100,15 +100,26 @@ class Tracer:
     a table's input, a quantifier's verdict) in the order evaluated. Every compiled condition and
     expression takes the tracer as its second argument: a Tracer when the evaluation is traced,
     None when it is not (the hot path, which then records nothing and may keep results for the
-    scope, see ``shared``)."""
+    scope, see ``shared``).
 
-    __slots__ = ("leaves",)
+    ``memo`` keeps, for the rules of one decision on one scope, each shared predicate's result
+    with the leaves it recorded (see ``shared``): the next rule testing the same predicate gets
+    the same leaves (:meth:`replay`) without evaluating it again. A subclass may record each leaf
+    in another form (the engine records its JSON), as long as :meth:`replay` gives each rule
+    leaves of its own."""
 
-    def __init__(self) -> None:
-        self.leaves: list[Leaf] = []
+    __slots__ = ("leaves", "memo")
+
+    def __init__(self, memo: dict[int, tuple[tuple[Truth, Missing], tuple[Any, ...]]] | None = None) -> None:
+        self.leaves: list[Any] = []
+        self.memo = memo if memo is not None else {}
 
     def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
         self.leaves.append((left, op, operand, actual, truth))
+
+    def replay(self, leaves: tuple[Any, ...]) -> None:
+        """Record again leaves recorded for an earlier rule (leaf tuples are never changed)."""
+        self.leaves.extend(leaves)
 
 
 Recorder = Tracer | None
@@ -461,17 +472,30 @@ def compile_condition(
     # same facts (the classification, who reported); each distinct predicate is compiled once
     # and its result kept for the scope, so a decision of twenty rules reads each fact once.
     # The scope a predicate sees only grows while it is evaluated (decisions add their outputs
-    # in dependency order), so a kept result never goes stale. Traced evaluation bypasses the
-    # memo so that every rule records the facts it read.
+    # in dependency order), so a kept result never goes stale. Traced evaluation keeps results
+    # only for one decision (the tracer's memo), with the leaves they recorded, so that every
+    # rule still records the facts it read. A predicate under a quantifier sees a new item each
+    # time: it is never kept.
     key = json.dumps([node, sorted(bound)], sort_keys=True, default=str)
     if key in paths.shared:
         return paths.shared[key][1]  # type: ignore[no-any-return]
     inner = _compile_predicate(node, paths, bound)
     ident = len(paths.shared)
+    if "item" in bound:
+        paths.shared[key] = (ident, inner)
+        return inner
 
     def shared(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
-        if tracer is not None or "item" in bound:
-            return inner(scope, tracer)
+        if tracer is not None:
+            kept = tracer.memo.get(ident)
+            if kept is None:
+                leaves = tracer.leaves
+                start = len(leaves)
+                result = inner(scope, tracer)
+                tracer.memo[ident] = (result, tuple(leaves[start:]))
+                return result
+            tracer.replay(kept[1])
+            return kept[0]
         memo = scope.memo
         hit = memo.get(ident)
         if hit is None:

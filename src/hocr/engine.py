@@ -37,11 +37,12 @@ from . import incident as _incident
 from .conditions import (
     MISSING,
     NO_MISSING,
-    Leaf,
+    UNDETERMINED,
     Missing,
     RuleRuntimeError,
     Scope,
     Tracer,
+    Truth,
     Unknown,
     is_absent,
     value_key,
@@ -212,12 +213,13 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
                      label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
     """Each rule that could apply, evaluated: those that apply, those whose facts are unknown and
     (traced) the trace entry of every rule in force; or the conflict of a unique table."""
+    if traced:
+        return _interpret_traced(decision, day, scope, label)
     applicable: Applicable = {}
     unknown: Open = {}
-    entries: list[dict[str, Any]] = []
-    for rule in decision.rules_in_force(day) if traced else _candidates(decision, day, scope):
-        if not traced and rule.table is None:
-            # The hot path: a plain rule, untraced. Most rules fail on their first condition.
+    for rule in _candidates(decision, day, scope):
+        if rule.table is None:
+            # The hot path: a plain rule. Most rules fail on their first condition.
             try:
                 tv, missing = rule.cond(scope, None)
                 if tv is False:
@@ -233,22 +235,56 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
             else:
                 applicable[rule.id] = (rule, value, ())
             continue
-        tracer = Tracer() if traced else None
         try:
-            tv, missing, value, rows, row_log = _eval_rule(rule, scope, tracer)
-        except (RuleRuntimeError, TypeError) as exc:
-            raise _fault(rule, label, exc) from exc
+            tv, missing, value, rows, _ = _eval_or_fault(rule, scope, None, label)
         except TableConflict as exc:
-            return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
-                           trace={"decision": decision.name, "scope": label, "state": "conflict",
-                                  "detail": f"table {rule.id}: {exc}"} if traced else None)
-        if tv is True:
-            applicable[rule.id] = (rule, value, rows)
-        elif tv is None:
-            unknown[rule.id] = (rule, missing)
-        if traced:
-            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves if tracer else []))
+            return _table_conflict(decision, rule, label, exc, traced=False)
+        _file(applicable, unknown, rule, tv, missing, value, rows)
+    return applicable, unknown, []
+
+
+def _interpret_traced(decision: Decision, day: dt.date, scope: Scope,
+                      label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
+    """:func:`_interpret_rules`, traced: every rule in force is evaluated, each with its trace
+    entry. One tracer serves them all, so a predicate that several rules test is evaluated once
+    and its leaves replayed (``conditions.Tracer``), as copies of their JSON (``_JsonTracer``)."""
+    applicable: Applicable = {}
+    unknown: Open = {}
+    entries: list[dict[str, Any]] = []
+    tracer = _JsonTracer()
+    for rule in decision.rules_in_force(day):
+        tracer.leaves = []
+        try:
+            tv, missing, value, rows, row_log = _eval_or_fault(rule, scope, tracer, label)
+        except TableConflict as exc:
+            return _table_conflict(decision, rule, label, exc, traced=True)
+        _file(applicable, unknown, rule, tv, missing, value, rows)
+        entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves))
     return applicable, unknown, entries
+
+
+def _eval_or_fault(rule: Rule, scope: Scope, tracer: Tracer | None,
+                   label: str) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
+    try:
+        return _eval_rule(rule, scope, tracer)
+    except (RuleRuntimeError, TypeError) as exc:
+        raise _fault(rule, label, exc) from exc
+
+
+def _file(applicable: Applicable, unknown: Open, rule: Rule, tv: bool | None, missing: Missing, value: Any,
+          rows: tuple[Row, ...]) -> None:
+    """File one rule's result: it applies, or its facts are unknown (a rule that does not apply
+    is not filed)."""
+    if tv is True:
+        applicable[rule.id] = (rule, value, rows)
+    elif tv is None:
+        unknown[rule.id] = (rule, missing)
+
+
+def _table_conflict(decision: Decision, rule: Rule, label: str, exc: TableConflict, traced: bool) -> Outcome:
+    return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
+                   trace={"decision": decision.name, "scope": label, "state": "conflict",
+                          "detail": f"table {rule.id}: {exc}"} if traced else None)
 
 
 _RESULT = {True: "applied", False: "not_applied", None: "unknown"}
@@ -256,7 +292,7 @@ _ROW_RESULT = {True: "match", False: "no_match", None: "unknown"}
 
 
 def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows: tuple[Row, ...],
-                 row_log: list[tuple[str, bool | None]], leaves: list[Leaf]) -> dict[str, Any]:
+                 row_log: list[tuple[str, bool | None]], facts: list[dict[str, Any]]) -> dict[str, Any]:
     """What the trace says of one rule: its result, the facts it read, its table's rows."""
     entry: dict[str, Any] = {
         "rule": rule.id,
@@ -264,7 +300,7 @@ def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows
         "citation": rule.citation,
         "verification": rule.verification,
         "result": _RESULT[tv],
-        "facts": [_leaf_json(leaf) for leaf in leaves],
+        "facts": facts,
     }
     if rule.overrides:
         entry["overrides"] = list(rule.overrides)
@@ -1338,19 +1374,63 @@ def summary_line(d: Mapping[str, Any]) -> str:
     return " ".join(parts) or "Nothing to record."
 
 
-def _leaf_json(leaf: Leaf) -> dict[str, Any]:
-    left, op, operand, actual, tv = leaf
-    out: dict[str, Any] = {"fact": left, "op": op}
-    if op == "input":
-        out = {"fact": left, "op": "input", "input": operand}
-    else:
-        out["expected"] = _jsonable(operand)
-    out["actual"] = None if is_absent(actual) else _jsonable(actual)
+class _JsonTracer(Tracer):
+    """A tracer recording each leaf as the trace's JSON of it (``_leaf_dict``). A replayed leaf
+    is a copy, so that no two rules' entries share a dict (nor a list or dict inside one)."""
+
+    __slots__ = ("nested",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The ids of leaves holding a list or dict, whose copies copy those too. (A leaf the memo
+        # does not hold may leave its id to a later one: that one is then copied in depth too,
+        # which gives the same copy.)
+        self.nested: set[int] = set()
+
+    def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
+        made = _leaf_dict(left, op, operand, actual, truth)
+        if _is_container(made.get("expected")) or _is_container(made["actual"]):
+            self.nested.add(id(made))
+        self.leaves.append(made)
+
+    def replay(self, leaves: tuple[Any, ...]) -> None:
+        nested = self.nested
+        append = self.leaves.append
+        for made in leaves:
+            append(_deep_copy(made) if id(made) in nested else made.copy())
+
+
+def _is_container(value: Any) -> bool:
+    return type(value) is list or type(value) is dict
+
+
+def _deep_copy(made: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a leaf's JSON with new lists and dicts for its expected and actual values."""
+    copy = made.copy()
+    for key in ("expected", "actual"):
+        if _is_container(copy.get(key)):
+            copy[key] = _jsonable(copy[key])
+    return copy
+
+
+_TRUTH = {True: True, False: False, None: None}
+
+
+def _leaf_dict(left: str, op: str, operand: Any, actual: Any, tv: Truth) -> dict[str, Any]:
+    """The trace's JSON of one leaf (``conditions.Leaf``)."""
+    kind = type(actual)
     # `exists` gives a definite answer about a missing fact: the absence itself is known.
-    out["known"] = not is_absent(actual) or (op == "exists" and tv is not None)
-    if op != "input":
-        out["result"] = {True: True, False: False, None: None}[tv]
-    return out
+    if kind is str or kind is bool or kind is int or kind is float or actual is None:
+        seen, known = actual, True
+    elif actual is MISSING or actual is UNDETERMINED:
+        seen, known = None, op == "exists" and tv is not None
+    else:
+        seen, known = _jsonable(actual), True
+    if op == "input":
+        return {"fact": left, "op": "input", "input": operand, "actual": seen, "known": known}
+    kind = type(operand)
+    expected = operand if kind is str or kind is bool or kind is int or kind is float else _jsonable(operand)
+    return {"fact": left, "op": op, "expected": expected, "actual": seen, "known": known, "result": _TRUTH[tv]}
 
 
 def _jsonable(value: Any) -> Any:
