@@ -151,28 +151,65 @@ def _could_change(rule: Rule, value: Any, keys: Sequence[str]) -> bool:
 def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule]:
     """The rules in force that could apply. A rule whose presence guard is definitely absent,
     or whose value guard is known and is none of its values, cannot apply (its condition is
-    false), so it is not evaluated at all. Guard facts are read once per scope."""
+    false), so it is not evaluated at all. Guard facts are read once per scope, and the rules
+    picked are kept for each combination of guard readings (:func:`_picked`)."""
+    return _picked(decision, day, scope)[1]
+
+
+def _picked(decision: Decision, day: dt.date, scope: Scope) -> tuple[Decision, tuple[Rule, ...], dict[int, frozenset[str]]]:
+    """The candidates of ``decision`` on ``scope``, kept by its guard readings, with the fields
+    they could read (filled by :func:`_log_reads`, by analysis). Holding the decision keeps its
+    id from being reused while kept."""
     groups, position = decision.index(day)
+    key = (id(decision), day, _guard_readings(groups, scope))
+    kept = _PICKED.get(key)
+    if kept is None:
+        if len(_PICKED) > 20_000:  # bounded: a rulebook has few decisions and guard values
+            _PICKED.clear()
+        kept = _PICKED[key] = (decision, _pick(groups, position, key[2]), {})
+    return kept
+
+
+_PICKED: dict[tuple[int, dt.date, tuple[Any, ...]], tuple[Decision, tuple[Rule, ...], dict[int, frozenset[str]]]] = {}
+
+
+def _guard_readings(groups: Sequence[Any], scope: Scope) -> tuple[Any, ...]:
+    """What the guards read on ``scope``, in order: for each group with a presence guard whether
+    the fact is present, then (unless absent) the value key of each of its value guards' facts."""
     memo = scope.memo
-    picked: list[Rule] = []
+    readings: list[Any] = []
     for group in groups:
         if group.presence is not None:
             path, get = group.presence
             present = memo.get(("present", path))
             if present is None:
                 present = memo[("present", path)] = get(scope, None)[0] is not MISSING
+            readings.append(present)
             if not present:
                 continue
-        picked.extend(group.unguarded)
-        for path, get, by_value, every in group.guarded:
+        for path, get, _, _ in group.guarded:
             key = memo.get(("value", path), _UNREAD)
             if key is _UNREAD:
                 value, _ = get(scope, None)
                 key = memo[("value", path)] = None if is_absent(value) else value_key(value)
+            readings.append(key)
+    return tuple(readings)
+
+
+def _pick(groups: Sequence[Any], position: Mapping[str, int], readings: tuple[Any, ...]) -> tuple[Rule, ...]:
+    """The rules the guard readings (:func:`_guard_readings`) leave, in the decision's order."""
+    picked: list[Rule] = []
+    read = iter(readings)
+    for group in groups:
+        if group.presence is not None and not next(read):
+            continue
+        picked.extend(group.unguarded)
+        for _, _, by_value, every in group.guarded:
+            key = next(read)
             picked.extend(every if key is None else by_value.get(key, ()))
     if len(groups) > 1 or (groups and groups[0].guarded):
         picked.sort(key=lambda r: position[r.id])
-    return picked
+    return tuple(picked)
 
 
 _UNREAD = object()
@@ -200,9 +237,12 @@ def _log_reads(decision: Decision, day: dt.date, scope: Scope, log: reads.ReadLo
     guards read and those of its candidate rules. (A traced pass evaluates every rule in force,
     but only a candidate can apply: the others' reads cannot change the outcome.)"""
     analysis = log.analysis
-    log |= analysis.of_guards(decision.index(day)[0])
-    for rule in _candidates(decision, day, scope):
-        log |= analysis.of_rule(rule)
+    _, rules, fields = _picked(decision, day, scope)
+    found = fields.get(id(analysis))
+    if found is None:
+        found = fields[id(analysis)] = analysis.of_guards(decision.index(day)[0]).union(
+            *(analysis.of_rule(rule) for rule in rules))
+    log |= found
 
 
 def _fault(rule: Rule, label: str, exc: Exception) -> EvaluationError:
@@ -254,13 +294,33 @@ def _interpret_traced(decision: Decision, day: dt.date, scope: Scope,
     tracer = _JsonTracer()
     for rule in decision.rules_in_force(day):
         tracer.leaves = []
-        try:
-            tv, missing, value, rows, row_log = _eval_or_fault(rule, scope, tracer, label)
-        except TableConflict as exc:
-            return _table_conflict(decision, rule, label, exc, traced=True)
+        if rule.table is None:
+            tv, missing, value = _plain_rule(rule, scope, tracer, label)
+            rows: tuple[Row, ...] = ()
+            row_log: list[tuple[str, bool | None]] = []
+        else:
+            try:
+                tv, missing, value, rows, row_log = _eval_or_fault(rule, scope, tracer, label)
+            except TableConflict as exc:
+                return _table_conflict(decision, rule, label, exc, traced=True)
         _file(applicable, unknown, rule, tv, missing, value, rows)
         entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves))
     return applicable, unknown, entries
+
+
+def _plain_rule(rule: Rule, scope: Scope, tracer: Tracer, label: str) -> tuple[bool | None, Missing, Any]:
+    """:func:`_eval_rule` of a rule with no table (the most common), traced: its result, the
+    facts missing when unknown, its conclusion when it applies."""
+    try:
+        tv, missing = rule.cond(scope, tracer)
+        if tv is False:
+            return False, NO_MISSING, None
+        if tv is None:
+            return None, missing, None
+        value, missing = _outputs(rule.then, scope, tracer)
+    except (RuleRuntimeError, TypeError) as exc:
+        raise _fault(rule, label, exc) from exc
+    return (None, missing, None) if missing else (True, NO_MISSING, value)
 
 
 def _eval_or_fault(rule: Rule, scope: Scope, tracer: Tracer | None,
@@ -322,7 +382,7 @@ def _resolve(decision: Decision, label: str, applicable: Applicable, unknown: Op
     result keeps the decision undetermined. ``entries`` (traced only) is the trace to finish."""
     ids = applicable.keys()
     winners = [rid for rid, (r, _, _) in applicable.items() if not (r.defeaters & ids)]
-    if entries is not None:
+    if entries is not None and len(winners) < len(applicable):
         for entry in entries:
             if entry["result"] == "applied" and entry["rule"] not in winners:
                 entry["result"] = "overridden"
@@ -1389,7 +1449,8 @@ class _JsonTracer(Tracer):
 
     def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
         made = _leaf_dict(left, op, operand, actual, truth)
-        if _is_container(made.get("expected")) or _is_container(made["actual"]):
+        expected, seen = type(made.get("expected")), type(made["actual"])
+        if expected is list or expected is dict or seen is list or seen is dict:
             self.nested.add(id(made))
         self.leaves.append(made)
 
