@@ -177,3 +177,19 @@ def test_a_predicate_two_rules_test_is_evaluated_once_and_replayed() -> None:
     assert tracer.leaves == [leaves_first[0]] == [("act.kind", "equals", "theft", "theft", True)]
     assert leaves_first[1] == ("act.value", "gt", 10, MISSING, None)
     assert reads == ["act", "act"]  # act.kind once, act.value once: the second rule read nothing
+
+
+def test_membership_of_constants_is_equality_with_each() -> None:
+    """The set lookup behind a constant `in` / `not_in` (``conditions._member_of``) gives what
+    testing `equals` against each constant gives, on scalars of every kind and on others."""
+    from hocr.conditions import _member_of
+    from hocr.ops import equals
+
+    nan = float("nan")
+    values: list[Any] = [1, 1.0, 0, True, False, "1", "", None, 2.5, nan, [1], (1,), {"a": 1}, -0.0]
+    for size in range(4):
+        for start in range(len(values) - size):
+            constants = tuple(v for v in values[start:start + size] if not isinstance(v, (list, tuple, dict)))
+            member = _member_of(constants)
+            for v in values:
+                assert member(v) == any(equals(v, x) for x in constants), (v, constants)

@@ -555,10 +555,10 @@ def _compile_predicate(node: Mapping[str, Any], paths: PathResolver, bound: froz
 def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
     """A specialised test for a constant scalar (or list of scalars) operand, or None."""
     if op in ("in", "not_in") and isinstance(operand, list) and all(type(x) in _SCALARS for x in operand):
-        values = tuple(operand)
+        member = _member_of(tuple(operand))
         if op == "in":
-            return lambda v: any(_equals(v, x) for x in values)
-        return lambda v: not any(_equals(v, x) for x in values)
+            return member
+        return lambda v: not member(v)
     if type(operand) not in _SCALARS or op in ("exists", "known", "in", "not_in"):
         return None
     const = operand
@@ -574,6 +574,23 @@ def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
         return lambda v: ops.contains(v, const)
     compare = _cmp(op)
     return lambda v: bool(compare(v, const))
+
+
+def _member_of(values: tuple[Any, ...]) -> Callable[[Any], bool]:
+    """Whether a value equals one of ``values`` (scalars): a set lookup by :func:`value_key` for a
+    scalar value, which gives what testing each with `equals` gives (NaN, equal to nothing, is
+    left to the test)."""
+    if any(x != x for x in values):
+        return lambda v: any(_equals(v, x) for x in values)
+    keys = frozenset(value_key(x) for x in values)
+
+    def member(v: Any) -> bool:
+        kind = type(v)
+        if kind is str or kind is bool or kind is int or v is None or (kind is float and v == v):
+            return value_key(v) in keys
+        return any(_equals(v, x) for x in values)
+
+    return member
 
 
 def _pointer_of(getter: Expr, scope: Scope) -> str:
