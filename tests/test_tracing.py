@@ -193,3 +193,24 @@ def test_membership_of_constants_is_equality_with_each() -> None:
             member = _member_of(constants)
             for v in values:
                 assert member(v) == any(equals(v, x) for x in constants), (v, constants)
+
+
+def test_the_short_getter_is_the_general_one_for_one_key() -> None:
+    """conditions._two_key_getter also serves one-key paths (act.classification): it gives what
+    the general getter gives on every kind of value a root can hold (two keys: test_conditions)."""
+    import types
+
+    from hocr.conditions import RuleRuntimeError, Unknown, _getter, _two_key_getter
+
+    unknown = Unknown(frozenset(("/acts/0/classification",)))
+    roots = [{}, *({"act": v} for v in (MISSING, unknown, None, 0, "x", [1], {"a": 1}, {"a": unknown},
+                                        {"a": MISSING}, {}, {"a": {"b": 1}}, types.MappingProxyType({"a": 2})))]
+
+    def read(get: Any, facts: dict[str, Any]) -> Any:
+        try:
+            return get(Scope(facts, {"act": "/acts/0"}), None)
+        except RuleRuntimeError as exc:
+            return str(exc)
+
+    fast, general = _two_key_getter("act.a", "act", ("a",)), _getter("act.a", "act", ("a",))
+    assert [read(fast, r) for r in roots] == [read(general, r) for r in roots]

@@ -156,7 +156,7 @@ class PathResolver:
                 f"{', '.join(sorted(self.roots | extra_roots))}"
             )
 
-        getter = _two_key_getter(path, root, rest) if len(rest) == 2 else _getter(path, root, rest)
+        getter = _two_key_getter(path, root, rest) if len(rest) in (1, 2) else _getter(path, root, rest)
         getter.path = path  # type: ignore[attr-defined]
         return getter
 
@@ -185,22 +185,25 @@ def _getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
 
 
 def _two_key_getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
-    """:func:`_getter` for a path of two keys (``act.elements.kind``, the most common), written
-    out for plain dicts; anything else is read by the general getter."""
-    first, second = rest
+    """:func:`_getter` for a path of one or two keys (``act.classification``,
+    ``act.elements.kind``: the most common), written out for plain dicts; anything else is read
+    by the general getter."""
+    first, second = rest if len(rest) == 2 else (rest[0], None)
     general = _getter(path, root, rest)
 
     def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
         value = scope.roots.get(root, MISSING)
         if type(value) is dict:
-            inner = value.get(first, MISSING)
-            if type(inner) is dict:
-                found = inner.get(second, MISSING)
-                if found is MISSING:
-                    return MISSING, _pointer(scope, root, rest)
-                if type(found) is Unknown:
-                    return UNDETERMINED, found.missing
-                return found, NO_MISSING
+            found = value.get(first, MISSING)
+            if second is not None:
+                if type(found) is not dict:
+                    return general(scope, tracer)
+                found = found.get(second, MISSING)
+            if found is MISSING:
+                return MISSING, _pointer(scope, root, rest)
+            if type(found) is Unknown:
+                return UNDETERMINED, found.missing
+            return found, NO_MISSING
         return general(scope, tracer)
 
     return get
