@@ -104,7 +104,9 @@ class Tracer:
 
     ``memo`` keeps, for the rules of one decision on one scope, each shared predicate's result
     with the leaves it recorded (see ``shared``): the next rule testing the same predicate gets
-    the same leaves (:meth:`replay`) without evaluating it again. A subclass may record each leaf
+    the same leaves (:meth:`replay`) without evaluating it again. So a tracer serves one scope,
+    and one decision (a scope gains each decision's outputs as a pass goes): use a new one for
+    another. A subclass may record each leaf
     in another form (the engine records its JSON), as long as :meth:`replay` gives each rule
     leaves of its own."""
 
