@@ -473,14 +473,18 @@ def compile_condition(
             return result, (missing if unknown else NO_MISSING)
 
         return quant
-    # A predicate: exactly one left side (fact or value) and one operator. Many rules test the
-    # same facts (the classification, who reported); each distinct predicate is compiled once
-    # and its result kept for the scope, so a decision of twenty rules reads each fact once.
-    # The scope a predicate sees only grows while it is evaluated (decisions add their outputs
-    # in dependency order), so a kept result never goes stale. Traced evaluation keeps results
-    # only for one decision (the tracer's memo), with the leaves they recorded, so that every
-    # rule still records the facts it read. A predicate under a quantifier sees a new item each
-    # time: it is never kept.
+    return _shared_predicate(node, paths, bound)
+
+
+def _shared_predicate(node: Mapping[str, Any], paths: PathResolver, bound: frozenset[str]) -> Cond:
+    """A predicate: exactly one left side (fact or value) and one operator. Many rules test the
+    same facts (the classification, who reported); each distinct predicate is compiled once and
+    its result kept for the scope, so a decision of twenty rules reads each fact once. The scope
+    a predicate sees only grows while it is evaluated (decisions add their outputs in dependency
+    order), so a kept result never goes stale. Traced evaluation keeps results only for one
+    decision (the tracer's memo), with the leaves they recorded, so that every rule still
+    records the facts it read. A predicate under a quantifier sees a new item each time: it is
+    never kept."""
     key = json.dumps([node, sorted(bound)], sort_keys=True, default=str)
     if key in paths.shared:
         return paths.shared[key][1]  # type: ignore[no-any-return]
