@@ -100,15 +100,28 @@ class Tracer:
     a table's input, a quantifier's verdict) in the order evaluated. Every compiled condition and
     expression takes the tracer as its second argument: a Tracer when the evaluation is traced,
     None when it is not (the hot path, which then records nothing and may keep results for the
-    scope, see ``shared``)."""
+    scope, see ``shared``).
 
-    __slots__ = ("leaves",)
+    ``memo`` keeps, for the rules of one decision on one scope, each shared predicate's result
+    with the leaves it recorded (see ``shared``): the next rule testing the same predicate gets
+    the same leaves (:meth:`replay`) without evaluating it again. So a tracer serves one scope,
+    and one decision (a scope gains each decision's outputs as a pass goes): use a new one for
+    another. A subclass may record each leaf
+    in another form (the engine records its JSON), as long as :meth:`replay` gives each rule
+    leaves of its own."""
 
-    def __init__(self) -> None:
-        self.leaves: list[Leaf] = []
+    __slots__ = ("leaves", "memo")
+
+    def __init__(self, memo: dict[int, tuple[tuple[Truth, Missing], tuple[Any, ...]]] | None = None) -> None:
+        self.leaves: list[Any] = []
+        self.memo = memo if memo is not None else {}
 
     def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
         self.leaves.append((left, op, operand, actual, truth))
+
+    def replay(self, leaves: tuple[Any, ...]) -> None:
+        """Record again leaves recorded for an earlier rule (leaf tuples are never changed)."""
+        self.leaves.extend(leaves)
 
 
 Recorder = Tracer | None
@@ -145,7 +158,7 @@ class PathResolver:
                 f"{', '.join(sorted(self.roots | extra_roots))}"
             )
 
-        getter = _two_key_getter(path, root, rest) if len(rest) == 2 else _getter(path, root, rest)
+        getter = _two_key_getter(path, root, rest) if len(rest) in (1, 2) else _getter(path, root, rest)
         getter.path = path  # type: ignore[attr-defined]
         return getter
 
@@ -174,22 +187,25 @@ def _getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
 
 
 def _two_key_getter(path: str, root: str, rest: tuple[str, ...]) -> Expr:
-    """:func:`_getter` for a path of two keys (``act.elements.kind``, the most common), written
-    out for plain dicts; anything else is read by the general getter."""
-    first, second = rest
+    """:func:`_getter` for a path of one or two keys (``act.classification``,
+    ``act.elements.kind``: the most common), written out for plain dicts; anything else is read
+    by the general getter."""
+    first, second = rest if len(rest) == 2 else (rest[0], None)
     general = _getter(path, root, rest)
 
     def get(scope: Scope, tracer: Recorder) -> tuple[Any, Missing]:
         value = scope.roots.get(root, MISSING)
         if type(value) is dict:
-            inner = value.get(first, MISSING)
-            if type(inner) is dict:
-                found = inner.get(second, MISSING)
-                if found is MISSING:
-                    return MISSING, _pointer(scope, root, rest)
-                if type(found) is Unknown:
-                    return UNDETERMINED, found.missing
-                return found, NO_MISSING
+            found = value.get(first, MISSING)
+            if second is not None:
+                if type(found) is not dict:
+                    return general(scope, tracer)
+                found = found.get(second, MISSING)
+            if found is MISSING:
+                return MISSING, _pointer(scope, root, rest)
+            if type(found) is Unknown:
+                return UNDETERMINED, found.missing
+            return found, NO_MISSING
         return general(scope, tracer)
 
     return get
@@ -457,21 +473,38 @@ def compile_condition(
             return result, (missing if unknown else NO_MISSING)
 
         return quant
-    # A predicate: exactly one left side (fact or value) and one operator. Many rules test the
-    # same facts (the classification, who reported); each distinct predicate is compiled once
-    # and its result kept for the scope, so a decision of twenty rules reads each fact once.
-    # The scope a predicate sees only grows while it is evaluated (decisions add their outputs
-    # in dependency order), so a kept result never goes stale. Traced evaluation bypasses the
-    # memo so that every rule records the facts it read.
+    return _shared_predicate(node, paths, bound)
+
+
+def _shared_predicate(node: Mapping[str, Any], paths: PathResolver, bound: frozenset[str]) -> Cond:
+    """A predicate: exactly one left side (fact or value) and one operator. Many rules test the
+    same facts (the classification, who reported); each distinct predicate is compiled once and
+    its result kept for the scope, so a decision of twenty rules reads each fact once. The scope
+    a predicate sees only grows while it is evaluated (decisions add their outputs in dependency
+    order), so a kept result never goes stale. Traced evaluation keeps results only for one
+    decision (the tracer's memo), with the leaves they recorded, so that every rule still
+    records the facts it read. A predicate under a quantifier sees a new item each time: it is
+    never kept."""
     key = json.dumps([node, sorted(bound)], sort_keys=True, default=str)
     if key in paths.shared:
         return paths.shared[key][1]  # type: ignore[no-any-return]
     inner = _compile_predicate(node, paths, bound)
     ident = len(paths.shared)
+    if "item" in bound:
+        paths.shared[key] = (ident, inner)
+        return inner
 
     def shared(scope: Scope, tracer: Recorder) -> tuple[Truth, Missing]:
-        if tracer is not None or "item" in bound:
-            return inner(scope, tracer)
+        if tracer is not None:
+            kept = tracer.memo.get(ident)
+            if kept is None:
+                leaves = tracer.leaves
+                start = len(leaves)
+                result = inner(scope, tracer)
+                tracer.memo[ident] = (result, tuple(leaves[start:]))
+                return result
+            tracer.replay(kept[1])
+            return kept[0]
         memo = scope.memo
         hit = memo.get(ident)
         if hit is None:
@@ -531,10 +564,10 @@ def _compile_predicate(node: Mapping[str, Any], paths: PathResolver, bound: froz
 def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
     """A specialised test for a constant scalar (or list of scalars) operand, or None."""
     if op in ("in", "not_in") and isinstance(operand, list) and all(type(x) in _SCALARS for x in operand):
-        values = tuple(operand)
+        member = _member_of(tuple(operand))
         if op == "in":
-            return lambda v: any(_equals(v, x) for x in values)
-        return lambda v: not any(_equals(v, x) for x in values)
+            return member
+        return lambda v: not member(v)
     if type(operand) not in _SCALARS or op in ("exists", "known", "in", "not_in"):
         return None
     const = operand
@@ -550,6 +583,23 @@ def _constant_test(op: str, operand: Any) -> Callable[[Any], bool] | None:
         return lambda v: ops.contains(v, const)
     compare = _cmp(op)
     return lambda v: bool(compare(v, const))
+
+
+def _member_of(values: tuple[Any, ...]) -> Callable[[Any], bool]:
+    """Whether a value equals one of ``values`` (scalars): a set lookup by :func:`value_key` for a
+    scalar value, which gives what testing each with `equals` gives (NaN, equal to nothing, is
+    left to the test)."""
+    if any(x != x for x in values):
+        return lambda v: any(_equals(v, x) for x in values)
+    keys = frozenset(value_key(x) for x in values)
+
+    def member(v: Any) -> bool:
+        kind = type(v)
+        if kind is str or kind is bool or kind is int or v is None or (kind is float and v == v):
+            return value_key(v) in keys
+        return any(_equals(v, x) for x in values)
+
+    return member
 
 
 def _pointer_of(getter: Expr, scope: Scope) -> str:

@@ -37,11 +37,12 @@ from . import incident as _incident
 from .conditions import (
     MISSING,
     NO_MISSING,
-    Leaf,
+    UNDETERMINED,
     Missing,
     RuleRuntimeError,
     Scope,
     Tracer,
+    Truth,
     Unknown,
     is_absent,
     value_key,
@@ -150,28 +151,65 @@ def _could_change(rule: Rule, value: Any, keys: Sequence[str]) -> bool:
 def _candidates(decision: Decision, day: dt.date, scope: Scope) -> Sequence[Rule]:
     """The rules in force that could apply. A rule whose presence guard is definitely absent,
     or whose value guard is known and is none of its values, cannot apply (its condition is
-    false), so it is not evaluated at all. Guard facts are read once per scope."""
+    false), so it is not evaluated at all. Guard facts are read once per scope, and the rules
+    picked are kept for each combination of guard readings (:func:`_picked`)."""
+    return _picked(decision, day, scope)[1]
+
+
+def _picked(decision: Decision, day: dt.date, scope: Scope) -> tuple[Decision, tuple[Rule, ...], dict[int, frozenset[str]]]:
+    """The candidates of ``decision`` on ``scope``, kept by its guard readings, with the fields
+    they could read (filled by :func:`_log_reads`, by analysis). Holding the decision keeps its
+    id from being reused while kept."""
     groups, position = decision.index(day)
+    key = (id(decision), day, _guard_readings(groups, scope))
+    kept = _PICKED.get(key)
+    if kept is None:
+        if len(_PICKED) > 20_000:  # bounded: a rulebook has few decisions and guard values
+            _PICKED.clear()
+        kept = _PICKED[key] = (decision, _pick(groups, position, key[2]), {})
+    return kept
+
+
+_PICKED: dict[tuple[int, dt.date, tuple[Any, ...]], tuple[Decision, tuple[Rule, ...], dict[int, frozenset[str]]]] = {}
+
+
+def _guard_readings(groups: Sequence[Any], scope: Scope) -> tuple[Any, ...]:
+    """What the guards read on ``scope``, in order: for each group with a presence guard whether
+    the fact is present, then (unless absent) the value key of each of its value guards' facts."""
     memo = scope.memo
-    picked: list[Rule] = []
+    readings: list[Any] = []
     for group in groups:
         if group.presence is not None:
             path, get = group.presence
             present = memo.get(("present", path))
             if present is None:
                 present = memo[("present", path)] = get(scope, None)[0] is not MISSING
+            readings.append(present)
             if not present:
                 continue
-        picked.extend(group.unguarded)
-        for path, get, by_value, every in group.guarded:
+        for path, get, _, _ in group.guarded:
             key = memo.get(("value", path), _UNREAD)
             if key is _UNREAD:
                 value, _ = get(scope, None)
                 key = memo[("value", path)] = None if is_absent(value) else value_key(value)
+            readings.append(key)
+    return tuple(readings)
+
+
+def _pick(groups: Sequence[Any], position: Mapping[str, int], readings: tuple[Any, ...]) -> tuple[Rule, ...]:
+    """The rules the guard readings (:func:`_guard_readings`) leave, in the decision's order."""
+    picked: list[Rule] = []
+    read = iter(readings)
+    for group in groups:
+        if group.presence is not None and not next(read):
+            continue
+        picked.extend(group.unguarded)
+        for _, _, by_value, every in group.guarded:
+            key = next(read)
             picked.extend(every if key is None else by_value.get(key, ()))
     if len(groups) > 1 or (groups and groups[0].guarded):
         picked.sort(key=lambda r: position[r.id])
-    return picked
+    return tuple(picked)
 
 
 _UNREAD = object()
@@ -199,9 +237,12 @@ def _log_reads(decision: Decision, day: dt.date, scope: Scope, log: reads.ReadLo
     guards read and those of its candidate rules. (A traced pass evaluates every rule in force,
     but only a candidate can apply: the others' reads cannot change the outcome.)"""
     analysis = log.analysis
-    log |= analysis.of_guards(decision.index(day)[0])
-    for rule in _candidates(decision, day, scope):
-        log |= analysis.of_rule(rule)
+    _, rules, fields = _picked(decision, day, scope)
+    found = fields.get(id(analysis))
+    if found is None:
+        found = fields[id(analysis)] = analysis.of_guards(decision.index(day)[0]).union(
+            *(analysis.of_rule(rule) for rule in rules))
+    log |= found
 
 
 def _fault(rule: Rule, label: str, exc: Exception) -> EvaluationError:
@@ -212,12 +253,13 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
                      label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
     """Each rule that could apply, evaluated: those that apply, those whose facts are unknown and
     (traced) the trace entry of every rule in force; or the conflict of a unique table."""
+    if traced:
+        return _interpret_traced(decision, day, scope, label)
     applicable: Applicable = {}
     unknown: Open = {}
-    entries: list[dict[str, Any]] = []
-    for rule in decision.rules_in_force(day) if traced else _candidates(decision, day, scope):
-        if not traced and rule.table is None:
-            # The hot path: a plain rule, untraced. Most rules fail on their first condition.
+    for rule in _candidates(decision, day, scope):
+        if rule.table is None:
+            # The hot path: a plain rule. Most rules fail on their first condition.
             try:
                 tv, missing = rule.cond(scope, None)
                 if tv is False:
@@ -233,22 +275,76 @@ def _interpret_rules(decision: Decision, day: dt.date, scope: Scope, traced: boo
             else:
                 applicable[rule.id] = (rule, value, ())
             continue
-        tracer = Tracer() if traced else None
         try:
-            tv, missing, value, rows, row_log = _eval_rule(rule, scope, tracer)
-        except (RuleRuntimeError, TypeError) as exc:
-            raise _fault(rule, label, exc) from exc
+            tv, missing, value, rows, _ = _eval_or_fault(rule, scope, None, label)
         except TableConflict as exc:
-            return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
-                           trace={"decision": decision.name, "scope": label, "state": "conflict",
-                                  "detail": f"table {rule.id}: {exc}"} if traced else None)
-        if tv is True:
-            applicable[rule.id] = (rule, value, rows)
-        elif tv is None:
-            unknown[rule.id] = (rule, missing)
-        if traced:
-            entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves if tracer else []))
+            return _table_conflict(decision, rule, label, exc, traced=False)
+        _file(applicable, unknown, rule, tv, missing, value, rows)
+    return applicable, unknown, []
+
+
+def _interpret_traced(decision: Decision, day: dt.date, scope: Scope,
+                      label: str) -> tuple[Applicable, Open, list[dict[str, Any]]] | Outcome:
+    """:func:`_interpret_rules`, traced: every rule in force is evaluated, each with its trace
+    entry. One tracer serves them all, so a predicate that several rules test is evaluated once
+    and its leaves replayed (``conditions.Tracer``), as copies of their JSON (``_JsonTracer``)."""
+    applicable: Applicable = {}
+    unknown: Open = {}
+    entries: list[dict[str, Any]] = []
+    tracer = _JsonTracer()
+    for rule in decision.rules_in_force(day):
+        tracer.leaves = []
+        if rule.table is None:
+            tv, missing, value = _plain_rule(rule, scope, tracer, label)
+            rows: tuple[Row, ...] = ()
+            row_log: list[tuple[str, bool | None]] = []
+        else:
+            try:
+                tv, missing, value, rows, row_log = _eval_or_fault(rule, scope, tracer, label)
+            except TableConflict as exc:
+                return _table_conflict(decision, rule, label, exc, traced=True)
+        _file(applicable, unknown, rule, tv, missing, value, rows)
+        entries.append(_trace_entry(rule, tv, missing, value, rows, row_log, tracer.leaves))
     return applicable, unknown, entries
+
+
+def _plain_rule(rule: Rule, scope: Scope, tracer: Tracer, label: str) -> tuple[bool | None, Missing, Any]:
+    """:func:`_eval_rule` of a rule with no table (the most common), traced: its result, the
+    facts missing when unknown, its conclusion when it applies."""
+    try:
+        tv, missing = rule.cond(scope, tracer)
+        if tv is False:
+            return False, NO_MISSING, None
+        if tv is None:
+            return None, missing, None
+        value, missing = _outputs(rule.then, scope, tracer)
+    except (RuleRuntimeError, TypeError) as exc:
+        raise _fault(rule, label, exc) from exc
+    return (None, missing, None) if missing else (True, NO_MISSING, value)
+
+
+def _eval_or_fault(rule: Rule, scope: Scope, tracer: Tracer | None,
+                   label: str) -> tuple[bool | None, Missing, Any, tuple[Row, ...], list[tuple[str, bool | None]]]:
+    try:
+        return _eval_rule(rule, scope, tracer)
+    except (RuleRuntimeError, TypeError) as exc:
+        raise _fault(rule, label, exc) from exc
+
+
+def _file(applicable: Applicable, unknown: Open, rule: Rule, tv: bool | None, missing: Missing, value: Any,
+          rows: tuple[Row, ...]) -> None:
+    """File one rule's result: it applies, or its facts are unknown (a rule that does not apply
+    is not filed)."""
+    if tv is True:
+        applicable[rule.id] = (rule, value, rows)
+    elif tv is None:
+        unknown[rule.id] = (rule, missing)
+
+
+def _table_conflict(decision: Decision, rule: Rule, label: str, exc: TableConflict, traced: bool) -> Outcome:
+    return Outcome(decision, "conflict", conflict=(rule.id,), rule=rule,
+                   trace={"decision": decision.name, "scope": label, "state": "conflict",
+                          "detail": f"table {rule.id}: {exc}"} if traced else None)
 
 
 _RESULT = {True: "applied", False: "not_applied", None: "unknown"}
@@ -256,7 +352,7 @@ _ROW_RESULT = {True: "match", False: "no_match", None: "unknown"}
 
 
 def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows: tuple[Row, ...],
-                 row_log: list[tuple[str, bool | None]], leaves: list[Leaf]) -> dict[str, Any]:
+                 row_log: list[tuple[str, bool | None]], facts: list[dict[str, Any]]) -> dict[str, Any]:
     """What the trace says of one rule: its result, the facts it read, its table's rows."""
     entry: dict[str, Any] = {
         "rule": rule.id,
@@ -264,7 +360,7 @@ def _trace_entry(rule: Rule, tv: bool | None, missing: Missing, value: Any, rows
         "citation": rule.citation,
         "verification": rule.verification,
         "result": _RESULT[tv],
-        "facts": [_leaf_json(leaf) for leaf in leaves],
+        "facts": facts,
     }
     if rule.overrides:
         entry["overrides"] = list(rule.overrides)
@@ -286,7 +382,7 @@ def _resolve(decision: Decision, label: str, applicable: Applicable, unknown: Op
     result keeps the decision undetermined. ``entries`` (traced only) is the trace to finish."""
     ids = applicable.keys()
     winners = [rid for rid, (r, _, _) in applicable.items() if not (r.defeaters & ids)]
-    if entries is not None:
+    if entries is not None and len(winners) < len(applicable):
         for entry in entries:
             if entry["result"] == "applied" and entry["rule"] not in winners:
                 entry["result"] = "overridden"
@@ -1476,19 +1572,64 @@ def summary_line(d: Mapping[str, Any]) -> str:
     return " ".join(parts) or "Nothing to record."
 
 
-def _leaf_json(leaf: Leaf) -> dict[str, Any]:
-    left, op, operand, actual, tv = leaf
-    out: dict[str, Any] = {"fact": left, "op": op}
-    if op == "input":
-        out = {"fact": left, "op": "input", "input": operand}
-    else:
-        out["expected"] = _jsonable(operand)
-    out["actual"] = None if is_absent(actual) else _jsonable(actual)
+class _JsonTracer(Tracer):
+    """A tracer recording each leaf as the trace's JSON of it (``_leaf_dict``). A replayed leaf
+    is a copy, so that no two rules' entries share a dict (nor a list or dict inside one)."""
+
+    __slots__ = ("nested",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The ids of leaves holding a list or dict, whose copies copy those too. (A leaf the memo
+        # does not hold may leave its id to a later one: that one is then copied in depth too,
+        # which gives the same copy.)
+        self.nested: set[int] = set()
+
+    def leaf(self, left: str, op: str, operand: Any, actual: Any, truth: Truth) -> None:
+        made = _leaf_dict(left, op, operand, actual, truth)
+        expected, seen = type(made.get("expected")), type(made["actual"])
+        if expected is list or expected is dict or seen is list or seen is dict:
+            self.nested.add(id(made))
+        self.leaves.append(made)
+
+    def replay(self, leaves: tuple[Any, ...]) -> None:
+        nested = self.nested
+        append = self.leaves.append
+        for made in leaves:
+            append(_deep_copy(made) if id(made) in nested else made.copy())
+
+
+def _is_container(value: Any) -> bool:
+    return type(value) is list or type(value) is dict
+
+
+def _deep_copy(made: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a leaf's JSON with new lists and dicts for its expected and actual values."""
+    copy = made.copy()
+    for key in ("expected", "actual"):
+        if _is_container(copy.get(key)):
+            copy[key] = _jsonable(copy[key])
+    return copy
+
+
+_TRUTH = {True: True, False: False, None: None}
+
+
+def _leaf_dict(left: str, op: str, operand: Any, actual: Any, tv: Truth) -> dict[str, Any]:
+    """The trace's JSON of one leaf (``conditions.Leaf``)."""
+    kind = type(actual)
     # `exists` gives a definite answer about a missing fact: the absence itself is known.
-    out["known"] = not is_absent(actual) or (op == "exists" and tv is not None)
-    if op != "input":
-        out["result"] = {True: True, False: False, None: None}[tv]
-    return out
+    if kind is str or kind is bool or kind is int or kind is float or actual is None:
+        seen, known = actual, True
+    elif actual is MISSING or actual is UNDETERMINED:
+        seen, known = None, op == "exists" and tv is not None
+    else:
+        seen, known = _jsonable(actual), True
+    if op == "input":
+        return {"fact": left, "op": "input", "input": operand, "actual": seen, "known": known}
+    kind = type(operand)
+    expected = operand if kind is str or kind is bool or kind is int or kind is float else _jsonable(operand)
+    return {"fact": left, "op": op, "expected": expected, "actual": seen, "known": known, "result": _TRUTH[tv]}
 
 
 def _jsonable(value: Any) -> Any:
