@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^<!-- output: (?P<command>.+?) -->\s*$")
 FENCE = re.compile(r"^(`{3,})")
 GAP = frozenset(("…", "..."))
-HASH = re.compile(r"sha256:[0-9a-f]{6,64}")
+HASH = re.compile(r"sha256:[0-9a-f]{6,64}…?")  # a full hash, or a short one already ending in …
 
 
 @dataclass(frozen=True)
