@@ -478,6 +478,30 @@ def test_a_citation_of_a_section_the_edition_does_not_have(tmp_path: Path) -> No
     assert "H is 'Recorded Crime Outcomes'" in f.message
 
 
+def test_the_editions_data_is_the_linted_rulebooks_own(tmp_path: Path) -> None:
+    # The same citation, checked against this rulebook's documents section (in which the April
+    # 2018 edition has a section H called Detections) instead of the shipped one.
+    src = f'{{document: "{GR}", edition: April 2018, section: H Detections}}'
+    documents = textwrap.dedent(f"""\
+        documents:
+          - names: ["{GR}"]
+            editions:
+              - names: [April 2018]
+                sections: {{A: Whether and When to Record, H: Detections}}
+        """)
+    extra = rules_file(rule("t.x", "count_key", "{fact: act.points_to_prove, equals: true}", "{key: x}", extra="overrides: [t.key]", source=src))
+    root = book(tmp_path, extra)
+    (root / "documents.yaml").write_text(documents)
+
+    def on_the_rule() -> list[Finding]:  # (the base rules cite editions this section leaves out)
+        return [f for f in found(root, "HOCR-L041") if f.subject == "t.x"]
+
+    assert on_the_rule() == []
+    (root / "documents.yaml").write_text(documents.replace("H: Detections", "H: Recorded Crime Outcomes"))
+    (f,) = on_the_rule()
+    assert "H is 'Recorded Crime Outcomes'" in f.message
+
+
 def test_unknown_documents_and_editions_are_noted(tmp_path: Path) -> None:
     assert section_problem("HMICFRS glossary", "current", "anything") == (None, None)
     problem, note = section_problem(GR, "April 2014", "A Whether and When to Record")

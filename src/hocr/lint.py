@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +157,7 @@ class Model:
     manifest_file: str
     manifest_lines: dict[tuple[Any, ...], int]
     audit: tuple[str, dict[str, Any], dict[tuple[Any, ...], int]] | None = None  # file, section, lines
+    documents: tuple[dict[str, Any], ...] = ()  # the cited documents' editions (a "documents" section)
 
     @property
     def rule_ids(self) -> dict[str, RawRule]:
@@ -201,6 +201,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
     manifest_file = "rulebook.yaml"
     manifest_lines: dict[tuple[Any, ...], int] = {}
     audit: tuple[str, dict[str, Any], dict[tuple[Any, ...], int]] | None = None
+    documents: tuple[dict[str, Any], ...] = ()
     for path in rule_files(root):
         rel = path.relative_to(root).as_posix()
         try:
@@ -213,6 +214,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
             manifest, manifest_file, manifest_lines = data["rulebook"], rel, lines
         if "audit" in data and audit is None:
             audit = rel, data["audit"], lines
+        documents += tuple(data.get("documents", ()))
         defaults = data.get("defaults", {})
         for i, d in enumerate(data.get("decisions", [])):
             rd = RawDecision(d["name"], d, rel, line_of(lines, ["decisions", i]) or 0)
@@ -225,7 +227,7 @@ def read_model(root: Path, checked: bool = False) -> Model:
             rules.append(RawRule(r["id"], merged, rel, line_of(lines, ["rules", i]) or 0, ("rules", i), lines))
         for i, c in enumerate(data.get("classifications", [])):
             classes.append(RawClassification(c["code"], {**defaults, **c}, rel, line_of(lines, ["classifications", i]) or 0))
-    return Model(root, rules, decisions, dups, classes, manifest, manifest_file, manifest_lines, audit)
+    return Model(root, rules, decisions, dups, classes, manifest, manifest_file, manifest_lines, audit, documents)
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,9 +619,11 @@ def _output_schema(out: Mapping[str, Any]) -> dict[str, Any]:
 
 @cache
 def editions_data() -> dict[str, Any]:
-    text = (resources.files("hocr") / "editions.yaml").read_text(encoding="utf-8")
+    """The shipped rulebook's cited documents and their editions (rules/sources/editions.yaml):
+    ``{"documents": [...]}``. ``hocr rules lint`` reads those of the rulebook it lints."""
+    text = (data_path("rules") / "sources" / "editions.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
-    return data
+    return {"documents": data.get("documents", [])}
 
 
 _STOP = {"the", "of", "a", "an", "for", "and", "in", "to", "on"}
@@ -644,10 +648,13 @@ def _edition_parts(edition: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
             [str(p) for p in edition.get("parts", [])])
 
 
-def section_problem(document: str, edition: str, section: str) -> tuple[str | None, str | None]:
+def section_problem(document: str, edition: str, section: str,
+                    documents: Sequence[Mapping[str, Any]] | None = None) -> tuple[str | None, str | None]:
     """(problem, note) for one citation: the problem when the edition does not have the cited
-    section; a note when the document or edition is not in the editions data."""
-    doc = next((d for d in editions_data().get("documents", [])
+    section; a note when the document or edition is not in the editions data (``documents``:
+    a rulebook's ``documents`` section; by default the shipped rulebook's)."""
+    known = documents if documents is not None else editions_data()["documents"]
+    doc = next((d for d in known
                 if any(_norm_name(document) == _norm_name(n) for n in d["names"])), None)
     if doc is None:
         return None, None
@@ -1077,7 +1084,9 @@ class Linter:
                 if str(s.get(key, "")).strip().lower() in _PLACEHOLDERS:
                     self.add("HOCR-L040", file, line, f"{what} cites no real {key} ({s.get(key)!r})", subject)
                     return
-            problem, note = section_problem(str(s["document"]), str(s.get("edition", "")), str(s["section"]))
+            # The linted rulebook's editions data; one with none is checked against the shipped one's.
+            problem, note = section_problem(str(s["document"]), str(s.get("edition", "")), str(s["section"]),
+                                            self.model.documents or None)
             if problem:
                 self.add("HOCR-L041", file, line, f"{what} {problem}", subject)
             elif note:
