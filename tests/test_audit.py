@@ -693,6 +693,10 @@ def test_cli_audit_reports_the_audited_rulebooks_groups_and_kinds(tmp_path: Path
 
 
 def test_cli_audit_with_no_audit_section_reports_the_audits_own_kinds(tmp_path: Path) -> None:
-    r = hocr("audit", str(REPO / "examples" / "audit-sample.jsonl"), "--rules", str(rules_with_audit_section(tmp_path, None)))
+    html = tmp_path / "r.html"
+    r = hocr("audit", str(REPO / "examples" / "audit-sample.jsonl"), "--rules", str(rules_with_audit_section(tmp_path, None)),
+             "--html", str(html))
     assert r.returncode == 0, r.stderr
     assert "Discrepancies" in r.stdout and "crime not recorded" in r.stdout and "rape left as N100" not in r.stdout
+    page = html.read_text()  # no group at all: no accuracy card, the discrepancies still shown
+    assert "Recording accuracy," not in page and "Discrepancies found" in page and "No groups to report" in page

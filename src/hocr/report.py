@@ -249,8 +249,9 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
 def _headline_html(summary: Mapping[str, Any]) -> list[str]:
     """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
     groups = summary["groups"]
-    head = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0])
-    acc = head["recording_accuracy"]
+    # (A rulebook with no audit section, and no --group, reports no group: no accuracy card.)
+    head: Mapping[str, Any] = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0] if groups else {})
+    acc = head.get("recording_accuracy")
     o = ["<div class=\"headline\">"]
     if acc:
         o.append(f"<div class=\"card\"><div class=\"sub\">Recording accuracy, {_e(head['label'])}</div>"
@@ -270,6 +271,10 @@ def _headline_html(summary: Mapping[str, Any]) -> list[str]:
 
 def _groups_html(groups: Sequence[Mapping[str, Any]]) -> list[str]:
     """Recording accuracy by group: the chart, and the table of every figure."""
+    if not groups:
+        return ["<h2>Recording accuracy by group</h2>",
+                "<p class=\"note\">No groups to report: the rulebook audited with has no audit section, and no "
+                "group was given (<code>--group</code>).</p>"]
     o = ["<h2>Recording accuracy by group</h2>",
          "<p class=\"note\">Bars: the share of crimes that should have been recorded that were. "
          "Whiskers: the 95% interval (normal approximation, as inspectors publish; Wilson for small groups). "
