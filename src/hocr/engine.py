@@ -48,7 +48,7 @@ from .conditions import (
     value_key,
 )
 from .incident import LONDON, Incident, InputProblem, InvalidIncident, check_incident, question_for
-from .loader import Decision, Rule, Rulebook, as_sources, citation
+from .loader import RECORDING_ROLES, Decision, Rule, Rulebook, as_sources, citation
 from .offences import offence_key
 from .presumptions import Applied, presume_answer, with_answer
 from .presumptions import presume as presume_facts
@@ -741,17 +741,14 @@ def _same_value(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-# The pipeline's roles whose decisions say what is recorded: all that is read of a pass for another
-# answer to a presumed fact (hocr.provisional). Findings, flags and verdicts are not among them.
-_RECORDING_ROLES = ("classification", "recording", "count_key", "not_recorded_as", "deadline", "timeliness")
-
-
 def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
-    """``book.order`` with only the decisions of the recording roles and those they depend on,
-    made once per rulebook."""
+    """``book.order`` with only the decisions of the pipeline's recording roles
+    (``loader.RECORDING_ROLES``: all that is read of a pass for another answer to a presumed fact;
+    findings, flags and verdicts are not among them) and those they depend on, made once per
+    rulebook."""
     found: Mapping[str, tuple[Decision, ...]] | None = book.__dict__.get("_hocr_recording_order")
     if found is None:
-        wanted = {book.pipeline[r] for r in _RECORDING_ROLES if book.pipeline.get(r)}
+        wanted = {book.pipeline[r] for r in RECORDING_ROLES if book.pipeline.get(r)}
         pending = list(wanted)
         while pending:
             for dep in book.decisions[pending.pop()].depends:

@@ -1015,6 +1015,9 @@ def _check_catalogue(build: _Assembly) -> None:
 
 _PIPELINE_SCOPES = (("classification", "act"), ("recording", "allegation"), ("count_key", "allegation"),
                     ("not_recorded_as", "allegation"), ("deadline", "incident"), ("timeliness", "incident"))
+# The roles that name one decision each: those that say what a decision records (the lists below
+# judge or flag it).
+RECORDING_ROLES = tuple(role for role, _ in _PIPELINE_SCOPES)
 _PIPELINE_LISTS = {"findings": ("act", "allegation", "incident"), "flags": ("allegation",),
                    "verdicts": ("recorded_crime",)}
 _PIPELINE_OUTPUTS = (("classification", "code"), ("recording", "outcome"), ("count_key", "key"),

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .audit import (
-    BUILTIN_GROUPS,
+    ALL_EXCL_FRAUD,
     CSV_COLUMNS,
     ENDINGS,
-    KINDS,
     LINE_KINDS,
     BatchResult,
     GroupSpec,
@@ -174,16 +173,12 @@ def accuracy_chart(groups: Sequence[Mapping[str, Any]]) -> str:
 def kinds_of(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """The summary's kinds of discrepancy, in order: (kind, label, definition). They are the
     audited rulebook's (its audit section's finding kinds beside the audit's own), as the summary
-    records them; a summary written without them has the shipped rulebook's."""
-    kinds = summary.get("discrepancy_kinds")
-    if not isinstance(kinds, Mapping):
-        return [(k, label, definition) for k, (label, definition) in KINDS.items()]
-    return [(k, v["label"], v["definition"]) for k, v in kinds.items()]
+    records them."""
+    return [(k, v["label"], v["definition"]) for k, v in summary["discrepancy_kinds"].items()]
 
 
-def kinds_chart(counts: Mapping[str, int], kinds: Sequence[tuple[str, str, str]] | None = None) -> str:
-    """Horizontal bars: the number of discrepancies of each kind (default: the shipped kinds)."""
-    kinds = kinds if kinds is not None else kinds_of({})
+def kinds_chart(counts: Mapping[str, int], kinds: Sequence[tuple[str, str, str]]) -> str:
+    """Horizontal bars: the number of discrepancies of each kind."""
     label_w, plot_w, row_h, top = 230, 420, 26, 8
     biggest = max(counts.values(), default=0) or 1
     height = top + row_h * len(kinds) + 8
@@ -250,7 +245,7 @@ def _headline_html(summary: Mapping[str, Any]) -> list[str]:
     """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
     groups = summary["groups"]
     # (A rulebook with no audit section, and no --group, reports no group: no accuracy card.)
-    head: Mapping[str, Any] = next((g for g in groups if g["label"] == "all crime excluding fraud"), groups[0] if groups else {})
+    head: Mapping[str, Any] = next((g for g in groups if g["label"] == ALL_EXCL_FRAUD), groups[0] if groups else {})
     acc = head.get("recording_accuracy")
     o = ["<div class=\"headline\">"]
     if acc:
@@ -379,7 +374,7 @@ class AuditOptions:
     source: str
     stream: IO[bytes]
     rules: str | None = None
-    groups: Sequence[GroupSpec] = BUILTIN_GROUPS
+    groups: Sequence[GroupSpec] | None = None  # None: the audited rulebook's report groups
     annual: Mapping[str, float] = field(default_factory=dict)
     workers: int = 1
     wilson_below: int = 200
