@@ -469,6 +469,7 @@ class ReportGroup(_Cited):
     label: str
     match: str  # all, category, not_category, ons, tag or code
     values: tuple[str, ...]
+    headline: bool = False  # the group --fail-under, a bare --annual-recorded N and the report's headline judge
 
 
 @dataclass(frozen=True)
@@ -492,6 +493,11 @@ class AuditMethod:
     groups: tuple[ReportGroup, ...] = ()
     kinds: tuple[FindingKind, ...] = ()
     file: str = ""
+
+    @property
+    def headline(self) -> ReportGroup | None:
+        """The group marked ``headline: true`` (the loader refuses two), or None."""
+        return next((g for g in self.groups if g.headline), None)
 
 
 @dataclass(frozen=True)
@@ -1355,13 +1361,24 @@ def _read_audit_method(build: _Assembly) -> None:
                         ("finding kind", [k.kind for k in kinds])):
         for name in sorted({n for n in names if names.count(n) > 1}):
             build.problem(rel, line_of(lines, ["audit"]), f"{what} {name!r} is used twice")
+    _refuse_second_headline(build, rel, lines, groups)
     build.stop()
     method = AuditMethod(as_of=_date(raw["as_of"]), groups=groups, kinds=kinds, file=rel)
     build.book = dataclasses.replace(build.book, audit=method)
 
 
+def _refuse_second_headline(build: _Assembly, rel: str, lines: Lines, groups: Sequence[ReportGroup]) -> None:
+    """Two headline groups would leave --fail-under without one group to judge. Each further one
+    is reported at its own line, where ``hocr rules lint`` reports it too (HOCR-L007)."""
+    marked = [i for i, g in enumerate(groups) if g.headline]
+    for i in marked[1:]:
+        build.problem(rel, line_of(lines, ["audit", "report_groups", i]),
+                      f"report group {groups[i].label!r} is a second headline (the first is {groups[marked[0]].label!r})")
+
+
 def _report_group(g: Mapping[str, Any]) -> ReportGroup:
-    return ReportGroup(label=g["label"], match=g["match"], values=tuple(g.get("values", ())), **_cited(g))
+    return ReportGroup(label=g["label"], match=g["match"], values=tuple(g.get("values", ())),
+                       headline=g.get("headline", False), **_cited(g))
 
 
 def _finding_kind(k: Mapping[str, Any]) -> FindingKind:
