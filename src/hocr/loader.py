@@ -17,7 +17,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -501,6 +501,39 @@ class AuditMethod:
 
 
 @dataclass(frozen=True)
+class DocumentEdition:
+    """An edition of a cited document (a ``documents`` section, docs/rule-format.md section 18):
+    the names it is cited by, its lettered sections and annexes (letter: title) and its parts
+    without a letter."""
+
+    names: tuple[str, ...]
+    sections: Mapping[str, str] = field(default_factory=dict)
+    annexes: Mapping[str, str] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class CitedDocument:
+    """A document the rules cite: the names it is cited by and its editions, oldest first."""
+
+    names: tuple[str, ...]
+    editions: tuple[DocumentEdition, ...]
+
+
+def cited_documents(raw: Iterable[Mapping[str, Any]]) -> tuple[CitedDocument, ...]:
+    """The entries of ``documents`` sections (schema-checked) as CitedDocuments, in order."""
+    return tuple(CitedDocument(tuple(map(str, d["names"])), tuple(_edition(e) for e in d["editions"])) for d in raw)
+
+
+def _edition(e: Mapping[str, Any]) -> DocumentEdition:
+    return DocumentEdition(names=tuple(map(str, e["names"])),
+                           sections={str(k): str(v) for k, v in e.get("sections", {}).items()},
+                           annexes={str(k): str(v) for k, v in e.get("annexes", {}).items()},
+                           parts=tuple(map(str, e.get("parts", ()))), notes=str(e.get("notes", "")))
+
+
+@dataclass(frozen=True)
 class Rulebook:
     name: str
     edition: str
@@ -518,6 +551,7 @@ class Rulebook:
     presumptions: tuple[Presumption, ...] = ()
     offence_list: OffenceList | None = None
     audit: AuditMethod = AuditMethod()  # the report groups and finding kinds of hocr audit
+    documents: tuple[CitedDocument, ...] = ()  # the cited documents' editions (no rule reads them)
     # How long each stage of loading took, in seconds ("cache" or "read" first: see STAGES).
     timings: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
@@ -1391,6 +1425,17 @@ def _cited(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"sources": sources, "verification": raw["verification"], "citation": citation(sources)}
 
 
+# --- stage: documents (the cited documents' editions hocr rules diff names folders by) ---
+
+
+def _read_documents(build: _Assembly) -> None:
+    """Every ``documents`` section, read together in the order of files. No rule reads them;
+    ``hocr rules lint`` reads the files itself (it also lints a rulebook that does not load)."""
+    assert build.book is not None
+    raw = [d for _, data, _ in build.docs for d in data.get("documents", ())]
+    build.book = dataclasses.replace(build.book, documents=cited_documents(raw))
+
+
 # The stages of assembly, in order: (name, stage, whether it runs on a cache hit). A stage that
 # only looks for problems can be skipped on a hit: the entry was written after it passed.
 STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
@@ -1405,6 +1450,7 @@ STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
     ("book", _make_book, True),
     ("presumptions", _compile_presumptions, True),
     ("audit method", _read_audit_method, True),
+    ("documents", _read_documents, True),
     ("presumption safety", _check_presumptions_safe, False),
 )
 
