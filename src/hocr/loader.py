@@ -701,12 +701,6 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     return book
 
 
-def cache_root() -> Path | None:
-    """hocr's cache folder (see :mod:`hocr.cache`); None when HOCR_NO_CACHE is set. Only derived
-    data lives there; deleting it is always safe."""
-    return _disk_cache.root()
-
-
 def _cache_key(digest: str) -> str:
     """The key of the parsed and schema-checked rule files (never the source of truth): the hash
     of every rule file, the rule schema and this hocr (see hocr.cache.entry_key)."""
