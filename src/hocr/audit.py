@@ -28,9 +28,10 @@ Summaries of parts of a file merge exactly into the summary of the whole (:meth:
 The comparison holds no offence knowledge: what it compares comes from the decision, and a
 record kept instead of a crime (an N100 for a rape) from a finding of the rules, whose kind of
 discrepancy (label and definition) the rulebook's ``audit`` section gives; the groups reported
-on (all crime excluding fraud, violence against the person...) are that section's too
-(rules/audit/report-groups.yaml: :func:`report_groups`, :func:`discrepancy_kinds`). No line,
-however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
+on (all crime excluding fraud, violence against the person...) are that section's too, and so is
+the headline group that --fail-under judges (rules/audit/report-groups.yaml: :func:`report_groups`,
+:func:`headline_label`, :func:`discrepancy_kinds`). No line, however hostile, ends the audit:
+each is accounted for (LINE_KINDS, ENDINGS).
 """
 
 from __future__ import annotations
