@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from hostile_strategies import as_audit_line, hostile_incidents, outcome_of  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 
-from hocr.audit import BUILTIN_GROUPS, audit_line  # noqa: E402
+from hocr.audit import audit_line, report_groups  # noqa: E402
 from hocr.loader import load_rulebook  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--audit", action="store_true", help="also run each input through audit_line")
     args = parser.parse_args()
     book = load_rulebook()
+    groups = report_groups(book)
     endings: Counter[str] = Counter()
     unexpected: list[str] = []
     audit_errors: list[str] = []
@@ -55,7 +56,7 @@ def main() -> int:
             if len(unexpected) < 20:
                 unexpected.append(str(exc)[:300])
         if args.audit:
-            result = audit_line(book, 1, as_audit_line(value), BUILTIN_GROUPS)
+            result = audit_line(book, 1, as_audit_line(value), groups)
             if result.kind == "internal_error":
                 audit_errors.append("; ".join(result.problems))
         done = sum(endings.values())

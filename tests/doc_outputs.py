@@ -5,7 +5,8 @@ aside) is a marker naming the command::
 
     <!-- output: hocr check examples/recorded-late.json --json -->
 
-The command is run from the repository's root (``hocr`` as ``python -m hocr``), and the block must
+The command is run from the repository's root (``hocr`` as ``python -m hocr``, ``python`` as the
+Python running this), and the block must
 equal its standard output, with the rulebook's hash written ``sha256:…`` (it changes with every
 rule edit). In the block, a line that is only ``…`` or ``...`` stands for any run of lines, so an
 excerpt (the head of a long output, or a part of it) is checked too. A first line ``$ COMMAND``
@@ -94,6 +95,8 @@ def output_of(command: str) -> list[str]:
     argv = shlex.split(command)
     if argv[0] == "hocr":
         argv = [sys.executable, "-m", "hocr", *argv[1:]]
+    elif argv[0] == "python":  # a script of the repository (tests/adding_a_rule.py), run by this Python
+        argv = [sys.executable, *argv[1:]]
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env, check=False, timeout=120)
     return HASH.sub("sha256:…", done.stdout).rstrip("\n").splitlines()

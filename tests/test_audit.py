@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shipped_audit import shipped_groups, shipped_kinds
 
 from hocr import audit
 from hocr.audit import (
-    ALL_EXCL_FRAUD,
-    BUILTIN_GROUPS,
     GroupSpec,
     compare,
     parse_annual,
@@ -38,6 +37,7 @@ from hocr.report import render_html, render_table
 REPO = Path(__file__).resolve().parent.parent
 F = "Northshire Police"
 HERE = {"force": F, "in_england_and_wales": True}
+HEADLINE = "all crime excluding fraud"  # the shipped rulebook's headline group
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def jsonl(items: Iterable[Any]) -> io.BytesIO:
     return io.BytesIO("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in items).encode())
 
 
-def audit_one(book: Rulebook, inc: dict[str, Any], groups: tuple[GroupSpec, ...] = BUILTIN_GROUPS) -> audit.LineResult:
-    return compare(book, inc, evaluate(book, inc), groups, line=1)
+def audit_one(book: Rulebook, inc: dict[str, Any], groups: tuple[GroupSpec, ...] | None = None) -> audit.LineResult:
+    return compare(book, inc, evaluate(book, inc), shipped_groups() if groups is None else groups, line=1)
 
 
 def only(result: audit.LineResult, kind: str) -> audit.Discrepancy:
@@ -130,11 +130,16 @@ def test_groups_and_annual_recorded_parse() -> None:
         with pytest.raises(ValueError):
             parse_group(bad)
     groups = audit.groups_with([parse_group("category:Robbery")])
-    assert parse_annual(["35,100", "violence against the person=9500", "category:Robbery=1200"], groups) == {
-        ALL_EXCL_FRAUD: 35100.0, "violence against the person": 9500.0, "category:Robbery": 1200.0}
+    assert parse_annual(["35,100", "violence against the person=9500", "category:Robbery=1200"], groups, HEADLINE) == {
+        HEADLINE: 35100.0, "violence against the person": 9500.0, "category:Robbery": 1200.0}
     for bad in (["x"], ["nosuchgroup=5"], ["-3"]):
         with pytest.raises(ValueError):
-            parse_annual(bad, groups)
+            parse_annual(bad, groups, HEADLINE)
+    # A bare N is for whichever group is the headline; with none it is refused, GROUP=N is not.
+    assert parse_annual(["100"], groups, "rape") == {"rape": 100.0}
+    with pytest.raises(ValueError, match="a bare number is for the headline group"):
+        parse_annual(["100"], groups, None)
+    assert parse_annual(["rape=100"], groups, None) == {"rape": 100.0}
     with pytest.raises(ValueError):
         audit.groups_with([parse_group("rape=tag:rape")])
 
@@ -144,8 +149,8 @@ def test_gloucestershire_sample_81_6_percent_and_unrecorded_per_year() -> None:
     published 81.6% ± 1.88 and "over 7,900" a year."""
     lines = [incident(f"G-{i}", recorded=[crime(f"CR{i}")] if i < 1332 else []) for i in range(1632)]
     summary = run_audit(jsonl(lines), workers=1)
-    out = summary.as_json(parse_annual(["35100"], BUILTIN_GROUPS), wilson_below=200)
-    g = next(x for x in out["groups"] if x["label"] == ALL_EXCL_FRAUD)
+    out = summary.as_json(parse_annual(["35100"], shipped_groups(), HEADLINE), wilson_below=200)
+    g = next(x for x in out["groups"] if x["label"] == HEADLINE)
     acc = g["recording_accuracy"]
     assert (g["should_be_recorded"], g["recorded"]) == (1632, 1332)
     assert acc["interval"] == "wald"
@@ -253,7 +258,7 @@ def test_rape_left_as_n100(book: Rulebook) -> None:
     d = only(r, "rape_left_as_n100")
     assert_cites(d, "ncrs.victim-account")
     assert "N100" in d.explanation
-    rape = next(i for i, g in enumerate(BUILTIN_GROUPS) if g.label == "rape")
+    rape = next(i for i, g in enumerate(shipped_groups()) if g.label == "rape")
     assert rape in r.crimes[0].groups
 
 
@@ -400,7 +405,7 @@ def test_record_the_rules_cannot_judge_is_counted_undetermined(book: Rulebook) -
     inc = incident(recorded=[crime()])
     decision = evaluate(book, inc)
     decision["force_record"]["crimes"][0]["match"] = {"crime": None, "status": "undetermined", "acts": ["A1"]}
-    r = compare(book, inc, decision, BUILTIN_GROUPS)
+    r = compare(book, inc, decision, shipped_groups())
     assert r.undetermined == 1
     assert [d.kind for d in r.discrepancies] == ["not_recorded"]
 
@@ -411,7 +416,7 @@ def test_unmatched_extra_record_is_a_wrong_count(book: Rulebook) -> None:
     for m in decision["force_record"]["crimes"]:
         if m["ref"] == "CR2":
             m["match"] = {"crime": None, "status": "unmatched", "acts": []}
-    r = compare(book, inc, decision, BUILTIN_GROUPS)
+    r = compare(book, inc, decision, shipped_groups())
     d = only(r, "wrong_count")
     assert d.ref == "CR2" and "matches none" in d.explanation
 
@@ -421,7 +426,7 @@ def test_decision_without_force_record_is_an_audit_error(book: Rulebook) -> None
     decision = evaluate(book, inc)
     del decision["force_record"]
     with pytest.raises(audit.AuditError):
-        compare(book, inc, decision, BUILTIN_GROUPS)
+        compare(book, inc, decision, shipped_groups())
 
 
 def test_records_paired_by_reference_whatever_the_order(book: Rulebook) -> None:
@@ -433,7 +438,7 @@ def test_records_paired_by_reference_whatever_the_order(book: Rulebook) -> None:
         m["verdicts"] = [{"decision": "cancellation", "state": "value", "verdict": "invalid", "reason": "test",
                           "rules": [rule]}] if m["ref"] == "CR1" else []
     decision["force_record"]["crimes"].reverse()
-    r = compare(book, inc, decision, BUILTIN_GROUPS)
+    r = compare(book, inc, decision, shipped_groups())
     assert sorted((d.kind, d.ref) for d in r.discrepancies) == [("invalid_cancellation", "CR1"), ("wrong_count", "CR2, CR1")]
     assert [j.valid for j in r.cancellations] == [False]
 
@@ -513,7 +518,7 @@ def test_workers_give_identical_results(book: Rulebook) -> None:
 
 
 def test_errors_list_is_bounded_but_every_error_counted() -> None:
-    summary = audit.Summary(BUILTIN_GROUPS, max_errors=2)
+    summary = audit.Summary(shipped_groups(), max_errors=2)
     for n in range(1, 4):
         summary.add(audit.LineResult(line=n, kind="invalid_json", problems=("bad",)))
     out = summary.as_json({}, 200)
@@ -524,11 +529,11 @@ def test_user_group_and_per_group_annual_recorded(book: Rulebook) -> None:
     lines = [incident(f"V-{i}", code="8N", recorded=[crime(f"CR{i}", "8N")] if i < 8 else []) for i in range(10)]
     lines += [incident(f"T-{i}", recorded=[crime(f"CT{i}")]) for i in range(5)]
     groups = audit.groups_with([parse_group("Assaults=code:8N,105A")])
-    annual = parse_annual(["violence against the person=9500", "Assaults=800"], groups)
+    annual = parse_annual(["violence against the person=9500", "Assaults=800"], groups, HEADLINE)
     out = run_audit(jsonl(lines), groups=groups).as_json(annual, 200)
     by = {g["label"]: g for g in out["groups"]}
     assert (by["Assaults"]["should_be_recorded"], by["Assaults"]["recorded"]) == (10, 8)
-    assert (by["violence against the person"]["should_be_recorded"], by[ALL_EXCL_FRAUD]["should_be_recorded"]) == (10, 15)
+    assert (by["violence against the person"]["should_be_recorded"], by[HEADLINE]["should_be_recorded"]) == (10, 15)
     assert by["violence against the person"]["unrecorded_per_year"]["estimate"] == pytest.approx(9500 * 0.2 / 0.8)
     assert by["sexual offences"]["recording_accuracy"] is None
 
@@ -569,7 +574,7 @@ def test_cli_audit_json_stdin_and_fail_under() -> None:
     out = json.loads(r.stdout)
     assert out["format"] == "hocr.audit.v1" and out["lines"]["read"] == out["lines"]["evaluated"] == len(text.splitlines())
     # One incident for each kind of discrepancy, judged by the shipped rules (Sections C and H included).
-    assert out["discrepancies"] == dict.fromkeys(audit.KINDS, 1)
+    assert out["discrepancies"] == dict.fromkeys(shipped_kinds(), 1)
     assert out["incidents"] == {"evaluated": 11, "correct": 2, "with_discrepancies": 9, "with_undetermined": 0}
     assert hocr("audit", "-", "--fail-under", "99", stdin=text).returncode == 5
     assert hocr("audit", "-", "--fail-under", "1", stdin=text).returncode == 0
@@ -586,8 +591,12 @@ def test_shipped_sample_all_lines_evaluated_and_html(book: Rulebook) -> None:
     with (REPO / "examples" / "audit-sample.jsonl").open("rb") as f:
         out = run_audit(f).as_json({}, 200)
     assert out["lines"]["read"] == out["lines"]["evaluated"]
-    html_page = render_html({**out, "rulebook": book.info()}, "audit-sample.jsonl")
+    html_page = render_html({**out, "rulebook": book.info()}, "audit-sample.jsonl", HEADLINE)
     assert "Discrepancies by kind" in html_page
+    assert f"Recording accuracy, {HEADLINE}</div>" in html_page
+    # The cards follow the headline given; with none they show the first group.
+    assert "Recording accuracy, rape</div>" in render_html(out, "audit-sample.jsonl", "rape")
+    assert "Recording accuracy, all crimes</div>" in render_html(out, "audit-sample.jsonl", None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,18 +607,19 @@ SAMPLE_LINES = (REPO / "examples" / "audit-sample.jsonl").read_text().splitlines
 
 
 def test_the_shipped_groups_and_kinds_are_those_hocr_reported_before_they_moved_to_the_rulebook() -> None:
-    assert [(g.label, g.definition()) for g in BUILTIN_GROUPS] == [
+    assert [(g.label, g.definition()) for g in shipped_groups()] == [
         ("all crimes", "every crime"),
-        (ALL_EXCL_FRAUD, "every HOCR category except fraud"),
+        (HEADLINE, "every HOCR category except fraud"),
         ("violence against the person", "HOCR category violence against the person"),
         ("sexual offences", "HOCR category sexual offences"),
         ("rape", "classifications tagged rape"),
     ]
-    assert list(audit.KINDS) == ["not_recorded", "rape_left_as_n100", "recorded_not_crime", "wrong_classification",
+    assert list(shipped_kinds()) == ["not_recorded", "rape_left_as_n100", "recorded_not_crime", "wrong_classification",
                                  "wrong_count", "late", "flag_missing", "flag_not_derived", "invalid_cancellation",
                                  "outcome_conditions_not_met"]
-    assert audit.KINDS["rape_left_as_n100"][0] == "rape left as N100"
-    assert audit.groups_with([]) == BUILTIN_GROUPS
+    assert shipped_kinds()["rape_left_as_n100"][0] == "rape left as N100"
+    assert audit.headline_label(load_rulebook()) == HEADLINE
+    assert audit.groups_with([]) == shipped_groups()
 
 
 def _edited_rules(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -631,7 +641,7 @@ def test_the_audit_reports_the_groups_and_kinds_its_rulebook_gives(tmp_path: Pat
     root = _edited_rules(tmp_path, ("  finding_kinds:\n", robbery + "  finding_kinds:\n"),
                          ("label: rape left as N100", "label: rape kept as an N100"))
     out = run_audit(jsonl(SAMPLE_LINES), rules=str(root)).as_json({}, 200)
-    assert [g["label"] for g in out["groups"]] == [g.label for g in BUILTIN_GROUPS] + ["robbery"]
+    assert [g["label"] for g in out["groups"]] == [g.label for g in shipped_groups()] + ["robbery"]
     assert out["discrepancy_kinds"]["rape_left_as_n100"]["label"] == "rape kept as an N100"
     assert [d["label"] for d in out["examples"]["rape_left_as_n100"]] == ["rape kept as an N100"]
     shipped = run_audit(jsonl(SAMPLE_LINES)).as_json({}, 200)
@@ -685,11 +695,37 @@ def test_cli_audit_reports_the_audited_rulebooks_groups_and_kinds(tmp_path: Path
     assert "rape left as N100" not in r.stdout and "crime not recorded" in r.stdout  # the audit's own kinds stay
     page = html.read_text()
     assert "thefts only" in page and "rape left as N100" not in page
-    # --fail-under judges a group this rulebook does not define: refused before any line is read.
+    # No group of this rulebook is the headline, which --fail-under and a bare --annual-recorded N
+    # judge: both are refused before any line is read, saying what is missing; GROUP=N is not.
     r = hocr("audit", sample, "--rules", str(tmp_path / "rules"), "--fail-under", "90")
-    assert r.returncode == 2 and "does not define" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr == ("hocr: --fail-under judges the headline group, and no report group of the rulebook is the "
+                        "headline (headline: true in its audit section)\n")
     r = hocr("audit", sample, "--rules", str(tmp_path / "rules"), "--annual-recorded", "100")
-    assert r.returncode == 2 and "no group" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "a bare number is for the headline group, and no report group" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = hocr("audit", sample, "--rules", str(tmp_path / "rules"), "--annual-recorded", "thefts only=100")
+    assert r.returncode == 0, r.stderr
+
+
+def test_cli_audit_judges_the_audited_rulebooks_headline_group(tmp_path: Path) -> None:
+    # The shipped headline (all crime excluding fraud, 77.8% on the sample) moved to rape (0%):
+    # --fail-under, a bare --annual-recorded N and the HTML report's card all follow it.
+    root = _edited_rules(tmp_path, ("      headline: true\n", ""), ("      values: [rape]\n", "      values: [rape]\n      headline: true\n"))
+    sample, html = str(REPO / "examples" / "audit-sample.jsonl"), tmp_path / "r.html"
+    assert hocr("audit", sample, "--fail-under", "50").returncode == 0
+    r = hocr("audit", sample, "--rules", str(root), "--fail-under", "50", "--annual-recorded", "35100", "--json", "--html", str(html))
+    assert r.returncode == 5 and "recording accuracy 0.0% is below --fail-under 50%" in r.stderr
+    by = {g["label"]: g for g in json.loads(r.stdout)["groups"]}
+    assert (by["rape"]["annual_recorded"], by[HEADLINE]["annual_recorded"]) == (35100, None)
+    page = html.read_text()
+    assert "Recording accuracy, rape</div>" in page and f"Recording accuracy, {HEADLINE}" not in page
+
+
+def test_cli_audit_with_no_audit_section_refuses_fail_under(tmp_path: Path) -> None:
+    r = hocr("audit", str(REPO / "examples" / "audit-sample.jsonl"), "--rules", str(rules_with_audit_section(tmp_path, None)),
+             "--fail-under", "90")
+    assert r.returncode == 2 and "--fail-under judges the headline group, and no report group" in r.stderr
 
 
 def test_cli_audit_with_no_audit_section_reports_the_audits_own_kinds(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 import pytest
+from shipped_audit import shipped_groups
 
 from hocr import audit
-from hocr.audit import BUILTIN_GROUPS, compare, run_audit
+from hocr.audit import compare, run_audit
 from hocr.engine import evaluate
 from hocr.loader import Rulebook, load_rulebook
 
@@ -41,7 +42,7 @@ def partner_assault(flags: list[dict[str, Any]] | None, relationship: str = "par
 
 
 def audit_one(book: Rulebook, inc: dict[str, Any]) -> audit.LineResult:
-    return compare(book, inc, evaluate(book, inc), BUILTIN_GROUPS, line=1)
+    return compare(book, inc, evaluate(book, inc), shipped_groups(), line=1)
 
 
 def kinds(r: audit.LineResult) -> list[str]:

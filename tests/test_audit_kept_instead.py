@@ -9,7 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from hocr.audit import BUILTIN_GROUPS, compare
+from shipped_audit import shipped_groups
+
+from hocr.audit import compare
 from hocr.engine import evaluate
 from hocr.loader import load_rulebook
 
@@ -19,12 +21,12 @@ LEFT = next(x for x in SAMPLE if x["id"] == "AUD-007")  # a rape the rules recor
 
 
 def kinds(book: Any, inc: dict[str, Any]) -> list[str]:
-    return [d.kind for d in compare(book, inc, evaluate(book, inc), BUILTIN_GROUPS, line=1).discrepancies]
+    return [d.kind for d in compare(book, inc, evaluate(book, inc), shipped_groups(), line=1).discrepancies]
 
 
 def test_a_rape_left_as_n100_cites_the_rule() -> None:
     book = load_rulebook()
-    (d,) = compare(book, LEFT, evaluate(book, LEFT), BUILTIN_GROUPS, line=1).discrepancies
+    (d,) = compare(book, LEFT, evaluate(book, LEFT), shipped_groups(), line=1).discrepancies
     assert d.kind == "rape_left_as_n100" and d.found == "left as an N100 record"
     assert "n100.kept-for-recorded-rape" in [r["id"] for r in d.rules]
     assert "kept N100 instead" in d.explanation

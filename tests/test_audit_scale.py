@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shipped_audit import shipped_groups
 from test_audit import jsonl, mixed_lines
 
 from hocr import idledger
-from hocr.audit import BUILTIN_GROUPS, BatchResult, Summary, Wants, run_audit
+from hocr.audit import BatchResult, Summary, Wants, run_audit
 from hocr.idledger import IdLedger
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def test_any_split_merges_to_the_whole(cuts: list[int]) -> None:
 
 def test_bounded_lists_merge_to_the_first_by_line() -> None:
     def errors(lines: range) -> Summary:
-        s = Summary(BUILTIN_GROUPS, max_errors=3)
+        s = Summary(shipped_groups(), max_errors=3)
         for n in lines:
             s.merge(_one_error(n))
         return s
@@ -85,18 +86,18 @@ def test_bounded_lists_merge_to_the_first_by_line() -> None:
 def _one_error(n: int) -> Summary:
     from hocr.audit import LineResult
 
-    s = Summary(BUILTIN_GROUPS, max_errors=3)
+    s = Summary(shipped_groups(), max_errors=3)
     s.add(LineResult(line=n, kind="invalid_json", problems=("bad",)))
     return s
 
 
 def test_summaries_of_other_groups_or_already_read_do_not_merge() -> None:
     with pytest.raises(ValueError, match="different groups"):
-        Summary(BUILTIN_GROUPS).merge(Summary(BUILTIN_GROUPS[:2]))
-    done = Summary(BUILTIN_GROUPS)
+        Summary(shipped_groups()).merge(Summary(shipped_groups()[:2]))
+    done = Summary(shipped_groups())
     done.finish()
     with pytest.raises(ValueError, match="already read"):
-        Summary(BUILTIN_GROUPS).merge(done)
+        Summary(shipped_groups()).merge(done)
 
 
 def _outputs(workers: int, chunk_size: int) -> tuple[dict[str, Any], str, str, str, list[str]]:

@@ -10,10 +10,11 @@ from typing import Any
 from hostile_strategies import HOSTILE_LINES, as_audit_line, hostile_incidents, outcome_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shipped_audit import shipped_groups
 from strategies import incidents
 
 from hocr import incident
-from hocr.audit import BUILTIN_GROUPS, LINE_KINDS, audit_line
+from hocr.audit import LINE_KINDS, audit_line
 from hocr.incident import InvalidIncident, check_incident, check_limits, parse_json
 from hocr.loader import load_rulebook
 
@@ -36,7 +37,7 @@ def test_generated_incidents_made_hostile_give_a_decision_or_invalid(given_input
 @settings(CI, max_examples=150)
 @given(hostile_incidents(BOOK, generated=False), st.integers(1, 10**6))
 def test_an_audit_line_always_ends_in_a_result(given_input: Any, number: int) -> None:
-    result = audit_line(BOOK, number, as_audit_line(given_input), BUILTIN_GROUPS)
+    result = audit_line(BOOK, number, as_audit_line(given_input), shipped_groups())
     assert result.kind in LINE_KINDS and result.kind != "internal_error", result.problems
     assert result.line == number
     for problem in result.problems:

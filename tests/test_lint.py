@@ -602,7 +602,7 @@ AUDIT = f"""
 audit:
   as_of: "2026-12-02"
   report_groups:
-    - {{label: all, match: all, source: {{document: "{GR}", edition: April 2022, section: B}}, verification: unverified}}
+    - {{label: all, match: all, headline: true, source: {{document: "{GR}", edition: April 2022, section: B}}, verification: unverified}}
     - {{label: tested, match: MATCH, values: [VALUE], source: {{document: "{GR}", edition: April 2022, section: B}}, verification: unverified}}
   finding_kinds:
     - kind: left_as_note
@@ -652,6 +652,26 @@ def test_a_finding_kind_naming_a_missing_or_wrong_rule(tmp_path: Path) -> None:
     assert got == ["finding kind 'left_as_note' names rule 't.kept', whose discrepancy is 'other'",
                    "rule 't.kept': discrepancy 'other' is no finding kind of the audit section (rules/audit/): "
                    "the audit would pass it over"]
+
+
+def test_report_groups_mark_exactly_one_headline(tmp_path: Path) -> None:
+    # None: --fail-under and a bare --annual-recorded N would be refused (the rulebook loads).
+    root = audit_book(tmp_path / "none")
+    (root / "audit.yaml").write_text((root / "audit.yaml").read_text().replace(" headline: true,", ""))
+    (f,) = found(root, "HOCR-L007")
+    assert (f.file, f.line) == ("audit.yaml", 5) and "no report group is the headline" in f.message
+    assert [x.code for x in lint(root).findings] == ["HOCR-L007"]
+    # Two: the loader refuses the rulebook, at the line lint reports, so it is said once.
+    root = audit_book(tmp_path / "two", "category", "test")
+    (root / "audit.yaml").write_text((root / "audit.yaml").read_text().replace("match: category,", "match: category, headline: true,"))
+    (f,) = lint(root).findings
+    assert (f.code, f.file, f.line) == ("HOCR-L007", "audit.yaml", 6)
+    assert f.message == "report group 'tested' is a second headline (the first is 'all')"
+    # No groups at all: nothing to mark.
+    root = audit_book(tmp_path / "empty")
+    text = (root / "audit.yaml").read_text()
+    (root / "audit.yaml").write_text(text[:text.index("  report_groups:")] + "  report_groups: []\n" + text[text.index("  finding_kinds:"):])
+    assert lint(root).findings == []
 
 
 def test_the_shipped_audit_section_is_clean_and_a_broken_copy_is_not(tmp_path: Path) -> None:

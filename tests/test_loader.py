@@ -11,6 +11,7 @@ import yaml
 
 from hocr.loader import (
     STAGES,
+    DocumentEdition,
     Problem,
     Rulebook,
     RulebookError,
@@ -683,8 +684,35 @@ def test_a_second_audit_section_or_a_label_used_twice_is_a_problem(root: Path) -
     assert "report group label 'everything' is used twice" in only_problem(root).message
 
 
+def test_the_documents_sections_are_read_together_in_the_order_of_files(root: Path) -> None:
+    (general,) = load_rulebook().documents
+    assert "Crime Recording General Rules" in general.names and general.editions[0].names == ("April 2003", "2003")
+    assert general.editions[-1].sections["F"] == "The Principal Crime Rule" and general.editions[-1].annexes["B"]
+    assert load_rulebook(root).documents == ()
+    for name, doc in (("b.yaml", "B"), ("a.yaml", "A")):
+        (root / name).write_text(f"documents:\n  - names: [{doc}]\n    editions:\n      - names: ['1']\n"
+                                 "        sections: {F: Eff}\n        notes: n\n")
+    documents = load_rulebook(root).documents
+    assert [d.names for d in documents] == [("A",), ("B",)]
+    assert documents[0].editions == (DocumentEdition(names=("1",), sections={"F": "Eff"}, notes="n"),)
+
+
+def test_the_headline_group_is_the_one_marked_and_two_are_refused(root: Path) -> None:
+    assert load_rulebook().audit.headline == load_rulebook().audit.groups[1]  # all crime excluding fraud
+    (root / "audit.yaml").write_text(AUDIT)
+    assert load_rulebook(root).audit.headline is None
+    (root / "audit.yaml").write_text(AUDIT.replace("      values: [Robbery]\n", "      values: [Robbery]\n      headline: true\n"))
+    assert load_rulebook(root).audit.headline == load_rulebook(root).audit.groups[1]
+    (root / "audit.yaml").write_text(AUDIT.replace("match: all,", "match: all, headline: true,")
+                                     .replace("      values: [Robbery]\n", "      values: [Robbery]\n      headline: true\n"))
+    p = only_problem(root)
+    assert (p.file, p.line) == ("audit.yaml", 5)
+    assert p.message == "report group 'robbery' is a second headline (the first is 'everything')"
+
+
 @pytest.mark.parametrize(("old", "new", "says"), [
-    ("match: all,", "match: all, values: [x],", "should not be valid"),  # 'all' takes no values
+    ("match: all,", "match: all, values: [x],", "should not be valid"),
+    ("match: all,", "match: all, headline: yes please,", "is not of type 'boolean'"),  # 'all' takes no values
     ("      values: [Robbery]\n", "", "'values' is a required property"),
     ("match: category", "match: offence", "is not one of"),
     ("findings: [t.note]", "findings: []", "should be non-empty"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from hocr import rulediff
 from hocr.incident import LONDON, InvalidIncident, check_incident
 from hocr.library import WorkedCase, cases_by_rule, load_library
-from hocr.loader import Rulebook
+from hocr.loader import Rulebook, load_rulebook
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "changes.md"
@@ -80,6 +81,25 @@ def test_2023_principal_crime_rule(year_2023: dict[str, Any]) -> None:
     assert _section_of(year_2023, "f.2023.principal-offence") == "general/section-f"
     group = next(g for g in year_2023["groups"] if g["section"] == "general/section-f")
     assert group["title"] == "F The Principal Crime Rule"
+
+
+def _section_f_title(rules: Path) -> str:
+    result = rulediff.diff(load_rulebook(rules), *YEAR_2023)
+    return str(next(g["title"] for g in result["groups"] if g["section"] == "general/section-f"))
+
+
+def test_folders_are_named_by_the_compared_rulebooks_own_documents(tmp_path: Path) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", root)
+    editions = root / "sources" / "editions.yaml"
+    text = editions.read_text()
+    at = text.rindex("          F: The Principal Crime Rule\n")  # the latest edition's section F
+    editions.write_text(text[:at] + "          F: The Rule of the Principal Crime\n" + text[at:].split("\n", 1)[1])
+    assert _section_f_title(root) == "F The Rule of the Principal Crime"
+    # A rulebook with no documents section is named by the shipped editions data.
+    editions.unlink()
+    assert load_rulebook(root).documents == ()
+    assert _section_f_title(root) == "F The Principal Crime Rule"
 
 
 def test_2023_new_exceptions(year_2023: dict[str, Any]) -> None:

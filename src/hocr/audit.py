@@ -28,9 +28,10 @@ Summaries of parts of a file merge exactly into the summary of the whole (:meth:
 The comparison holds no offence knowledge: what it compares comes from the decision, and a
 record kept instead of a crime (an N100 for a rape) from a finding of the rules, whose kind of
 discrepancy (label and definition) the rulebook's ``audit`` section gives; the groups reported
-on (all crime excluding fraud, violence against the person...) are that section's too
-(rules/audit/report-groups.yaml: :func:`report_groups`, :func:`discrepancy_kinds`). No line,
-however hostile, ends the audit: each is accounted for (LINE_KINDS, ENDINGS).
+on (all crime excluding fraud, violence against the person...) are that section's too, and so is
+the headline group that --fail-under judges (rules/audit/report-groups.yaml: :func:`report_groups`,
+:func:`headline_label`, :func:`discrepancy_kinds`). No line, however hostile, ends the audit:
+each is accounted for (LINE_KINDS, ENDINGS).
 """
 
 from __future__ import annotations
@@ -168,9 +169,9 @@ def _spec(label: str, fieldname: str, *values: str) -> GroupSpec:
     return GroupSpec(label, fieldname, frozenset(v.casefold() for v in values))
 
 
-# The group a bare `--annual-recorded N` is for, as inspectors use it (and the headline figure of
-# the table, the HTML report and --fail-under): a label of rules/audit/report-groups.yaml.
-ALL_EXCL_FRAUD = "all crime excluding fraud"
+# Why --fail-under or a bare --annual-recorded N cannot be used with a rulebook: the group they
+# judge is the rulebook's headline group (headline_label), and it marks none.
+NO_HEADLINE = "no report group of the rulebook is the headline (headline: true in its audit section)"
 
 
 def report_groups(book: Rulebook) -> tuple[GroupSpec, ...]:
@@ -181,6 +182,14 @@ def report_groups(book: Rulebook) -> tuple[GroupSpec, ...]:
 
 def _group_spec(g: ReportGroup) -> GroupSpec:
     return _spec(g.label, g.match, *g.values)
+
+
+def headline_label(book: Rulebook) -> str | None:
+    """The label of the rulebook's headline group (shipped: all crime excluding fraud, the
+    inspectors' headline figure), which --fail-under, a bare --annual-recorded N and the HTML
+    report's cards judge; None when its audit section marks none."""
+    head = book.audit.headline
+    return head.label if head is not None else None
 
 
 def discrepancy_kinds(book: Rulebook) -> dict[str, tuple[str, str]]:
@@ -198,16 +207,6 @@ def discrepancy_kinds(book: Rulebook) -> dict[str, tuple[str, str]]:
 
 
 _KINDS_OF: dict[int, tuple[Rulebook, dict[str, tuple[str, str]]]] = {}
-
-
-def __getattr__(name: str) -> Any:
-    """``BUILTIN_GROUPS`` and ``KINDS``: the shipped rulebook's groups and discrepancy kinds, read
-    when first asked for (so that importing this module loads no rulebook)."""
-    if name == "BUILTIN_GROUPS":
-        return report_groups(load_rulebook())
-    if name == "KINDS":
-        return discrepancy_kinds(load_rulebook())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_group(text: str) -> GroupSpec:
@@ -1462,14 +1461,17 @@ def run_audit(
     return summary
 
 
-def parse_annual(values: Sequence[str], groups: Sequence[GroupSpec]) -> dict[str, float]:
-    """``--annual-recorded`` values: ``N`` (all crime excluding fraud, as inspectors use it) or
-    ``GROUP=N`` for a group by its label."""
+def parse_annual(values: Sequence[str], groups: Sequence[GroupSpec], headline: str | None) -> dict[str, float]:
+    """``--annual-recorded`` values: ``N`` (for the ``headline`` group, as inspectors use it:
+    :func:`headline_label`) or ``GROUP=N`` for a group by its label."""
     labels = {g.label.casefold(): g.label for g in groups}
     out: dict[str, float] = {}
     for text in values:
         label, _, number = text.rpartition("=")
-        name = labels.get(label.strip().casefold() if label else ALL_EXCL_FRAUD)
+        if not label and headline is None:
+            raise ValueError(f"--annual-recorded {text!r}: a bare number is for the headline group, and {NO_HEADLINE}; "
+                             "give GROUP=N")
+        name = labels.get((label.strip() if label else headline or "").casefold())
         if name is None:
             raise ValueError(f"--annual-recorded {text!r}: no group {label.strip()!r} (groups: {', '.join(g.label for g in groups)})")
         try:

@@ -108,7 +108,7 @@ def rules_lint(
 def audit(
     file: Annotated[str, typer.Argument(help="Incidents with the force's record, one JSON object a line (JSONL), or '-' for standard input.", metavar="INCIDENTS.jsonl")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (format hocr.audit.v1) instead of a table.")] = False,
-    annual_recorded: Annotated[list[str] | None, typer.Option("--annual-recorded", help="The force's recorded crime for the year: N (all crime excluding fraud) or GROUP=N; repeatable.", metavar="[GROUP=]N", show_default=False)] = None,
+    annual_recorded: Annotated[list[str] | None, typer.Option("--annual-recorded", help="The force's recorded crime for the year: N (for the rulebook's headline group; shipped: all crime excluding fraud) or GROUP=N; repeatable.", metavar="[GROUP=]N", show_default=False)] = None,
     group: Annotated[list[str] | None, typer.Option("--group", help="Also report this group: [LABEL=]FIELD:VALUE[,VALUE] with FIELD category, ons, tag or code; repeatable.", metavar="SPEC", show_default=False)] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every discrepancy, with its explanation and the rules cited, to this CSV file.", show_default=False)] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.", show_default=False)] = None,
@@ -116,21 +116,29 @@ def audit(
     results_out: Annotated[Path | None, typer.Option("--results", help="Write one result per input line (JSONL) to this file.", show_default=False)] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Evaluate in this many processes.")] = 1,
     wilson_below: Annotated[int, typer.Option("--wilson-below", min=0, help="Show the Wilson interval for groups with fewer crimes than this (the normal approximation otherwise).")] = 200,
-    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Exit with 5 when recording accuracy (all crime excluding fraud) is below this percentage.", show_default=False)] = None,
+    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Exit with 5 when recording accuracy of the rulebook's headline group (shipped: all crime excluding fraud) is below this percentage.", show_default=False)] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Show a progress bar (default: when standard error is a terminal).", show_default=False)] = None,
     rules: RulesOption = None,
 ) -> None:
     """Audit a force's crime recording: every incident's record checked against the rules."""
-    from .audit import ALL_EXCL_FRAUD, EXIT_BELOW, groups_with, parse_annual, parse_group
+    from .audit import (
+        EXIT_BELOW,
+        NO_HEADLINE,
+        groups_with,
+        headline_label,
+        parse_annual,
+        parse_group,
+    )
     from .report import AuditOptions, OutputError, audit_to_files, render_table
 
     book = load(rules)
+    headline = headline_label(book)  # the group --fail-under and a bare --annual-recorded N judge
     try:
         # The report groups of the rulebook audited against (--rules), then the user's.
         specs = groups_with([parse_group(g) for g in group or []], book)
-        annual = parse_annual(annual_recorded or [], specs)
-        if fail_under is not None and not any(g.label == ALL_EXCL_FRAUD for g in specs):
-            raise ValueError(f"--fail-under judges the group {ALL_EXCL_FRAUD!r}, which the rulebook's audit section does not define")
+        annual = parse_annual(annual_recorded or [], specs, headline)
+        if fail_under is not None and headline is None:
+            raise ValueError(f"--fail-under judges the headline group, and {NO_HEADLINE}")
     except ValueError as exc:
         err(f"hocr: {exc}")
         raise typer.Exit(Exit.INVALID_INPUT) from None
@@ -157,7 +165,7 @@ def audit(
         if stream is not sys.stdin.buffer:
             stream.close()
     typer.echo(as_json_text(summary) if as_json else render_table(summary, source), nl=as_json)
-    head = next((g for g in summary["groups"] if g["label"] == ALL_EXCL_FRAUD), None)
+    head = next((g for g in summary["groups"] if g["label"] == headline), None)
     acc = head["recording_accuracy"] if head is not None else None
     if fail_under is not None and acc is not None and 100 * acc["p"] < fail_under:
         err(f"hocr: recording accuracy {100 * acc['p']:.1f}% is below --fail-under {fail_under:g}%")

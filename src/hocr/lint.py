@@ -57,6 +57,7 @@ CHECKS: Mapping[str, tuple[str, str, str]] = {
     "HOCR-L004": ("error", "unknown-classification", "a classification code that is not in the catalogue, or not in force while the rule is"),
     "HOCR-L005": ("error", "unknown-fact", "a fact path or output that the incident schema, the catalogue or the decision does not have"),
     "HOCR-L006": ("error", "bad-output-value", "an output value that is not in the output's enum"),
+    "HOCR-L007": ("error", "audit-headline", "an audit section whose report groups mark no headline group, or more than one"),
     "HOCR-L010": ("error", "table-overlap", "two rows of a unique table can match the same facts"),
     "HOCR-L011": ("error", "table-gap", "an input combination over the declared domains that no row covers"),
     "HOCR-L012": ("error", "table-dead-row", "a table row that can never match"),
@@ -833,6 +834,7 @@ class Linter:
         self.check_citations()
         self.check_classifications()
         self.check_audit_groups()
+        self.check_audit_headline()
         self.check_finding_kinds()
 
     def check_ids(self) -> None:
@@ -1148,6 +1150,21 @@ class Linter:
                 elif g["match"] in known and value.casefold() not in known[g["match"]]:
                     what = {"tag": "tag", "ons": "ONS offence group"}.get(g["match"], "category")
                     self.add("HOCR-L005", rel, line, f"report group {g['label']!r}: no classification of the catalogue has the {what} {value!r}", g["label"])
+
+    def check_audit_headline(self) -> None:
+        """Report groups, if there are any, mark exactly one headline: the group --fail-under and
+        a bare --annual-recorded N judge. With none those options are refused; with two the
+        rulebook does not load (each further one is reported where the loader reports it)."""
+        rel, section, lines = self.model.audit or ("", {}, {})
+        groups = section.get("report_groups", [])
+        marked = [i for i, g in enumerate(groups) if g.get("headline") is True]
+        if groups and not marked:
+            self.add("HOCR-L007", rel, line_of(lines, ["audit", "report_groups"]) or 0,
+                     "no report group is the headline (headline: true): --fail-under and a bare --annual-recorded N would be refused")
+        for i in marked[1:]:
+            label, first = groups[i]["label"], groups[marked[0]]["label"]
+            self.add("HOCR-L007", rel, line_of(lines, ["audit", "report_groups", i]) or 0,
+                     f"report group {label!r} is a second headline (the first is {first!r})", label)
 
     def check_finding_kinds(self) -> None:
         """Each finding kind names rules that exist, are findings of the pipeline and set their

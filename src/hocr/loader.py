@@ -17,7 +17,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -469,6 +469,7 @@ class ReportGroup(_Cited):
     label: str
     match: str  # all, category, not_category, ons, tag or code
     values: tuple[str, ...]
+    headline: bool = False  # the group --fail-under, a bare --annual-recorded N and the report's headline judge
 
 
 @dataclass(frozen=True)
@@ -493,6 +494,44 @@ class AuditMethod:
     kinds: tuple[FindingKind, ...] = ()
     file: str = ""
 
+    @property
+    def headline(self) -> ReportGroup | None:
+        """The group marked ``headline: true`` (the loader refuses two), or None."""
+        return next((g for g in self.groups if g.headline), None)
+
+
+@dataclass(frozen=True)
+class DocumentEdition:
+    """An edition of a cited document (a ``documents`` section, docs/rule-format.md section 18):
+    the names it is cited by, its lettered sections and annexes (letter: title) and its parts
+    without a letter."""
+
+    names: tuple[str, ...]
+    sections: Mapping[str, str] = field(default_factory=dict)
+    annexes: Mapping[str, str] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class CitedDocument:
+    """A document the rules cite: the names it is cited by and its editions, oldest first."""
+
+    names: tuple[str, ...]
+    editions: tuple[DocumentEdition, ...]
+
+
+def cited_documents(raw: Iterable[Mapping[str, Any]]) -> tuple[CitedDocument, ...]:
+    """The entries of ``documents`` sections (schema-checked) as CitedDocuments, in order."""
+    return tuple(CitedDocument(tuple(map(str, d["names"])), tuple(_edition(e) for e in d["editions"])) for d in raw)
+
+
+def _edition(e: Mapping[str, Any]) -> DocumentEdition:
+    return DocumentEdition(names=tuple(map(str, e["names"])),
+                           sections={str(k): str(v) for k, v in e.get("sections", {}).items()},
+                           annexes={str(k): str(v) for k, v in e.get("annexes", {}).items()},
+                           parts=tuple(map(str, e.get("parts", ()))), notes=str(e.get("notes", "")))
+
 
 @dataclass(frozen=True)
 class Rulebook:
@@ -512,6 +551,7 @@ class Rulebook:
     presumptions: tuple[Presumption, ...] = ()
     offence_list: OffenceList | None = None
     audit: AuditMethod = AuditMethod()  # the report groups and finding kinds of hocr audit
+    documents: tuple[CitedDocument, ...] = ()  # the cited documents' editions (no rule reads them)
     # How long each stage of loading took, in seconds ("cache" or "read" first: see STAGES).
     timings: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
@@ -659,12 +699,6 @@ def load_rulebook(root: str | Path | None = None) -> Rulebook:
     with _lock:
         _cache[key] = book
     return book
-
-
-def cache_root() -> Path | None:
-    """hocr's cache folder (see :mod:`hocr.cache`); None when HOCR_NO_CACHE is set. Only derived
-    data lives there; deleting it is always safe."""
-    return _disk_cache.root()
 
 
 def _cache_key(digest: str) -> str:
@@ -1355,13 +1389,24 @@ def _read_audit_method(build: _Assembly) -> None:
                         ("finding kind", [k.kind for k in kinds])):
         for name in sorted({n for n in names if names.count(n) > 1}):
             build.problem(rel, line_of(lines, ["audit"]), f"{what} {name!r} is used twice")
+    _refuse_second_headline(build, rel, lines, groups)
     build.stop()
     method = AuditMethod(as_of=_date(raw["as_of"]), groups=groups, kinds=kinds, file=rel)
     build.book = dataclasses.replace(build.book, audit=method)
 
 
+def _refuse_second_headline(build: _Assembly, rel: str, lines: Lines, groups: Sequence[ReportGroup]) -> None:
+    """Two headline groups would leave --fail-under without one group to judge. Each further one
+    is reported at its own line, where ``hocr rules lint`` reports it too (HOCR-L007)."""
+    marked = [i for i, g in enumerate(groups) if g.headline]
+    for i in marked[1:]:
+        build.problem(rel, line_of(lines, ["audit", "report_groups", i]),
+                      f"report group {groups[i].label!r} is a second headline (the first is {groups[marked[0]].label!r})")
+
+
 def _report_group(g: Mapping[str, Any]) -> ReportGroup:
-    return ReportGroup(label=g["label"], match=g["match"], values=tuple(g.get("values", ())), **_cited(g))
+    return ReportGroup(label=g["label"], match=g["match"], values=tuple(g.get("values", ())),
+                       headline=g.get("headline", False), **_cited(g))
 
 
 def _finding_kind(k: Mapping[str, Any]) -> FindingKind:
@@ -1372,6 +1417,17 @@ def _finding_kind(k: Mapping[str, Any]) -> FindingKind:
 def _cited(raw: Mapping[str, Any]) -> dict[str, Any]:
     sources = as_sources(raw["source"])
     return {"sources": sources, "verification": raw["verification"], "citation": citation(sources)}
+
+
+# --- stage: documents (the cited documents' editions hocr rules diff names folders by) ---
+
+
+def _read_documents(build: _Assembly) -> None:
+    """Every ``documents`` section, read together in the order of files. No rule reads them;
+    ``hocr rules lint`` reads the files itself (it also lints a rulebook that does not load)."""
+    assert build.book is not None
+    raw = [d for _, data, _ in build.docs for d in data.get("documents", ())]
+    build.book = dataclasses.replace(build.book, documents=cited_documents(raw))
 
 
 # The stages of assembly, in order: (name, stage, whether it runs on a cache hit). A stage that
@@ -1388,6 +1444,7 @@ STAGES: tuple[tuple[str, Callable[[_Assembly], None], bool], ...] = (
     ("book", _make_book, True),
     ("presumptions", _compile_presumptions, True),
     ("audit method", _read_audit_method, True),
+    ("documents", _read_documents, True),
     ("presumption safety", _check_presumptions_safe, False),
 )
 

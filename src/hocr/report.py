@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from .audit import (
-    ALL_EXCL_FRAUD,
     CSV_COLUMNS,
     ENDINGS,
     LINE_KINDS,
     BatchResult,
     GroupSpec,
     Wants,
+    headline_label,
     neutralise,
     run_audit,
 )
 from .idledger import Duplicate
+from .loader import load_rulebook
 
 __all__ = ["AuditOptions", "OutputError", "audit_to_files", "neutralise", "render_html", "render_table"]
 
@@ -221,9 +222,11 @@ def _lines_html(summary: Mapping[str, Any]) -> list[str]:
     return o
 
 
-def render_html(summary: Mapping[str, Any], source: str) -> str:
-    """A self-contained HTML report for a chief officer: headline figures, charts, tables, the
-    discrepancies explained with examples, the lines that could not be audited, and the method."""
+def render_html(summary: Mapping[str, Any], source: str, headline: str | None) -> str:
+    """A self-contained HTML report for a chief officer: headline figures (of the group labelled
+    ``headline``, the audited rulebook's: :func:`hocr.audit.headline_label`; None: the first
+    group), charts, tables, the discrepancies explained with examples, the lines that could not
+    be audited, and the method."""
     rb = summary.get("rulebook") or {}
     o: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -232,7 +235,7 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
         f"<p class=\"meta\">File <code>{_e(source)}</code>; every incident checked against "
         f"{_e(rb.get('edition', 'the rulebook'))} (<code>{_e(str(rb.get('hash', ''))[:19])}…</code>) by hocr.</p>",
     ]
-    o.extend(_headline_html(summary))
+    o.extend(_headline_html(summary, headline))
     o.extend(_groups_html(summary["groups"]))
     o.extend(_kinds_html(summary))
     o.extend(_lines_html(summary))
@@ -241,11 +244,11 @@ def render_html(summary: Mapping[str, Any], source: str) -> str:
     return "\n".join(o)
 
 
-def _headline_html(summary: Mapping[str, Any]) -> list[str]:
+def _headline_html(summary: Mapping[str, Any], headline: str | None) -> list[str]:
     """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
     groups = summary["groups"]
     # (A rulebook with no audit section, and no --group, reports no group: no accuracy card.)
-    head: Mapping[str, Any] = next((g for g in groups if g["label"] == ALL_EXCL_FRAUD), groups[0] if groups else {})
+    head: Mapping[str, Any] = next((g for g in groups if g["label"] == headline), groups[0] if groups else {})
     acc = head.get("recording_accuracy")
     o = ["<div class=\"headline\">"]
     if acc:
@@ -479,5 +482,6 @@ def audit_to_files(opts: AuditOptions, book_info: Mapping[str, str]) -> dict[str
         out = summary.as_json(opts.annual, opts.wilson_below)
         out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
         if outputs.html is not None:
-            outputs.html.write(render_html(out, opts.source))
+            # The cards lead with the headline group of the rulebook audited with (already loaded).
+            outputs.html.write(render_html(out, opts.source, headline_label(load_rulebook(opts.rules))))
     return out

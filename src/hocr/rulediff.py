@@ -30,7 +30,7 @@ from typing import Any
 from .incident import LONDON, InvalidIncident, check_incident
 from .library import WorkedCase, cases_by_rule, load_library
 from .lint import editions_data
-from .loader import Classification, Rulebook, citation
+from .loader import Classification, DocumentEdition, Rulebook, citation, cited_documents
 from .offences import Offence, offence_key
 
 FORMAT = "hocr.rulediff.v1"
@@ -413,12 +413,6 @@ def _gone(mine: Any, other: Any) -> list[Any]:
     return [x for x in (mine or []) if x not in (other or [])]
 
 
-@dataclass(frozen=True)
-class _SectionNames:
-    sections: Mapping[str, str]
-    annexes: Mapping[str, str]
-
-
 def _section_titles(book: Rulebook) -> dict[str, str]:
     """A title for each rulebook folder: a lettered section or annex as the latest edition of the
     General Rules names it, a classification folder by its category, any other folder by the
@@ -432,15 +426,15 @@ def _section_titles(book: Rulebook) -> dict[str, str]:
         for s in r.sources:
             cited.setdefault(_folder(r.file), Counter())[str(s.get("section", ""))] += 1
     titles = {folder: counts.most_common(1)[0][0] for folder, counts in {**cited, **categories}.items()}
-    names = _latest_general_rules()
+    latest = _latest_edition(book)
     for folder in titles:
-        lettered = _lettered_title(folder, names)
+        lettered = _lettered_title(folder, latest)
         if lettered:
             titles[folder] = lettered
     return titles
 
 
-def _lettered_title(folder: str, names: _SectionNames) -> str | None:
+def _lettered_title(folder: str, names: DocumentEdition) -> str | None:
     """general/section-f -> "F The Principal Crime Rule"; general/annex-b -> "Annex B ..."."""
     match = re.fullmatch(r"(?:.*/)?(section|annex)-([a-z])", folder)
     if not match:
@@ -451,12 +445,12 @@ def _lettered_title(folder: str, names: _SectionNames) -> str | None:
     return f"Annex {letter} {names.annexes[letter]}" if letter in names.annexes else None
 
 
-def _latest_general_rules() -> _SectionNames:
-    documents = editions_data().get("documents", [])
-    editions = documents[0].get("editions", []) if documents else []
-    latest = editions[-1] if editions else {}
-    return _SectionNames({str(k): str(v) for k, v in latest.get("sections", {}).items()},
-                         {str(k): str(v) for k, v in latest.get("annexes", {}).items()})
+def _latest_edition(book: Rulebook) -> DocumentEdition:
+    """The latest edition of the first document the compared rulebook's ``documents`` section
+    lists (the shipped one: the General Rules). A rulebook with no such section is named by the
+    shipped editions data, as ``hocr rules lint`` checks it."""
+    documents = book.documents or cited_documents(editions_data()["documents"])
+    return documents[0].editions[-1] if documents else DocumentEdition(names=())
 
 
 # --------------------------------------------------------------------------------------------
