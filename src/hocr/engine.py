@@ -618,7 +618,7 @@ def evaluate(
     # The pass on the presumed facts records what each decision read and decided: another
     # answer to a fact none of them read is not decided again, and a pass for another answer
     # decides again only the decisions that read what it changes (hocr.reads).
-    record = reads.PassRecord(reads.analysis(book)) if applied and not _ALWAYS_REDECIDE else None
+    record = reads.PassRecord(reads.analysis(book), _recording_names(book)) if applied and not _ALWAYS_REDECIDE else None
     others = _alternative_decider(book, inc, filled, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
                                   record)
     return _decide_incident(book, replace(inc, facts=filled), day, main, trace, record=record,
