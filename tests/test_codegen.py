@@ -9,6 +9,9 @@ import dataclasses
 import datetime as dt
 import itertools
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +184,19 @@ def test_write_sources_writes_the_module_for_review(tmp_path: Path) -> None:
         assert (header in text) == (header in compiled) == ("when" in p.raw)
     assert "no code" not in text  # every shipped presumption's condition has code
     assert all(chunk in text for chunk in codegen.presumption_chunks(BOOK.presumptions))
+
+
+def test_the_module_written_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    # Reviewers diff the generated source between versions: set order (which PYTHONHASHSEED
+    # changes for strings) must not leak into it, as it did into the guards' dispatch tables.
+    texts = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "HOCR_CACHE_DIR": str(tmp_path / "cache")}
+        subprocess.run([sys.executable, "-m", "hocr", "rules", "compile", "--out", str(out)], env=env, check=True,
+                       capture_output=True)
+        texts.append((out / "hocr_rulebook_compiled.py").read_text(encoding="utf-8"))
+    assert texts[0] == texts[1]
 
 
 def test_compiled_chunks_are_cached_and_a_tampered_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -385,7 +385,7 @@ class Decision:
                 path, get, keys = r.guard
                 entry = by_path.setdefault(path, (get, {}, []))
                 entry[2].append(r)
-                for k in keys:
+                for k in sorted(keys, key=repr):  # not set order: the generated code is the same in every process
                     entry[1].setdefault(k, []).append(r)
             groups.append(RuleGroup(presence, tuple(unguarded), tuple(
                 (path, get, {k: tuple(v) for k, v in values.items()}, tuple(every))
