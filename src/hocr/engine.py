@@ -741,12 +741,18 @@ def _same_value(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
+class _Recording(NamedTuple):
     """``book.order`` with only the decisions of the pipeline's recording roles
     (``loader.RECORDING_ROLES``: all that is read of a pass for another answer to a presumed fact;
-    findings, flags and verdicts are not among them) and those they depend on, made once per
-    rulebook."""
-    found: Mapping[str, tuple[Decision, ...]] | None = book.__dict__.get("_hocr_recording_order")
+    findings, flags and verdicts are not among them) and those they depend on; and their names."""
+
+    order: Mapping[str, tuple[Decision, ...]]
+    names: frozenset[str]
+
+
+def _recording(book: Rulebook) -> _Recording:
+    """The rulebook's :class:`_Recording`, derived once and kept beside the rulebook."""
+    found: _Recording | None = book.__dict__.get("_hocr_recording")
     if found is None:
         wanted = {book.pipeline[r] for r in RECORDING_ROLES if book.pipeline.get(r)}
         pending = list(wanted)
@@ -755,18 +761,18 @@ def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
                 if dep not in wanted:
                     wanted.add(dep)
                     pending.append(dep)
-        found = book.__dict__["_hocr_recording_order"] = {
-            scope: tuple(d for d in decisions if d.name in wanted) for scope, decisions in book.order.items()}
+        order = {scope: tuple(d for d in decisions if d.name in wanted) for scope, decisions in book.order.items()}
+        names = frozenset(d.name for decisions in order.values() for d in decisions)
+        found = book.__dict__["_hocr_recording"] = _Recording(order, names)
     return found
+
+
+def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
+    return _recording(book).order
 
 
 def _recording_names(book: Rulebook) -> frozenset[str]:
-    """The names of the decisions of :func:`_recording_order`."""
-    found: frozenset[str] | None = book.__dict__.get("_hocr_recording_names")
-    if found is None:
-        found = book.__dict__["_hocr_recording_names"] = frozenset(
-            d.name for decisions in _recording_order(book).values() for d in decisions)
-    return found
+    return _recording(book).names
 
 
 class _Run:
