@@ -9,6 +9,11 @@ import dataclasses
 import datetime as dt
 import itertools
 import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +186,52 @@ def test_write_sources_writes_the_module_for_review(tmp_path: Path) -> None:
         assert (header in text) == (header in compiled) == ("when" in p.raw)
     assert "no code" not in text  # every shipped presumption's condition has code
     assert all(chunk in text for chunk in codegen.presumption_chunks(BOOK.presumptions))
+
+
+def test_the_module_written_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    # Reviewers diff the generated source between versions: set order (which PYTHONHASHSEED
+    # changes for strings) must not leak into it, as it did into the guards' dispatch tables.
+    texts = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "HOCR_CACHE_DIR": str(tmp_path / "cache")}
+        subprocess.run([sys.executable, "-m", "hocr", "rules", "compile", "--out", str(out)], env=env, check=True,
+                       capture_output=True)
+        texts.append((out / "hocr_rulebook_compiled.py").read_text(encoding="utf-8"))
+    assert texts[0] == texts[1]
+
+
+def test_chunks_generated_from_several_threads_at_once_are_as_generated_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The service decides in a thread pool, and a cold Program generates chunks as they are
+    # first needed: without a lock, two threads generating at once interleaved their lines
+    # (a rule call lost from a dispatch function, a flag or a presumption missing from the decision).
+    monkeypatch.setattr(codegen, "_cached_chunks", lambda key: {})
+    prog = codegen.Program(BOOK)
+    monkeypatch.setattr(prog, "_save_at_exit", lambda: None)
+    generated: dict[str, list[str]] = {}
+    real_chunk = prog.generator.chunk
+
+    def chunk(name: str) -> str:
+        text = real_chunk(name)
+        generated.setdefault(name, []).append(text)
+        return text
+
+    real_line = codegen.Generator.line
+
+    def line(self: codegen.Generator, text: str) -> None:
+        time.sleep(0)  # let another thread run between any two lines
+        real_line(self, text)
+
+    monkeypatch.setattr(prog.generator, "chunk", chunk)
+    monkeypatch.setattr(codegen.Generator, "line", line)
+    names = [f"r{n}" for n in range(0, len(prog.rules), 3)]
+    names += [s.function for spans in prog.generator.spans.values() for s in spans]
+    with ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(prog.load, names * 2))  # each chunk asked for by two threads
+    monkeypatch.setattr(codegen.Generator, "line", real_line)
+    alone = codegen.Generator(BOOK)
+    assert {name: texts for name, texts in generated.items() if texts != [alone.chunk(name)]} == {}
+    assert loaded == [prog.load(name) for name in names * 2]
 
 
 def test_compiled_chunks_are_cached_and_a_tampered_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

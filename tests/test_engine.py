@@ -549,3 +549,25 @@ def test_the_trace_starts_with_what_was_presumed(shipped: Rulebook) -> None:
     untraced = evaluate(shipped, _assault(injury="serious"))
     d.pop("trace")
     assert d == untraced
+
+
+def test_a_rule_is_guarded_on_its_sharpest_equality_first() -> None:
+    # A truth value splits a decision's rules in two; a code or a role leaves a few. The guard is
+    # the first conjunct naming such values, else the first on a truth value.
+    from hocr.conditions import PathResolver
+    from hocr.loader import _guards
+
+    paths = PathResolver(["classification", "act"])
+
+    def guard(*conjuncts: dict[str, Any]) -> tuple[str, frozenset[Any]] | None:
+        found, _ = _guards({"all": list(conjuncts)}, paths)
+        return None if found is None else (found[0], found[2])
+
+    notifiable = {"fact": "classification.notifiable", "equals": True}
+    code = {"fact": "classification.code", "in": ["8R", "8L"]}
+    armed = {"fact": "act.elements.armed", "equals": False}
+    assert guard(notifiable, code) == ("classification.code", frozenset({("s", "8R"), ("s", "8L")}))
+    assert guard(code, notifiable) == guard(notifiable, code)
+    assert guard(notifiable, armed) == ("classification.notifiable", frozenset({("b", True)}))
+    assert guard(armed, {"fact": "act.kind", "equals": "assault"}) == ("act.kind", frozenset({("s", "assault")}))
+    assert guard({"fact": "act.kind", "exists": True}) is None

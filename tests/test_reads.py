@@ -130,6 +130,23 @@ def test_the_comparison_fails_when_the_cut_off_calls_every_outcome_the_same(monk
     assert wrong > 0
 
 
+def test_the_comparison_fails_when_an_answer_is_skipped_on_the_wrong_decisions_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An answer is skipped when no decision a pass for it makes read what it changes. Counting
+    # the reads of the wrong decisions (here: none) must lose answers that change the decision.
+    monkeypatch.setattr(engine, "_recording_names", lambda book: frozenset())
+    wrong = sum(decided(incident, as_of, False) != decided(incident, as_of, True) for _, incident, as_of in WORKED[::8])
+    assert wrong > 0
+
+
+def test_only_the_reads_of_the_decisions_a_pass_for_another_answer_makes_count() -> None:
+    record = reads.PassRecord(ANALYSIS, frozenset(("recording",)))
+    record.reads[("act A1, victim V1", "recording")] = frozenset(("act.elements.intent",))
+    record.reads[("act A1, victim V1", "flags")] = frozenset(("victim.role",))
+    assert record.could_matter("act.elements.intent")
+    assert not record.could_matter("victim.role")
+    assert reads.PassRecord(ANALYSIS).touched() == frozenset()
+
+
 def test_the_same_outcome_means_the_same_types_and_key_order() -> None:
     same = engine._same_value
     assert same({"a": [1, {"b": "x"}], "c": None}, {"a": [1, {"b": "x"}], "c": None})

@@ -19,6 +19,7 @@ import atexit
 import datetime as dt
 import marshal
 import math
+import threading
 import types
 import weakref
 from collections import Counter
@@ -557,6 +558,11 @@ class Program:
         self._key = cache.entry_key("engine", book.hash, CODEGEN_VERSION)
         self._codes: dict[str, Any] = {}
         self._saving = False
+        # Chunks are generated and run one at a time: the generator writes into its own state,
+        # and two threads generating at once would interleave their lines. A chunk is listed in
+        # _loaded (read without the lock) only once its conclusions and tables are in place.
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Any] = {}
         chunks = _cached_chunks(self._key)
         self._presumption_code: types.CodeType | None = chunks.pop(PRESUMPTIONS, None)
         for name, code in chunks.items():
@@ -569,27 +575,35 @@ class Program:
         fn = self.namespace[name]
         if name[1:].isdigit():
             n = int(name[1:])
-            self.functions[n] = fn
             self.thens[n] = self.namespace.get(f"{name}_then")
             self.tables[n] = self.namespace.get(f"{name}_table")
+            self.functions[n] = fn
+        self._loaded[name] = fn
         return fn
 
     def load(self, name: str) -> Any:
-        """The function of chunk ``name``, generated and compiled now if it is not yet."""
-        fn = self.namespace.get(name)
+        """The function of chunk ``name``, generated and compiled now if it is not yet (safe to
+        call from several threads at once)."""
+        fn = self._loaded.get(name)
         if fn is not None:
             return fn
-        code = compile(self.generator.chunk(name), f"<hocr rulebook {name}>", "exec")
-        self._save_at_exit()
-        return self._run(name, code)
+        with self._lock:
+            fn = self._loaded.get(name)
+            if fn is None:
+                code = compile(self.generator.chunk(name), f"<hocr rulebook {name}>", "exec")
+                self._save_at_exit()
+                fn = self._run(name, code)
+        return fn
 
     def presumption_module(self) -> types.CodeType:
         """The compiled module of the rulebook's presumptions' conditions (``presumption_source``),
         compiled the first time it is needed and cached with the chunks."""
         if self._presumption_code is None:
-            source = presumption_source(self.generator.book.presumptions)
-            self._presumption_code = compile(source, "<hocr presumptions>", "exec")
-            self._save_at_exit()
+            with self._lock:
+                if self._presumption_code is None:
+                    source = presumption_source(self.generator.book.presumptions)
+                    self._presumption_code = compile(source, "<hocr presumptions>", "exec")
+                    self._save_at_exit()
         return self._presumption_code
 
     def _save_at_exit(self) -> None:
@@ -615,7 +629,8 @@ class Program:
 
     def save(self) -> None:
         """Store every chunk compiled so far in the cache."""
-        chunks = dict(self._codes)
+        with self._lock:
+            chunks = dict(self._codes)
         if self._presumption_code is not None:
             chunks[PRESUMPTIONS] = self._presumption_code
         cache.write("engine", self._key, marshal.dumps(chunks))
@@ -646,8 +661,14 @@ def program(book: Rulebook) -> Program:
     properties)."""
     found = book.__dict__.get("_hocr_program")
     if found is None:
-        found = book.__dict__["_hocr_program"] = Program(book)
+        with _PROGRAM_LOCK:  # one Program per rulebook, even when threads ask at once
+            found = book.__dict__.get("_hocr_program")
+            if found is None:
+                found = book.__dict__["_hocr_program"] = Program(book)
     return found
+
+
+_PROGRAM_LOCK = threading.Lock()
 
 
 def write_sources(book: Rulebook, out_dir: Path) -> list[Path]:

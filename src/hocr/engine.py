@@ -618,7 +618,7 @@ def evaluate(
     # The pass on the presumed facts records what each decision read and decided: another
     # answer to a fact none of them read is not decided again, and a pass for another answer
     # decides again only the decisions that read what it changes (hocr.reads).
-    record = reads.PassRecord(reads.analysis(book)) if applied and not _ALWAYS_REDECIDE else None
+    record = reads.PassRecord(reads.analysis(book), _recording_names(book)) if applied and not _ALWAYS_REDECIDE else None
     others = _alternative_decider(book, inc, filled, day, _decider(book, backend if backend is not None or not trace else "compiled", False),
                                   record)
     return _decide_incident(book, replace(inc, facts=filled), day, main, trace, record=record,
@@ -741,12 +741,18 @@ def _same_value(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
+class _Recording(NamedTuple):
     """``book.order`` with only the decisions of the pipeline's recording roles
     (``loader.RECORDING_ROLES``: all that is read of a pass for another answer to a presumed fact;
-    findings, flags and verdicts are not among them) and those they depend on, made once per
-    rulebook."""
-    found: Mapping[str, tuple[Decision, ...]] | None = book.__dict__.get("_hocr_recording_order")
+    findings, flags and verdicts are not among them) and those they depend on; and their names."""
+
+    order: Mapping[str, tuple[Decision, ...]]
+    names: frozenset[str]
+
+
+def _recording(book: Rulebook) -> _Recording:
+    """The rulebook's :class:`_Recording`, derived once and kept beside the rulebook."""
+    found: _Recording | None = book.__dict__.get("_hocr_recording")
     if found is None:
         wanted = {book.pipeline[r] for r in RECORDING_ROLES if book.pipeline.get(r)}
         pending = list(wanted)
@@ -755,18 +761,18 @@ def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
                 if dep not in wanted:
                     wanted.add(dep)
                     pending.append(dep)
-        found = book.__dict__["_hocr_recording_order"] = {
-            scope: tuple(d for d in decisions if d.name in wanted) for scope, decisions in book.order.items()}
+        order = {scope: tuple(d for d in decisions if d.name in wanted) for scope, decisions in book.order.items()}
+        names = frozenset(d.name for decisions in order.values() for d in decisions)
+        found = book.__dict__["_hocr_recording"] = _Recording(order, names)
     return found
+
+
+def _recording_order(book: Rulebook) -> Mapping[str, tuple[Decision, ...]]:
+    return _recording(book).order
 
 
 def _recording_names(book: Rulebook) -> frozenset[str]:
-    """The names of the decisions of :func:`_recording_order`."""
-    found: frozenset[str] | None = book.__dict__.get("_hocr_recording_names")
-    if found is None:
-        found = book.__dict__["_hocr_recording_names"] = frozenset(
-            d.name for decisions in _recording_order(book).values() for d in decisions)
-    return found
+    return _recording(book).names
 
 
 class _Run:

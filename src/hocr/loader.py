@@ -318,8 +318,10 @@ class Rule:
     citation: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     # A guard: a fact the rule's condition requires to equal one of some constants (a top-level
-    # `equals` / `in` predicate, or one conjunct of a top-level `all`). When that fact is known
-    # and is none of them, the rule cannot apply and untraced evaluation does not look at it.
+    # `equals` / `in` predicate, or one conjunct of a top-level `all`: the first naming values
+    # other than true and false, if any, as it leaves fewer rules; see _guards). When that fact
+    # is known and is none of them, the rule cannot apply and untraced evaluation does not look
+    # at it.
     guard: tuple[str, Expr, frozenset[Any]] | None = field(default=None, repr=False, compare=False)
     # A presence guard: a fact the condition requires to be given (`exists: true`, a top-level
     # predicate or conjunct). When it is definitely absent from the incident the rule cannot apply.
@@ -385,7 +387,7 @@ class Decision:
                 path, get, keys = r.guard
                 entry = by_path.setdefault(path, (get, {}, []))
                 entry[2].append(r)
-                for k in keys:
+                for k in sorted(keys, key=repr):  # not set order: the generated code is the same in every process
                     entry[1].setdefault(k, []).append(r)
             groups.append(RuleGroup(presence, tuple(unguarded), tuple(
                 (path, get, {k: tuple(v) for k, v in values.items()}, tuple(every))
@@ -1463,11 +1465,18 @@ def _guards(when: Any, paths: PathResolver) -> tuple[tuple[str, Expr, frozenset[
         path = str(c["fact"])
         if presence is None and c.get("exists") is True:
             presence = path, paths.compile(path)
-        if guard is None and ("equals" in c or isinstance(c.get("in"), list)):
+        if (guard is None or _two_way(guard[2])) and ("equals" in c or isinstance(c.get("in"), list)):
             keys = [value_key(v) for v in ([c["equals"]] if "equals" in c else c["in"])]
-            if all(k is not None for k in keys):
+            if all(k is not None for k in keys) and (guard is None or not _two_way(frozenset(keys))):
                 guard = path, paths.compile(path), frozenset(keys)
     return guard, presence
+
+
+def _two_way(keys: frozenset[Any]) -> bool:
+    """Whether a guard's keys are truth values: a fact with two values leaves half the rules
+    of a decision, where one naming a classification, a category or a role leaves a few. A
+    condition's first conjunct of that sharper kind is preferred as its guard."""
+    return all(k[0] == "b" for k in keys)
 
 
 def _overlap(a: Classification, b: Classification) -> bool:

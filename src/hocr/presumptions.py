@@ -203,17 +203,18 @@ def presume_answer(presumptions: Sequence[Presumption], facts: Mapping[str, Any]
 _IMMUTABLE: frozenset[type] = frozenset((str, int, float, bool, type(None)))
 
 
-def _fresh(value: Any) -> Any:
+def fresh(value: Any) -> Any:
     """A copy of a value that shares nothing mutable with it: what ``copy.deepcopy`` gives,
     built directly for the JSON values that rule files and the schema's answers hold (a tenth of
-    the time)."""
+    the time). A rule file's value placed in the facts or in a decision is always such a copy,
+    so that nothing a caller does to either can change the rulebook."""
     kind = type(value)
     if kind in _IMMUTABLE:
         return value
     if kind is list:
-        return [_fresh(v) for v in value]
+        return [fresh(v) for v in value]
     if kind is dict and all(type(k) is str for k in value):
-        return {k: _fresh(v) for k, v in value.items()}
+        return {k: fresh(v) for k, v in value.items()}
     return copy.deepcopy(value)
 
 
@@ -221,7 +222,7 @@ def _set(obj: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, A
     """A copy of ``obj`` with ``path`` set (the objects along the path copied, nothing else)."""
     out = dict(obj)
     if len(path) == 1:
-        out[path[0]] = _fresh(value)
+        out[path[0]] = fresh(value)
     else:
         out[path[0]] = _set(out[path[0]], path[1:], value)
     return out
@@ -505,7 +506,7 @@ def _put(obj: dict[str, Any], path: Sequence[str], value: Any, owned: set[int]) 
         child = _own(node[key], owned)
         node[key] = child
         node = child
-    node[path[-1]] = _fresh(value)
+    node[path[-1]] = fresh(value)
     return top
 
 

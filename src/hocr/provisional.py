@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .incident import Incident, question_for
-from .presumptions import Applied
+from .presumptions import Applied, fresh
 
 
 class Unchanged:
@@ -53,7 +53,7 @@ def _entity(facts: Mapping[str, Any], pointer: str) -> tuple[str, str]:
 
 def _answer(value: Any, other: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "value": value,
+        "value": fresh(value),
         "status": other["status"],
         "crimes": [{"classification": c["classification"]["code"] if c["classification"] else None, "victim": c["victim"]}
                    for c in other["crimes"]],
@@ -103,7 +103,7 @@ def _reclassifications(crime: Mapping[str, Any], used: Sequence[tuple[Applied, l
                 if covers == {(x["act"], x["victim"]) for x in c["covers"]} and c["classification"]["code"] != code:
                     entity, fld = _entity(facts, a.pointer)
                     out.append({"presumption": a.presumption.id, "pointer": a.pointer, "entity": entity, "field": fld,
-                                "question": question_for(a.pointer), "presumed": a.presumption.value, "answer": alt,
+                                "question": question_for(a.pointer), "presumed": fresh(a.presumption.value), "answer": fresh(alt),
                                 "classification": c["classification"]})
                     break
     return out
@@ -115,9 +115,9 @@ def _trace_entry(applied: Sequence[Applied]) -> dict[str, Any]:
         "scope": "incident",
         "state": "value" if applied else "absent",
         "rule": None,
-        "value": [{"pointer": a.pointer, "presumption": a.presumption.id, "value": a.presumption.value} for a in applied],
+        "value": [{"pointer": a.pointer, "presumption": a.presumption.id, "value": fresh(a.presumption.value)} for a in applied],
         "facts_needed": [],
-        "rules": [{**_trace_ref(a), "result": "applied", "facts": [], "value": {a.pointer: a.presumption.value}} for a in applied],
+        "rules": [{**_trace_ref(a), "result": "applied", "facts": [], "value": {a.pointer: fresh(a.presumption.value)}} for a in applied],
     }
 
 
@@ -137,7 +137,7 @@ def add_presumptions(book: Any, inc: Incident, day: Any, decision: dict[str, Any
     for a, changed in used:
         entity, fld = _entity(facts, a.pointer)
         entries.append({**a.presumption.ref(), "pointer": a.pointer, "entity": entity, "field": fld,
-                        "question": question_for(a.pointer), "value": a.presumption.value,
+                        "question": question_for(a.pointer), "value": fresh(a.presumption.value),
                         "alternatives": [_answer(alt, other) for alt, other in changed]})
     # In order of presumption and entity id, so that the order of the incident's lists does not matter.
     entries.sort(key=lambda e: (e["id"], e["entity"]))

@@ -8,7 +8,8 @@ rule of the first pass read (a burglary's presumed "not armed" is never read whe
 out to be recorded for another reason, a victim's role is read only by the assault tables). A
 pass's result depends only on what its rules read, so when no rule read the fact (nor a fact
 that another presumption fills on the strength of it), the other answer gives the same decision
-and is not decided again.
+and is not decided again. Only the reads of the decisions such a pass makes count (those that
+say what is recorded, ``PassRecord.redecided``): what a finding or a flag read cannot change it.
 
 How reads are known, per *field* (``act.elements.intent``, whichever act it is: coarser than a
 JSON pointer, so never less safe):
@@ -170,10 +171,12 @@ class PassRecord:
     """What the pass on the presumed facts decided and read, decision by decision and scope by
     scope (by the scope's label: "incident", "act A1", "act A1, victim V1"...). A pass for
     another answer reuses an outcome whose decision read none of the fields the answer changes
-    and depends on no decision decided again (``engine._Run``)."""
+    and depends on no decision decided again (``engine._Run``). ``redecided`` names the
+    decisions such a pass makes (None: all): what the others read cannot change what it gives."""
 
-    def __init__(self, analysis: Analysis):
+    def __init__(self, analysis: Analysis, redecided: frozenset[str] | None = None):
         self.analysis = analysis
+        self.redecided = redecided
         self.log = ReadLog(analysis)
         self.reads: dict[tuple[str, str], frozenset[str]] = {}
         self.outcomes: dict[tuple[str, str], Any] = {}
@@ -181,13 +184,15 @@ class PassRecord:
         self._touched: frozenset[str] | None = None
 
     def touched(self) -> frozenset[str]:
-        """Every presumed field the pass read."""
+        """Every presumed field the decisions a pass for another answer makes read."""
         if self._touched is None:
-            self._touched = frozenset().union(*self.reads.values())
+            made = self.redecided
+            self._touched = frozenset().union(*(read for (_, name), read in self.reads.items()
+                                                if made is None or name in made))
         return self._touched
 
     def could_matter(self, field: str) -> bool:
-        """Whether another answer to ``field`` could change the pass at all."""
+        """Whether another answer to ``field`` could change what a pass for it gives."""
         return self.analysis.could_matter(field, self.touched())
 
     def field_of(self, pointer: str) -> str:
