@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -722,3 +723,54 @@ def test_the_schema_refuses_a_malformed_audit_section(root: Path, old: str, new:
     (root / "audit.yaml").write_text(AUDIT.replace(old, new))
     p = only_problem(root)
     assert p.file == "audit.yaml" and says in p.message, p.message
+
+
+def test_conditions_and_tables_compiled_on_first_use_are_compiled_one_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read from the cache, a rule's condition and table are compiled when first used, and
+    # conditions share predicates through their resolver's table, numbered by their place in it.
+    # Two threads compiling at once could number two predicates alike (in the service's pool, a
+    # crime classified on another predicate's truth): compilations must never overlap.
+    import contextlib
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hocr import loader
+    from hocr.conditions import Scope
+
+    monkeypatch.setenv("HOCR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HOCR_NO_CACHE", raising=False)
+    _fresh_load(SHIPPED)
+    warm = _fresh_load(SHIPPED)
+    assert warm.timings[0][0] == "cache"
+    active, most = [0], [0]
+    guard = threading.Lock()
+
+    def overlapping(real: Any) -> Any:
+        def compile_now(*args: Any, **kwargs: Any) -> Any:
+            with guard:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            time.sleep(0.001)  # long enough for every other thread to arrive
+            try:
+                return real(*args, **kwargs)
+            finally:
+                with guard:
+                    active[0] -= 1
+        return compile_now
+
+    monkeypatch.setattr(loader, "compile_condition", overlapping(loader.compile_condition))
+    monkeypatch.setattr(loader, "compile_table", overlapping(loader.compile_table))
+    rules = [r for d in warm.decisions.values() for r in d.rules][:60]
+    assert any(isinstance(r.cond, loader._CompileOnFirstUse) for r in rules)
+
+    def first_use(rule: Any) -> None:
+        with contextlib.suppress(Exception):  # an empty scope may not be readable: compiling is what counts
+            rule.cond(Scope({}, {}), None)
+        if rule.table is not None:
+            _ = rule.table.rows
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(first_use, rules * 2))
+    assert most[0] == 1

@@ -1166,8 +1166,11 @@ class _TableOnFirstUse:
         if name.startswith("__"):  # copy and pickle probe for hooks: the stand-in has none
             raise AttributeError(name)
         compiled = self.compiled
-        if compiled is None:  # two threads may both compile it: the same table either way
-            compiled = self.compiled = compile_table(*self.args)
+        if compiled is None:
+            with _COMPILE_LOCK:  # see _CompileOnFirstUse
+                compiled = self.compiled
+                if compiled is None:
+                    compiled = self.compiled = compile_table(*self.args)
             if self.rule is not None:
                 # The rule is immutable to its users; this only fills in what it was built without.
                 object.__setattr__(self.rule, "table", compiled)
@@ -1191,12 +1194,21 @@ class _CompileOnFirstUse:
 
     def __call__(self, scope: Any, rec: Any) -> Any:
         compiled = self.compiled
-        if compiled is None:  # two threads may both compile it: the same condition either way
-            compiled = self.compiled = compile_condition(self.node, self.paths)
-            if self.rule is not None:
-                # The rule is immutable to its users; this only fills in what it was built without.
-                object.__setattr__(self.rule, "cond", compiled)
+        if compiled is None:
+            # One compilation at a time: conditions share predicates through their resolver's
+            # table, each numbered by its place in it (the memo key), so two threads compiling at
+            # once could give two predicates one number, and one's truth would be taken for the other's.
+            with _COMPILE_LOCK:
+                compiled = self.compiled
+                if compiled is None:
+                    compiled = self.compiled = compile_condition(self.node, self.paths)
+                    if self.rule is not None:
+                        # The rule is immutable to its users; this only fills in what it was built without.
+                        object.__setattr__(self.rule, "cond", compiled)
         return compiled(scope, rec)
+
+
+_COMPILE_LOCK = threading.RLock()  # conditions and tables compiled on first use (a table's cells are conditions)
 
 
 def _check_outputs(build: _Assembly, rid: str, r: Mapping[str, Any], rel: str, line: int,
