@@ -667,8 +667,7 @@ def _alternative_decider(book: Rulebook, inc: Incident, filled: Mapping[str, Any
             answered = replace(inc, facts=presume_facts(book.presumptions, with_answer(inc.facts, pointer, value), day)[0])
         else:
             answered = replace(inc, facts=presume_answer(book.presumptions, inc.facts, filled, pointer, value, day))
-        reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)),
-                                                   _recording_names(book))
+        reuse = None if record is None else _Reuse(record, record.analysis.changed_by(record.field_of(pointer)))
         try:
             done = _run_pass(book, answered, day, decide_one, False, reuse=reuse, recording_only=True)
             if reuse is not None and not done.run.changed:
@@ -684,15 +683,16 @@ class _Reuse:
     """What a pass for another answer may take from the pass on the presumed facts: the outcome
     of a decision that read none of ``fields`` (what the answer can change)."""
 
-    def __init__(self, record: reads.PassRecord, fields: frozenset[str], made: frozenset[str]):
+    def __init__(self, record: reads.PassRecord, fields: frozenset[str]):
         self.record = record
         self.fields = fields
-        # The scopes where some decision this pass makes (``made``) read a changed field (all of
-        # them, if the engine's own reads can change): elsewhere a scope whose enclosing scopes
-        # changed nothing is taken whole.
+        # The scopes where some decision this pass makes (``record.redecided``; None: all) read a
+        # changed field (all of them, if the engine's own reads can change): elsewhere a scope
+        # whose enclosing scopes changed nothing is taken whole.
+        made = record.redecided
         everywhere = not fields.isdisjoint(record.analysis.always)
         self.stale_scopes = None if everywhere else {label for (label, name), read in record.reads.items()
-                                                     if name in made and not fields.isdisjoint(read)}
+                                                     if (made is None or name in made) and not fields.isdisjoint(read)}
 
     def whole_scope(self, label: str) -> bool:
         """Whether every decision on ``label`` is reused, its enclosing scopes changing nothing."""
