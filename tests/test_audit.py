@@ -591,12 +591,15 @@ def test_shipped_sample_all_lines_evaluated_and_html(book: Rulebook) -> None:
     with (REPO / "examples" / "audit-sample.jsonl").open("rb") as f:
         out = run_audit(f).as_json({}, 200)
     assert out["lines"]["read"] == out["lines"]["evaluated"]
-    html_page = render_html({**out, "rulebook": book.info()}, "audit-sample.jsonl", HEADLINE)
+    # The summary marks the rulebook's headline group, and the cards lead with it.
+    assert [g["label"] for g in out["groups"] if g["headline"]] == [HEADLINE]
+    html_page = render_html({**out, "rulebook": book.info()}, "audit-sample.jsonl")
     assert "Discrepancies by kind" in html_page
     assert f"Recording accuracy, {HEADLINE}</div>" in html_page
-    # The cards follow the headline given; with none they show the first group.
+    # The cards follow the headline given; with none marked or given they show the first group.
     assert "Recording accuracy, rape</div>" in render_html(out, "audit-sample.jsonl", "rape")
-    assert "Recording accuracy, all crimes</div>" in render_html(out, "audit-sample.jsonl", None)
+    unmarked = {**out, "groups": [{**g, "headline": False} for g in out["groups"]]}
+    assert "Recording accuracy, all crimes</div>" in render_html(unmarked, "audit-sample.jsonl")
 
 
 # --------------------------------------------------------------------------------------------

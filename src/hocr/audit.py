@@ -137,6 +137,7 @@ class GroupSpec:
     label: str
     field: str  # one of GROUP_FIELDS
     values: frozenset[str] = frozenset()
+    headline: bool = False  # the rulebook's headline group (ReportGroup.headline); a user's group never is
 
     def definition(self) -> str:
         vals = ", ".join(sorted(self.values))
@@ -181,7 +182,7 @@ def report_groups(book: Rulebook) -> tuple[GroupSpec, ...]:
 
 
 def _group_spec(g: ReportGroup) -> GroupSpec:
-    return _spec(g.label, g.match, *g.values)
+    return replace(_spec(g.label, g.match, *g.values), headline=g.headline)
 
 
 def headline_label(book: Rulebook) -> str | None:
@@ -1393,6 +1394,7 @@ def group_json(spec: GroupSpec, t: GroupTally, annual: float | None, wilson_belo
     return {
         "label": spec.label,
         "definition": spec.definition(),
+        "headline": spec.headline,
         "should_be_recorded": t.should,
         "recorded": t.recorded,
         "not_recorded": t.should - t.recorded,

@@ -23,12 +23,10 @@ from .audit import (
     BatchResult,
     GroupSpec,
     Wants,
-    headline_label,
     neutralise,
     run_audit,
 )
 from .idledger import Duplicate
-from .loader import load_rulebook
 
 __all__ = ["AuditOptions", "OutputError", "audit_to_files", "neutralise", "render_html", "render_table"]
 
@@ -222,11 +220,11 @@ def _lines_html(summary: Mapping[str, Any]) -> list[str]:
     return o
 
 
-def render_html(summary: Mapping[str, Any], source: str, headline: str | None) -> str:
+def render_html(summary: Mapping[str, Any], source: str, headline: str | None = None) -> str:
     """A self-contained HTML report for a chief officer: headline figures (of the group labelled
-    ``headline``, the audited rulebook's: :func:`hocr.audit.headline_label`; None: the first
-    group), charts, tables, the discrepancies explained with examples, the lines that could not
-    be audited, and the method."""
+    ``headline``; None: the group the summary marks as the rulebook's headline, else the first),
+    charts, tables, the discrepancies explained with examples, the lines that could not be
+    audited, and the method."""
     rb = summary.get("rulebook") or {}
     o: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -244,11 +242,19 @@ def render_html(summary: Mapping[str, Any], source: str, headline: str | None) -
     return "\n".join(o)
 
 
+def _head_group(groups: Sequence[Mapping[str, Any]], label: str | None) -> Mapping[str, Any]:
+    """The group labelled ``label``; with None, the one the summary marks headline; else the first."""
+    for g in groups:
+        if g["label"] == label if label is not None else g.get("headline"):
+            return g
+    return groups[0] if groups else {}
+
+
 def _headline_html(summary: Mapping[str, Any], headline: str | None) -> list[str]:
     """The cards: recording accuracy with its interval, crimes not recorded a year, discrepancies."""
     groups = summary["groups"]
     # (A rulebook with no audit section, and no --group, reports no group: no accuracy card.)
-    head: Mapping[str, Any] = next((g for g in groups if g["label"] == headline), groups[0] if groups else {})
+    head = _head_group(groups, headline)
     acc = head.get("recording_accuracy")
     o = ["<div class=\"headline\">"]
     if acc:
@@ -482,6 +488,5 @@ def audit_to_files(opts: AuditOptions, book_info: Mapping[str, str]) -> dict[str
         out = summary.as_json(opts.annual, opts.wilson_below)
         out = {"format": out.pop("format"), "file": opts.source, "rulebook": dict(book_info), **out}
         if outputs.html is not None:
-            # The cards lead with the headline group of the rulebook audited with (already loaded).
-            outputs.html.write(render_html(out, opts.source, headline_label(load_rulebook(opts.rules))))
+            outputs.html.write(render_html(out, opts.source))  # led by the group the summary marks headline
     return out
