@@ -52,14 +52,33 @@ def incident(contrary_evidence: bool) -> dict[str, Any]:
     return inc
 
 
-def hocr_in_copy(args: list[str], second_override: bool, contrary_evidence: bool = False) -> None:
+def add_credible_evidence_override(rules: Path) -> None:
+    """Add our rule to the overrides of ncrs.credible-evidence-to-contrary in the copied ``rules``
+    as the page's block shows it: its last line (our id) after the line before it, which must be
+    the last override the shipped rule lists (so that the page shows where the id goes)."""
+    lines = page_block("yaml", "    overrides:\n      - ncrs.victim-account").rstrip("\n").splitlines()
+    ours, before = lines[-1], lines[-2]
+    path = rules / "ncrs" / "recording-standard.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("id: ncrs.credible-evidence-to-contrary")
+    at = text.index(before + "\n", start) + len(before) + 1
+    if text[at:].startswith("      - "):
+        raise SystemExit(f"{PAGE.name}: {before.strip()!r} is not the last override of ncrs.credible-evidence-to-contrary")
+    path.write_text(text[:at] + ours + "\n" + text[at:], encoding="utf-8")
+
+
+def hocr_in_copy(args: list[str], second_override: bool, contrary_evidence: bool = False,
+                 credible_override: bool = False) -> None:
     """Run ``hocr ARGS`` in a folder holding a copy of the rules with the page's rule file and the
-    page's incident (as inc-centre.json, or inc-centre-ce.json with contrary evidence)."""
+    page's incident (as inc-centre.json, or inc-centre-ce.json with contrary evidence); with
+    ``credible_override``, credible evidence to the contrary overriding our rule, as section 5 adds."""
     with tempfile.TemporaryDirectory(prefix="hocr-adding-a-rule-") as tmp:
         rules = Path(tmp) / "rules"
         shutil.copytree(REPO / "rules", rules)
         (rules / "hypothetical").mkdir()
         (rules / "hypothetical" / "reporting-centre.yaml").write_text(rule_file(second_override), encoding="utf-8")
+        if credible_override:
+            add_credible_evidence_override(rules)
         name = "inc-centre-ce.json" if contrary_evidence else "inc-centre.json"
         (Path(tmp) / name).write_text(json.dumps(incident(contrary_evidence), indent=2), encoding="utf-8")
         done = subprocess.run([sys.executable, "-m", "hocr", *args, "--rules", str(rules)], cwd=tmp,
@@ -87,6 +106,8 @@ STEPS: dict[str, Callable[[], None]] = {
     "first-check": lambda: hocr_in_copy(["check", "inc-centre.json"], second_override=False),
     "second-check": lambda: hocr_in_copy(["check", "inc-centre.json"], second_override=True),
     "contrary-evidence": lambda: hocr_in_copy(["check", "inc-centre-ce.json"], second_override=True, contrary_evidence=True),
+    "contrary-evidence-overrides": lambda: hocr_in_copy(["check", "inc-centre-ce.json"], second_override=True,
+                                                        contrary_evidence=True, credible_override=True),
     "first-case-without-the-rule": first_case_without_the_rule,
 }
 
