@@ -55,6 +55,21 @@ def test_every_bench_runs_tiny_and_the_document_is_written(tmp_path: Path) -> No
     assert "## The zen-engine comparison" in doc
 
 
+def test_work_counts_add_up(tmp_path: Path) -> None:
+    """bench_work.py (the counts of docs/engine.md): one pass on the presumed facts and one per
+    other answer decided; no more unchanged answers than answers; no more decisions made again
+    than looked at."""
+    pytest.importorskip("orjson")  # the mix reads its incidents with it
+    out = tmp_path / "work.json"
+    printed = run_bench(str(BENCH / "bench_work.py"), "--tiny", "--json", str(out), tmp=tmp_path)
+    assert "rule conditions evaluated by generated code" in printed
+    per = json.loads(out.read_text(encoding="utf-8"))["per_incident"]
+    assert per["passes"] == pytest.approx(1 + per["answers"])
+    assert 0 <= per["unchanged"] <= per["answers"]
+    assert 0 <= per["made_again"] <= per["looked_at"]
+    assert per["compiled_decisions"] > 0 and per["conditions"] > 0
+
+
 def test_zen_table_is_the_rule_file_translated() -> None:
     zen_table = bench_module("zen_table")
     rule = zen_table.find_rule(REPO / "rules")
